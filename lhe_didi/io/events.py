@@ -1,0 +1,65 @@
+"""Columnar container for a chunk of top-pair events (numpy float64 kinematics, awkward extras)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import awkward as ak
+import numpy as np
+
+# Roles that mother pointers of extra partons are expressed in, independent of record layout.
+MOTHER_ROLES = ("none", "incoming1", "incoming2", "t", "t~", "W+", "W-")
+
+
+@dataclass
+class EventBatch:
+    """A chunk of N dileptonic top-pair events.
+
+    Four-momenta are (E, px, py, pz) in GeV, float64. The six decay products are
+    stored in the order of :data:`lhe_didi.constants.FINAL_STATE`:
+    b, l+, nu, b~, l-, nu~. Extra status-1 partons (NLO radiation) are kept as
+    an awkward array of records with mother pointers given as indices into
+    :data:`MOTHER_ROLES`.
+    """
+
+    index: np.ndarray  # (N,) event number in the source file, 0-based
+    momenta: np.ndarray  # (N, 6, 4)
+    masses: np.ndarray  # (N, 6) external masses used to build energies
+    pdg: np.ndarray  # (N, 6)
+    colours: np.ndarray  # (N, 6, 2)
+    incoming_pdg: np.ndarray  # (N, 2)
+    incoming_colours: np.ndarray  # (N, 2, 2)
+    incoming_momenta: np.ndarray  # (N, 2, 4)
+    resonance_colours: np.ndarray  # (N, 4, 2) for t, t~, W+, W-
+    extras: ak.Array  # (N, var) records: pdg, colour1, colour2, E, px, py, pz, mass, mother1, mother2
+    process_id: np.ndarray  # (N,)
+    weight: np.ndarray  # (N,) XWGTUP
+    scale: np.ndarray  # (N,) SCALUP
+    aqed: np.ndarray  # (N,)
+    aqcd: np.ndarray  # (N,)
+    named_weights: dict[str, np.ndarray] = field(default_factory=dict)  # <rwgt> weights, (N,) each
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def extra_transverse_momentum(self) -> np.ndarray:
+        """Summed (px, py) of the extra partons per event, shape (N, 2); zeros at LO."""
+        if len(self) == 0:
+            return np.zeros((0, 2))
+        px = ak.to_numpy(ak.sum(self.extras.px, axis=1))
+        py = ak.to_numpy(ak.sum(self.extras.py, axis=1))
+        return np.stack([px, py], axis=1).astype(np.float64)
+
+    @property
+    def n_extras(self) -> np.ndarray:
+        """Number of extra partons per event, shape (N,)."""
+        return ak.to_numpy(ak.num(self.extras, axis=1))
+
+    def with_momenta(self, momenta: np.ndarray) -> EventBatch:
+        """Copy of this batch with new decay-product momenta (N, 6, 4); everything else shared."""
+        if momenta.shape != self.momenta.shape:
+            raise ValueError(f"momenta shape {momenta.shape} != {self.momenta.shape}")
+        clone = EventBatch(**{name: getattr(self, name) for name in self.__dataclass_fields__})
+        clone.momenta = np.asarray(momenta, dtype=np.float64)
+        return clone

@@ -1,0 +1,40 @@
+"""Reconstructed resonance observables of the six decay products (shared by inspect, validate, tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+import vector
+
+from ..constants import B, B_BAR, LEPTON_MINUS, LEPTON_PLUS, NEUTRINO, NEUTRINO_BAR
+
+# name -> decay-product slots whose summed momentum defines the system
+SYSTEMS = {
+    "t": (B, LEPTON_PLUS, NEUTRINO),
+    "tbar": (B_BAR, LEPTON_MINUS, NEUTRINO_BAR),
+    "W+": (LEPTON_PLUS, NEUTRINO),
+    "W-": (LEPTON_MINUS, NEUTRINO_BAR),
+    "b l+": (B, LEPTON_PLUS),
+    "b~ l-": (B_BAR, LEPTON_MINUS),
+}
+
+
+def as_vectors(momenta: np.ndarray):
+    """(..., 4) arrays of (E, px, py, pz) as a vector MomentumNumpy4D."""
+    momenta = np.asarray(momenta, dtype=np.float64)
+    return vector.array({"E": momenta[..., 0], "px": momenta[..., 1], "py": momenta[..., 2], "pz": momenta[..., 3]})
+
+
+def invariant_mass(momenta: np.ndarray) -> np.ndarray:
+    """Invariant mass of (..., 4) four-momenta; negative m^2 from rounding gives 0."""
+    e, px, py, pz = np.moveaxis(np.asarray(momenta, dtype=np.float64), -1, 0)
+    return np.sqrt(np.maximum(e * e - px * px - py * py - pz * pz, 0.0))
+
+
+def system_momenta(momenta: np.ndarray) -> dict[str, np.ndarray]:
+    """Summed four-momenta (N, 4) of the reconstructed t, t~, W+, W-, b l+ and b~ l- systems."""
+    return {name: momenta[:, list(slots)].sum(axis=1) for name, slots in SYSTEMS.items()}
+
+
+def system_masses(momenta: np.ndarray) -> dict[str, np.ndarray]:
+    """Invariant masses (N,) of the reconstructed systems, see :data:`SYSTEMS`."""
+    return {name: invariant_mass(p) for name, p in system_momenta(momenta).items()}

@@ -1,0 +1,88 @@
+"""CLI: version, inspect, one-line errors with non-zero exit for bad input."""
+
+import gzip
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from lhe_didi import __version__
+from lhe_didi.cli import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_inspect_lo_file_shows_top_peak_at_172_5(hvq_lo_path):
+    result = run("inspect", hvq_lo_path)
+    assert result.exit_code == 0, result.output
+    assert "events            100000" in result.output
+    assert "10.4487" in result.output  # sigma x BR from <init>, pb
+    top = next(line for line in result.output.splitlines() if line.startswith("m(t   )"))
+    assert "peak  172.50 GeV" in top
+    assert "e+ mu-: 50.3%, mu+ e-: 49.7%" in result.output
+
+
+def test_inspect_nlo_reports_extra_partons(hvq_nlo_path):
+    result = run("inspect", hvq_nlo_path)
+    assert result.exit_code == 0
+    assert "extra partons     100.0% of events" in result.output
+    assert "negative weights 9 (0.18%)" in result.output
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        (b"not an event file\n", "not a Les Houches event file"),
+        (b"\x1f\x8b\x08\x00garbage-garbage-garbage", "cannot decompress"),
+    ],
+)
+def test_bad_input_gives_one_line_error(tmp_path, content, message):
+    path = tmp_path / "input.lhe"
+    if content is not None:
+        path.write_bytes(content)
+    result = run("inspect", path)
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_truncated_file_via_subprocess_has_no_traceback(tmp_path, example_lo_path):
+    text = gzip.open(example_lo_path, "rt").read()
+    path = tmp_path / "cut.lhe"
+    path.write_text(text[: len(text) * 2 // 3])
+    proc = subprocess.run([sys.executable, "-m", "lhe_didi", "inspect", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("Error: ") and "truncated" in proc.stderr
+
+
+def test_skip_invalid_counts_skipped_events(tmp_path, example_lo_path):
+    text = gzip.open(example_lo_path, "rt").read()
+    head, _, rest = text.partition("<event>")
+    events = rest.split("<event>")
+    events[0] = events[0].replace("\n      -5     1", "\n      21     1", 1)  # b~ -> gluon
+    path = tmp_path / "bad.lhe"
+    path.write_text(head + "<event>" + "<event>".join(events))
+    assert run("inspect", path).exit_code == 1
+    result = run("inspect", "--skip-invalid", path)
+    assert result.exit_code == 0
+    assert "events            999 (skipped 1)" in result.output
+    assert "skipped           1 x no dileptonic final state" in result.output
+
+
+@pytest.mark.parametrize("command", ["transform", "train"])
+def test_unavailable_commands_fail_clearly(tmp_path, example_lo_path, command):
+    args = [example_lo_path, "-o", tmp_path / "out"] if command == "transform" else [example_lo_path, example_lo_path, "-o", tmp_path / "m"]
+    result = run(command, *args)
+    assert result.exit_code == 1 and "not available yet" in result.output
+    assert not (tmp_path / "out").exists()
