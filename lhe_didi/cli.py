@@ -52,6 +52,38 @@ def inspect(file: Path, skip_invalid: bool):
 
 
 @main.command()
+@click.argument("sample", type=click.Choice(["onshell", "offshell"]))
+@click.option("-n", "--events", "n_events", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same file.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz).")
+@click.option("--leptons", nargs=2, type=click.Choice(["e+", "mu+", "ta+", "e-", "mu-", "ta-"]), default=("e+", "mu-"),
+              show_default=True, help="Charged leptons: positive then negative.")
+def generate(sample, n_events, seed, output, leptons):
+    """Generate LO reference events: SAMPLE is onshell (hvq-like) or offshell (bb4l-like).
+
+    Matrix elements are built with pyamplicol on first use (about two minutes)
+    and cached in $LHE_DIDI_CACHE (default ~/.cache/lhe-didi).
+    """
+    from .reference.generator import ReferenceGenerator
+    from .reference.output import write_sample
+
+    if not leptons[0].endswith("+") or not leptons[1].endswith("-"):
+        raise click.BadParameter("give the positive lepton first, e.g. --leptons e+ mu-", param_hint="--leptons")
+    click.echo(f"setting up {sample} generator (pyamplicol matrix elements, first use builds them)...", err=True)
+    generator = ReferenceGenerator(sample, leptons=tuple(leptons), seed=seed)
+    generator.adapt()
+    with tqdm(total=n_events, desc=f"generating {sample}", unit=" ev", unit_scale=True, disable=None, leave=False) as bar:
+        events = generator.generate(n_events, progress=bar.update)
+    write_sample(generator, events, output)
+    s = generator.stats
+    click.echo(
+        f"wrote {len(events)} events to {output}: sigma = {s.cross_section:.5g} +- {s.cross_section_error:.2g} pb, "
+        f"unweighting efficiency {100 * s.efficiency:.2f}%, {s.overweight_events} events above the maximum weight "
+        f"({100 * s.overweight_fraction:.2f}% of sigma, kept with weight w/w_max), {len(events) / s.seconds:.0f} events/s"
+    )
+
+
+@main.command()
 @click.argument("input_file", metavar="IN", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz).")
 @click.option("--model", type=click.Path(path_type=Path), help="Model directory (default: the shipped model).")

@@ -9,6 +9,13 @@ import numpy as np
 
 # Roles that mother pointers of extra partons are expressed in, independent of record layout.
 MOTHER_ROLES = ("none", "incoming1", "incoming2", "t", "t~", "W+", "W-")
+EXTRA_FIELDS = {"pdg": 0, "colour1": 0, "colour2": 0, "E": 0.0, "px": 0.0, "py": 0.0, "pz": 0.0,
+                "mass": 0.0, "mother1": 0, "mother2": 0}
+
+
+def extras_array(per_event: list[list[dict]]) -> ak.Array:
+    """Awkward array of extra partons (records with :data:`EXTRA_FIELDS`), typed even when all lists are empty."""
+    return ak.Array(per_event + [[EXTRA_FIELDS]])[:-1]  # the sentinel fixes the record type
 
 
 @dataclass

@@ -26,7 +26,7 @@ import pylhe
 
 from ..constants import CHARGED_LEPTONS, NEUTRINOS, PDG_B, PDG_TOP, PDG_W
 from ..errors import EventContentError, LheFormatError
-from .events import EventBatch
+from .events import EventBatch, extras_array
 
 _MAX_PREAMBLE_BYTES = 64 * 1024 * 1024
 _DECOMPRESSION_ERRORS = (OSError, EOFError, zlib.error)
@@ -206,10 +206,6 @@ class _BatchBuilder:
 
     def build(self) -> EventBatch:
         r = self.rows
-        extras_type = ak.Array(
-            r["extras"] + [[{"pdg": 0, "colour1": 0, "colour2": 0, "E": 0.0, "px": 0.0, "py": 0.0,
-                              "pz": 0.0, "mass": 0.0, "mother1": 0, "mother2": 0}]]
-        )[:-1]  # the sentinel fixes the record type when no event has extras
         n = len(self)
         return EventBatch(
             index=np.asarray(r["index"], dtype=np.int64),
@@ -221,7 +217,7 @@ class _BatchBuilder:
             incoming_colours=np.asarray(r["incoming_colours"], dtype=np.int64).reshape(n, 2, 2),
             incoming_momenta=np.asarray(r["incoming_momenta"], dtype=np.float64).reshape(n, 2, 4),
             resonance_colours=np.asarray(r["resonance_colours"], dtype=np.int64).reshape(n, 4, 2),
-            extras=extras_type,
+            extras=extras_array(r["extras"]),
             process_id=np.asarray(r["process_id"], dtype=np.int64),
             weight=np.asarray(r["weight"], dtype=np.float64),
             scale=np.asarray(r["scale"], dtype=np.float64),

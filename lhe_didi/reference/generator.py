@@ -1,0 +1,267 @@
+"""Weighted and unweighted LO events for pp -> b l+ nu b~ l- nu~ (on-shell hvq-like or full off-shell).
+
+Per phase-space point the weight is summed over all initial states of the
+4-flavour scheme (g g; q q~ and q~ q for q = u, d, s, c):
+
+    w = sum_ab  f_a(x1) f_b(x2) |M_ab|^2 / (2 s^)  *  dx1 dx2 dPhi_6 / density      [pb]
+
+and one initial state is then picked with probability proportional to its
+term. Unit-weight events follow by hit-or-miss against a maximum weight chosen
+after adaptation so that 0.1% of the cross section lies above it; the rare
+events above it are kept with weight w / w_max (exact, no bias) and counted
+(``overweight_events``, ``overweight_fraction`` of the cross section).
+
+Resonance history: always t -> b W+ -> b l+ nu and t~ -> b~ W- (as bb4l does by
+default). Colour flow: q q~ has one flow; for g g the two leading-colour flows
+are chosen with Pythia 8's t/u-channel weights for g g -> Q Q~.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..constants import TOP_MASS, TOP_WIDTH, W_MASS, W_WIDTH
+from ..io.events import EventBatch, extras_array
+from ..io.reader import concatenate
+from . import parameters
+from .matrix_elements import MatrixElements, final_state_pdg
+from .pdf import FixedScalePdf
+from .phase_space import BreitWigner, Channels, PhaseSpace, PhaseSpacePoints
+
+# (pdg parton 1, pdg parton 2, matrix-element channel, partons swapped w.r.t. the ME's order)
+INITIAL_STATES = [
+    (21, 21, "gg", False),
+    (2, -2, "uu~", False), (4, -4, "uu~", False), (-2, 2, "uu~", True), (-4, 4, "uu~", True),
+    (1, -1, "dd~", False), (3, -3, "dd~", False), (-1, 1, "dd~", True), (-3, 3, "dd~", True),
+]
+
+
+@dataclass
+class GenerationStats:
+    """Cross section and unweighting figures of a run."""
+
+    cross_section: float = 0.0  # pb
+    cross_section_error: float = 0.0
+    points: int = 0  # all weighted points (adaptation, integration, generation)
+    generation_points: int = 0  # points tried while unweighting
+    accepted: int = 0
+    max_weight: float = 0.0
+    overweight_events: int = 0  # events kept with weight w / max_weight > 1
+    overweight_fraction: float = 0.0  # share of sigma above max_weight
+    alpha: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def efficiency(self) -> float:
+        """Unweighting efficiency: accepted events per phase-space point tried while unweighting."""
+        return self.accepted / max(self.generation_points, 1)
+
+
+class ReferenceGenerator:
+    """LO reference generator; ``kind`` is ``onshell`` (tt~ diagrams, hvq window) or ``offshell`` (all diagrams)."""
+
+    def __init__(
+        self,
+        kind: str,
+        leptons: tuple[str, str] = ("e+", "mu-"),
+        seed: int = 0,
+        top_width: float = TOP_WIDTH,
+        w_width: float = W_WIDTH,
+        sqrt_s: float = parameters.SQRT_S,
+    ):
+        if kind not in ("onshell", "offshell"):
+            raise ValueError("kind must be 'onshell' or 'offshell'")
+        self.kind = kind
+        self.leptons = leptons
+        self.seed = seed
+        self.sqrt_s = sqrt_s
+        self.pdf = FixedScalePdf(parameters.PDF_SET, parameters.SCALE)
+        self.ufo = parameters.ufo_parameters(self.pdf.alpha_s, top_width, w_width)
+        self.matrix_elements = MatrixElements(kind, leptons, self.ufo)
+        top = BreitWigner(TOP_MASS, top_width)
+        channels = Channels.onshell(top) if kind == "onshell" else Channels.offshell(top)
+        self.phase_space = PhaseSpace(sqrt_s, channels, BreitWigner(W_MASS, w_width))
+        self.rng = np.random.default_rng(seed)
+        self.stats = GenerationStats()
+        self.overweight_share = 1e-3
+        self._sum_w = 0.0
+        self._sum_w2 = 0.0
+
+    def initial_state_weights(self, points: PhaseSpacePoints) -> np.ndarray:
+        """Weight of every point for each of :data:`INITIAL_STATES`, shape (N, 9), in pb."""
+        n = len(points.x1)
+        valid = points.valid
+        incoming, final = points.incoming[valid], points.final[valid]
+        squared = {}
+        for channel in ("gg", "uu~", "dd~"):
+            squared[(channel, False)] = self.matrix_elements.evaluate(channel, incoming, final)
+            if channel != "gg":
+                squared[(channel, True)] = self.matrix_elements.evaluate(channel, incoming[:, ::-1], final)
+        x1, x2 = points.x1[valid], points.x2[valid]
+        s_hat = self.sqrt_s**2 * x1 * x2
+        common = points.jacobian[valid] * parameters.GEV2_TO_PB / (2.0 * s_hat * x1 * x2)
+        weights = np.zeros((n, len(INITIAL_STATES)))
+        for k, (a, b, channel, swapped) in enumerate(INITIAL_STATES):
+            weights[valid, k] = self.pdf.xfx(a, x1) * self.pdf.xfx(b, x2) * squared[(channel, swapped)] * common
+        return weights
+
+    def _sample(self, n: int) -> tuple[PhaseSpacePoints, np.ndarray]:
+        points = self.phase_space.sample(n, self.rng)
+        weights = self.initial_state_weights(points)
+        total = weights.sum(axis=1)
+        self._sum_w += total.sum()
+        self._sum_w2 += (total**2).sum()
+        self.stats.points += n
+        mean = self._sum_w / self.stats.points
+        variance = max(self._sum_w2 / self.stats.points - mean**2, 0.0)
+        self.stats.cross_section = mean
+        self.stats.cross_section_error = math.sqrt(variance / self.stats.points)
+        return points, weights
+
+    def adapt(self, points_per_iteration: int = 20_000, iterations: int = 6, floor: float = 0.02,
+              max_weight_points: int = 300_000) -> None:
+        """Kleiss-Pittau update of the channel weights, then the maximum weight for unweighting.
+
+        The maximum is the smallest weight such that at most :attr:`overweight_share` of the
+        cross section lies above it; events above it are kept with weight w / w_max (exact).
+        """
+        channels = self.phase_space.channels
+        for _ in range(iterations if len(channels.alpha) > 1 else 0):
+            points, weights = self._sample(points_per_iteration)
+            total = weights.sum(axis=1)
+            mixture = points.channel_densities @ channels.alpha
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(mixture[:, None] > 0, points.channel_densities / mixture[:, None], 0.0)
+            variance_share = np.mean(ratio * total[:, None] ** 2, axis=0)
+            alpha = channels.alpha * np.sqrt(variance_share)
+            alpha = np.maximum(alpha / alpha.sum(), floor)
+            channels.alpha = alpha / alpha.sum()
+        total = np.sort(self._sample(max_weight_points)[1].sum(axis=1))[::-1]
+        # excess above w_max = total[k]:  sum_{i<k} total[i] - k total[k]
+        excess = (np.cumsum(total) - total) - np.arange(len(total)) * total
+        k = int(np.flatnonzero(excess <= self.overweight_share * total.sum())[-1])
+        self.stats.max_weight = float(total[k])
+        self.stats.alpha = channels.alpha.tolist()
+
+    def integrate(self, points: int, batch: int = 50_000) -> tuple[float, float]:
+        """Cross section (pb) and MC error from ``points`` weighted points."""
+        for start in range(0, points, batch):
+            self._sample(min(batch, points - start))
+        return self.stats.cross_section, self.stats.cross_section_error
+
+    def generate(self, n_events: int, batch: int = 20_000, progress=None) -> EventBatch:
+        """``n_events`` events with unit weight except the counted overweight ones.
+
+        XWGTUP = sigma for unit-weight events and sigma * w / w_max (renormalised so that
+        the mean weight is sigma) for the rare events above the maximum weight.
+        ``progress`` is called with the number of events accepted per batch.
+        """
+        start = time.perf_counter()
+        if self.stats.max_weight == 0.0:
+            self.adapt()
+        chunks, relative, accepted, excess, total_weight = [], [], 0, 0.0, 0.0
+        w_max = self.stats.max_weight
+        while accepted < n_events:
+            points, weights = self._sample(batch)
+            self.stats.generation_points += batch
+            total = weights.sum(axis=1)
+            total_weight += total.sum()
+            excess += float(np.clip(total - w_max, 0.0, None).sum())
+            keep = total > self.rng.random(batch) * w_max
+            index = np.flatnonzero(keep)[: n_events - accepted]
+            if len(index):
+                chunks.append(self._events(points, weights, index, accepted))
+                relative.append(np.maximum(total[index] / w_max, 1.0))
+                accepted += len(index)
+                if progress is not None:
+                    progress(len(index))
+        relative = np.concatenate(relative)
+        self.stats.accepted += accepted
+        self.stats.overweight_events += int((relative > 1.0).sum())
+        self.stats.overweight_fraction = excess / max(total_weight, 1e-300)
+        self.stats.seconds += time.perf_counter() - start
+        events = concatenate(chunks)
+        events.weight[:] = self.stats.cross_section * relative / relative.mean()
+        return events
+
+    def _events(self, points: PhaseSpacePoints, weights: np.ndarray, index: np.ndarray, first: int) -> EventBatch:
+        """Build an EventBatch for the accepted points, choosing initial state and colour flow."""
+        n = len(index)
+        w = weights[index]
+        cumulative = np.cumsum(w, axis=1)
+        pick = (cumulative < self.rng.random(n)[:, None] * cumulative[:, -1:]).sum(axis=1)
+        pick = np.minimum(pick, len(INITIAL_STATES) - 1)
+        incoming_pdg = np.array([INITIAL_STATES[k][:2] for k in pick])
+        final = points.final[index]
+        incoming = points.incoming[index]
+        incoming_colours, colours, resonance_colours = self._colour_flow(incoming_pdg, incoming, final)
+        return EventBatch(
+            index=first + np.arange(n),
+            momenta=final,
+            masses=np.tile([parameters.B_MASS, 0.0, 0.0, parameters.B_MASS, 0.0, 0.0], (n, 1)),
+            pdg=np.tile(final_state_pdg(self.leptons), (n, 1)),
+            colours=colours,
+            incoming_pdg=incoming_pdg,
+            incoming_colours=incoming_colours,
+            incoming_momenta=incoming,
+            resonance_colours=resonance_colours,
+            extras=extras_array([[] for _ in range(n)]),
+            process_id=np.full(n, self.process_id),
+            weight=np.zeros(n),
+            scale=np.full(n, parameters.SCALE),
+            aqed=np.full(n, parameters.alpha_gmu()),
+            aqcd=np.full(n, self.pdf.alpha_s),
+        )
+
+    @property
+    def process_id(self) -> int:
+        """LPRUP of the sample: 1001 on-shell, 1002 off-shell."""
+        return 1001 if self.kind == "onshell" else 1002
+
+    def _colour_flow(self, incoming_pdg, incoming, final):
+        n = len(incoming_pdg)
+        top = final[:, 0:3].sum(axis=1)
+        topbar = final[:, 3:6].sum(axis=1)
+        p1 = incoming[:, 0]
+        minkowski = lambda p: p[:, 0] ** 2 - np.sum(p[:, 1:] ** 2, axis=1)  # noqa: E731
+        s_hat = minkowski(incoming.sum(axis=1))
+        m2 = 0.5 * (minkowski(top) + minkowski(topbar))
+        t_q, u_q = minkowski(p1 - top) - m2, minkowski(p1 - topbar) - m2
+        tum = t_q * u_q - m2 * s_hat
+
+        def flow_weight(a, b):  # Pythia 8, Sigma2gg2QQbar
+            return np.maximum(
+                b / a - 2.25 * b**2 / s_hat**2 + 4.5 * m2 * tum / (s_hat * a**2)
+                + 0.5 * m2 * (a + m2) / a**2 - m2**2 / (s_hat * a), 0.0
+            ) + 1e-300
+
+        ts = flow_weight(t_q, u_q)
+        us = flow_weight(u_q, t_q)
+        choose_ts = self.rng.random(n) * (ts + us) < ts
+        incoming_colours = np.zeros((n, 2, 2), dtype=np.int64)
+        top_colour = np.zeros(n, dtype=np.int64)
+        topbar_anticolour = np.zeros(n, dtype=np.int64)
+        gluons = incoming_pdg[:, 0] == 21
+        # g g: TS: g1 (1,2) g2 (2,3) t (1,0) t~ (0,3); US: g1 (1,2) g2 (3,1) t (3,0) t~ (0,2)
+        g_ts, g_us = gluons & choose_ts, gluons & ~choose_ts
+        incoming_colours[g_ts] = [[501, 502], [502, 503]]
+        top_colour[g_ts], topbar_anticolour[g_ts] = 501, 503
+        incoming_colours[g_us] = [[501, 502], [503, 501]]
+        top_colour[g_us], topbar_anticolour[g_us] = 503, 502
+        # q q~ (quark first) and q~ q: colour of the quark flows to t, anticolour of the antiquark to t~
+        quark_first = ~gluons & (incoming_pdg[:, 0] > 0)
+        antiquark_first = ~gluons & (incoming_pdg[:, 0] < 0)
+        incoming_colours[quark_first] = [[501, 0], [0, 502]]
+        incoming_colours[antiquark_first] = [[0, 502], [501, 0]]
+        top_colour[~gluons], topbar_anticolour[~gluons] = 501, 502
+        colours = np.zeros((n, 6, 2), dtype=np.int64)
+        colours[:, 0, 0] = top_colour
+        colours[:, 3, 1] = topbar_anticolour
+        resonance_colours = np.zeros((n, 4, 2), dtype=np.int64)
+        resonance_colours[:, 0, 0] = top_colour
+        resonance_colours[:, 1, 1] = topbar_anticolour
+        return incoming_colours, colours, resonance_colours
