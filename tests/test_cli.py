@@ -86,3 +86,18 @@ def test_unavailable_commands_fail_clearly(tmp_path, example_lo_path, command):
     result = run(command, *args)
     assert result.exit_code == 1 and "not available yet" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_generate_writes_readable_sample(tmp_path):
+    out = tmp_path / "on.lhe.gz"
+    result = run("generate", "onshell", "-n", "50", "--seed", "1", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "wrote 50 events" in result.output
+    summary = run("inspect", out)
+    assert summary.exit_code == 0 and "events            50" in summary.output
+
+
+def test_generate_rejects_lepton_order(tmp_path):
+    result = run("generate", "onshell", "-n", "5", "--leptons", "mu-", "e+", "-o", tmp_path / "x.lhe")
+    assert result.exit_code == 2 and "positive lepton first" in result.output
+    assert not (tmp_path / "x.lhe").exists()

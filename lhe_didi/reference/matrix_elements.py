@@ -60,8 +60,14 @@ def final_state_pdg(leptons: tuple[str, str]) -> list[int]:
 def _run(command: list[str], what: str) -> None:
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        lines = (result.stderr + result.stdout).strip().splitlines()
-        errors = [line for line in lines if line.lower().startswith("error")] or lines[-1:] or ["no output"]
+        output = result.stderr + result.stdout
+        if "restricted Symbolica thread" in output:
+            raise LheDidiError(
+                f"pyamplicol cannot {what} while another process of this user has pyamplicol loaded"
+                " (Symbolica licence limit): let it finish, then run again"
+            )
+        lines = [line.strip("│| ").strip() for line in output.strip().splitlines()]
+        errors = [line for line in lines if line.lower().startswith("error")] or [l for l in lines if l][-1:] or ["no output"]
         raise LheDidiError(f"pyamplicol failed to {what}: {errors[0]}")
 
 
@@ -117,14 +123,25 @@ def build_process(variant: str, channel: str, leptons: tuple[str, str], cache: P
     return artifact
 
 
+def build_all(leptons: tuple[str, str], cache: Path | None = None) -> dict[tuple[str, str], Path]:
+    """Build (or find cached) every variant and channel for these leptons.
+
+    All builds happen before pyamplicol is imported in this process: a process that
+    has imported it holds Symbolica's one-per-user licence slot and the compiler is
+    then refused.
+    """
+    return {(v, c): build_process(v, c, leptons, cache) for v in VARIANTS for c in CHANNELS}
+
+
 class MatrixElements:
     """Spin- and colour-averaged |M|^2 of the three partonic channels of one model variant."""
 
     def __init__(self, variant: str, leptons: tuple[str, str], parameters: dict[str, float], cache: Path | None = None):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}")
-        artifacts = {channel: build_process(variant, channel, leptons, cache) for channel in CHANNELS}
-        from pyamplicol import Runtime  # imported only after any build (see _ufo_source)
+        built = build_all(leptons, cache)
+        artifacts = {channel: built[(variant, channel)] for channel in CHANNELS}
+        from pyamplicol import Runtime  # imported only after every build (see build_all)
 
         self.variant = variant
         self.leptons = leptons

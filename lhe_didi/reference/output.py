@@ -74,7 +74,6 @@ def provenance(generator: ReferenceGenerator, n_events: int) -> dict:
         "overweight_events": stats.overweight_events,
         "overweight_cross_section_share": stats.overweight_fraction,
         "channel_weights": stats.alpha,
-        "generation_seconds": stats.seconds,
     }
 
 

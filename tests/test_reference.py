@@ -1,0 +1,167 @@
+"""Reference LO generator: independent cross-checks of PDF, matrix elements, phase space and samples."""
+
+import numpy as np
+import pylhe
+import pytest
+
+from lhe_didi.constants import TOP_MASS, TOP_WIDTH, W_MASS, W_WIDTH
+from lhe_didi.io.checks import check_event
+from lhe_didi.io.reader import LheReader
+from lhe_didi.kinematics.observables import invariant_mass, system_masses
+from lhe_didi.reference import analytic, parameters
+from lhe_didi.reference.generator import ReferenceGenerator
+from lhe_didi.reference.matrix_elements import final_state_pdg, process_string
+from lhe_didi.reference.output import write_sample
+from lhe_didi.reference.pdf import FixedScalePdf
+
+EDGE = np.sqrt(TOP_MASS**2 - W_MASS**2)  # on-shell m_bl endpoint, 152.6 GeV
+QUICK_ADAPT = dict(points_per_iteration=10_000, iterations=4, max_weight_points=100_000)
+
+
+@pytest.fixture(scope="module")
+def pdf():
+    return FixedScalePdf(parameters.PDF_SET, parameters.SCALE)
+
+
+@pytest.fixture(scope="module")
+def samples():
+    """3000 on-shell and 3000 off-shell events with their generators."""
+    result = {}
+    for kind in ("onshell", "offshell"):
+        generator = ReferenceGenerator(kind, seed=11)
+        generator.adapt(**QUICK_ADAPT)
+        result[kind] = (generator, generator.generate(3000))
+    return result
+
+
+def test_alpha_s_and_pdf_against_independent_interpolation(pdf):
+    assert pdf.alpha_s == pytest.approx(0.10767, abs=1e-5)  # value quoted with the grid (2-loop running)
+    parton = pytest.importorskip("parton")
+    reference = parton.mkPDF(parameters.PDF_SET, 0, pdfdir=str(pdf_dir()))
+    x = np.geomspace(1e-4, 0.3, 200)
+    for flavour in (21, 1, 2, 3, 4, -1, -2, -3, -4):
+        ours = pdf.xfx(flavour, x)
+        theirs = reference.xfxQ(flavour, x, parameters.SCALE, grid=False)
+        assert np.max(np.abs(ours / theirs - 1.0)) < 0.01, flavour  # scipy spline vs LHAPDF Hermite
+    assert pdf.xfx(21, np.array([1.0, 1.5])).tolist() == [0.0, 0.0]
+
+
+def pdf_dir():
+    from lhe_didi.reference.pdf import find_set
+
+    return find_set(parameters.PDF_SET).parent
+
+
+def test_partonic_cross_sections_limits():
+    alpha_s, m = 0.1, TOP_MASS
+    s = np.array([1e6, 1e8, 1e10]) * m**2
+    # high-energy limits: pi a^2/(3 s) (ln(s/m^2) - 7/4) and 8 pi a^2 / (27 s)
+    gg_limit = np.pi * alpha_s**2 / (3 * s) * (np.log(s / m**2) - 7 / 4)
+    np.testing.assert_allclose(analytic.sigma_gg(s, m, alpha_s) / gg_limit, 1.0, atol=1e-4)
+    np.testing.assert_allclose(analytic.sigma_qqbar(s, m, alpha_s) * 27 * s / (8 * np.pi * alpha_s**2), 1.0, atol=1e-5)
+    # S-wave threshold: sigma proportional to beta
+    s_beta = 4 * m**2 / (1 - np.array([1e-4, 2e-4]) ** 2)
+    for sigma in (analytic.sigma_gg, analytic.sigma_qqbar):
+        values = sigma(s_beta, m, alpha_s)
+        assert values[0] / values[1] == pytest.approx(0.5, rel=1e-3)
+
+
+def test_hadronic_integral_converged(pdf):
+    coarse = analytic.hadronic_ttbar(pdf, parameters.SQRT_S, TOP_MASS, nodes=200)["total"]
+    fine = analytic.hadronic_ttbar(pdf, parameters.SQRT_S, TOP_MASS, nodes=600)["total"]
+    assert abs(coarse / fine - 1) < 1e-5 and 400 < fine < 600
+
+
+def test_narrow_width_cross_section_matches_textbook_ttbar(pdf):
+    """Generator sigma / (LO branching ratios) -> sigma(pp -> t t~) from the analytic formulae, to 1%."""
+    scale = 100.0
+    generator = ReferenceGenerator("onshell", seed=3, top_width=TOP_WIDTH / scale, w_width=W_WIDTH / scale)
+    sigma, error = generator.integrate(200_000)
+    branching = (parameters.lo_top_width() / (TOP_WIDTH / scale)) ** 2 * (
+        parameters.lo_w_leptonic_width() / (W_WIDTH / scale)) ** 2
+    expected = analytic.hadronic_ttbar(pdf, parameters.SQRT_S, TOP_MASS)["total"]
+    ratio, ratio_error = sigma / branching / expected, error / branching / expected
+    assert abs(ratio - 1.0) < 0.01 and abs(ratio - 1.0) < 3.5 * ratio_error, (ratio, ratio_error)
+
+
+def test_full_over_doubly_resonant_matrix_elements(samples):
+    """At t t~ peak kinematics the full |M|^2 equals the doubly-resonant one; away from it they differ."""
+    onshell_generator, events = samples["onshell"]
+    offshell_generator, _ = samples["offshell"]
+    incoming = events.incoming_momenta.copy()
+    gluons = events.incoming_pdg[:, 0] == 21
+    final, incoming = events.momenta[gluons], incoming[gluons]
+    full = offshell_generator.matrix_elements.evaluate("gg", incoming, final)
+    resonant = onshell_generator.matrix_elements.evaluate("gg", incoming, final)
+    masses = system_masses(final)
+    peak = (np.abs(masses["t"] - TOP_MASS) < TOP_WIDTH) & (np.abs(masses["tbar"] - TOP_MASS) < TOP_WIDTH)
+    far = (np.abs(masses["t"] - TOP_MASS) > 20) | (np.abs(masses["tbar"] - TOP_MASS) > 20)
+    ratio = full / resonant
+    assert peak.sum() > 200 and far.sum() > 10
+    assert abs(np.median(ratio[peak]) - 1.0) < 0.02
+    assert np.median(np.abs(ratio[far] - 1.0)) > 0.2
+
+
+def test_offshell_cross_section_exceeds_onshell(samples):
+    on_sigma, on_error = samples["onshell"][0].stats.cross_section, samples["onshell"][0].stats.cross_section_error
+    off_sigma, off_error = samples["offshell"][0].stats.cross_section, samples["offshell"][0].stats.cross_section_error
+    ratio = off_sigma / on_sigma
+    assert 1.0 < ratio < 1.2 and (off_sigma - on_sigma) > 5 * np.hypot(on_error, off_error)
+
+
+def test_generated_samples_invariants_and_windows(samples, tmp_path):
+    for kind, (generator, events) in samples.items():
+        path = write_sample(generator, events, tmp_path / f"{kind}.lhe.gz")
+        records = list(pylhe.LHEFile.fromfile(path).events)
+        assert len(records) == 3000
+        assert [p for e in records[:500] for p in check_event(e.particles)] == []
+        batch = LheReader(path).read_all()
+        assert batch.pdg[0].tolist() == final_state_pdg(("e+", "mu-"))
+        np.testing.assert_allclose(invariant_mass(batch.momenta[:, [0, 3]]), 4.75, rtol=1e-6)
+        assert np.isclose(batch.weight.mean(), generator.stats.cross_section, rtol=1e-9)
+        masses = system_masses(batch.momenta)
+        in_window = (masses["t"] > W_MASS) & (masses["t"] < np.sqrt(2) * TOP_MASS) & (
+            masses["tbar"] > W_MASS) & (masses["tbar"] < np.sqrt(2) * TOP_MASS)
+        if kind == "onshell":
+            assert in_window.all()
+            assert np.all(masses["W+"] < masses["t"]) and np.all(masses["W-"] < masses["tbar"])
+        else:
+            assert (~in_window).mean() > 0.004  # tops outside hvq's window exist off-shell
+
+
+def test_offshell_features_of_paper_figure_1(samples):
+    on = system_masses(samples["onshell"][1].momenta)
+    off = system_masses(samples["offshell"][1].momenta)
+    beyond_on = np.mean(on["b l+"] > EDGE + 5)
+    beyond_off = np.mean(off["b l+"] > EDGE + 5)
+    assert beyond_off > 0.005 and beyond_off > 3 * beyond_on  # m_bl beyond the on-shell edge
+    shoulder = lambda m: np.mean((m["t"] > W_MASS + 5) & (m["t"] < W_MASS + 40))  # noqa: E731
+    assert shoulder(off) > 2 * shoulder(on)  # shoulder of m(b l nu) just above m_W
+
+
+def test_onshell_shapes_agree_with_real_hvq(samples, hvq_lo_path):
+    """Same process, different PDF (CTEQ6M in hvq): bulk shapes agree to a few per cent."""
+    ours = samples["onshell"][1]
+    hvq = next(LheReader(hvq_lo_path).batches(20_000))
+    pt = lambda b, i: np.hypot(b.momenta[:, i, 1], b.momenta[:, i, 2])  # noqa: E731
+    assert np.mean(pt(ours, 1)) == pytest.approx(np.mean(pt(hvq, 1)), rel=0.05)
+    assert np.mean(pt(ours, 4)) == pytest.approx(np.mean(pt(hvq, 4)), rel=0.05)
+    m_ours, m_hvq = system_masses(ours.momenta), system_masses(hvq.momenta)
+    assert np.median(m_ours["b l+"]) == pytest.approx(np.median(m_hvq["b l+"]), rel=0.03)
+    assert np.median(m_ours["t"]) == pytest.approx(np.median(m_hvq["t"]), abs=0.15)
+    assert np.mean(m_ours["b l+"] > EDGE + 5) < 0.01 and np.mean(m_hvq["b l+"] > EDGE + 5) < 0.01
+
+
+def test_same_seed_same_file(tmp_path):
+    paths = []
+    for name in ("a", "b"):
+        generator = ReferenceGenerator("onshell", seed=5)
+        generator.adapt(points_per_iteration=2_000, iterations=1, max_weight_points=20_000)
+        paths.append(write_sample(generator, generator.generate(200, batch=5_000), tmp_path / f"{name}.lhe"))
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_process_strings():
+    assert process_string("gg", ("e+", "mu-")) == "g g > e+ ve b mu- vm~ b~"
+    assert process_string("uu~", ("mu+", "e-")) == "u u~ > mu+ vm b e- ve~ b~"
+    assert final_state_pdg(("mu+", "e-")) == [5, -13, 14, -5, 11, -12]
