@@ -86,23 +86,62 @@ def generate(sample, n_events, seed, output, leptons):
 @main.command()
 @click.argument("input_file", metavar="IN", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz).")
-@click.option("--model", type=click.Path(path_type=Path), help="Model directory (default: the shipped model).")
+@click.option("--model", type=click.Path(path_type=Path), help="Model directory (default: the shipped models/didi-default).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--batch-size", type=int, default=50_000, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=50_000, show_default=True, help="Events per ODE solve.")
 @click.option("--rtol", type=float, default=1e-5, show_default=True, help="dopri5 relative tolerance.")
 @click.option("--atol", type=float, default=1e-5, show_default=True, help="dopri5 absolute tolerance.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def transform(input_file, output, model, device, batch_size, rtol, atol, seed):
-    """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT."""
-    raise click.ClickException(
-        "transform is not available yet: this version ships no trained Direct Diffusion model"
-    )
+@click.option("--skip-invalid", is_flag=True, help="Skip input events without the dileptonic final state (counted).")
+def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid):
+    """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
+
+    Events keep their order; network outputs that are not physical are not
+    written and are listed (count and input indices) on stderr and at the end
+    of OUTPUT.
+    """
+    from .transform import transform_file
+
+    with _progress("transforming") as bar:
+        report = transform_file(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid,
+                                progress=bar.update)
+    rate = report.events_in / max(report.seconds, 1e-9)
+    click.echo(f"wrote {report.events_out} of {report.events_in} events to {output} ({rate:.0f} events/s,"
+               f" {report.function_evaluations / max(report.chunks, 1):.0f} velocity evaluations per chunk)")
+    if report.unphysical:
+        shown = " ".join(map(str, report.unphysical[:20])) + (" ..." if len(report.unphysical) > 20 else "")
+        click.echo(f"{len(report.unphysical)} unphysical network outputs not written (input events {shown})", err=True)
+    if report.skipped_input:
+        click.echo(f"{len(report.skipped_input)} input events skipped without the dileptonic final state", err=True)
 
 
 @main.command()
 @click.argument("onshell", type=click.Path(path_type=Path))
 @click.argument("offshell", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model directory to create.")
-def train(onshell, offshell, output):
-    """Train a Direct Diffusion model from ONSHELL and OFFSHELL event files."""
-    raise click.ClickException("train is not available yet in this version of lhe-didi")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
+@click.option("--width", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden layer width.")
+@click.option("--depth", type=click.IntRange(min=1), default=4, show_default=True, help="Number of hidden layers.")
+@click.option("--embedding", type=click.IntRange(min=2), default=64, show_default=True, help="Time embedding dimension.")
+@click.option("--bayesian/--deterministic", default=False, show_default=True, help="Mean-field Gaussian weights.")
+@click.option("--kl-scale", type=float, default=1e-3, show_default=True, help="c in L = L_CFM + c KL / N_train.")
+@click.option("--prior-width", type=float, default=1.0, show_default=True)
+@click.option("--lr", type=float, default=1e-4, show_default=True, help="OneCycle starting learning rate.")
+@click.option("--max-lr", type=float, default=1e-3, show_default=True, help="OneCycle peak learning rate.")
+@click.option("--max-events", type=click.IntRange(min=10), help="Use at most this many events of each file.")
+@click.option("--validation-fraction", type=click.FloatRange(0.0, 0.5, min_open=True), default=0.1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint/ of an interrupted run.")
+def train(onshell, offshell, output, resume, **options):
+    """Train a Direct Diffusion model mapping ONSHELL events to OFFSHELL events.
+
+    Both files are LHE files (real hvq output or `lhe-didi generate` samples).
+    """
+    from .training.didi import DidiSettings, train_didi
+
+    result = train_didi(onshell, offshell, output, DidiSettings(**options), resume=resume)
+    last = result["history"][-1] if result["history"] else {}
+    click.echo(f"wrote model {output} (content hash {result['content_hash'][:16]}): final train loss"
+               f" {last.get('train_loss', float('nan')):.5f}, validation loss {last.get('validation_loss', float('nan')):.5f}")

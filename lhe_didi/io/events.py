@@ -50,13 +50,25 @@ class EventBatch:
         return len(self.index)
 
     @property
+    def extra_momentum(self) -> np.ndarray:
+        """Summed four-momentum (E, px, py, pz) of the extra partons per event, shape (N, 4); zeros at LO."""
+        if len(self) == 0:
+            return np.zeros((0, 4))
+        return np.stack([ak.to_numpy(ak.sum(self.extras[c], axis=1)) for c in ("E", "px", "py", "pz")],
+                        axis=1).astype(np.float64)
+
+    @property
     def extra_transverse_momentum(self) -> np.ndarray:
         """Summed (px, py) of the extra partons per event, shape (N, 2); zeros at LO."""
-        if len(self) == 0:
-            return np.zeros((0, 2))
-        px = ak.to_numpy(ak.sum(self.extras.px, axis=1))
-        py = ak.to_numpy(ak.sum(self.extras.py, axis=1))
-        return np.stack([px, py], axis=1).astype(np.float64)
+        return self.extra_momentum[:, 1:3]
+
+    def select(self, mask: np.ndarray) -> EventBatch:
+        """The events where ``mask`` is true (boolean mask or index array), order kept."""
+        fields = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            fields[name] = {k: v[mask] for k, v in value.items()} if name == "named_weights" else value[mask]
+        return EventBatch(**fields)
 
     @property
     def n_extras(self) -> np.ndarray:

@@ -21,7 +21,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import awkward as ak
 import numpy as np
 
 from .. import __version__
@@ -75,6 +74,7 @@ class LheWriter:
         self.header = header
         self.weight_descriptions = dict(weight_descriptions or {})
         self.n_written = 0
+        self.footer = ""  # text written just before </LesHouchesEvents>, e.g. an XML comment
         handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
         os.close(handle)
         self._temporary = Path(temporary)
@@ -114,11 +114,7 @@ class LheWriter:
 
     def _event_blocks(self, batch: EventBatch, named: dict[str, np.ndarray]):
         momenta = batch.momenta
-        extras = batch.extras
-        extra_momenta = np.stack(
-            [ak.to_numpy(ak.sum(extras[c], axis=1)) for c in ("E", "px", "py", "pz")], axis=-1
-        ) if len(batch) else np.zeros((0, 4))
-        total = momenta.sum(axis=1) + extra_momenta
+        total = momenta.sum(axis=1) + batch.extra_momentum
         imbalance = np.hypot(total[:, 1], total[:, 2])
         plus, minus = 0.5 * (total[:, 0] + total[:, 3]), 0.5 * (total[:, 0] - total[:, 3])
         x1, x2 = plus / self.header.beam_energies[0], minus / self.header.beam_energies[1]
@@ -137,7 +133,7 @@ class LheWriter:
         incoming_p = np.stack(
             [np.stack([plus, zero, zero, plus], axis=-1), np.stack([minus, zero, zero, -minus], axis=-1)], axis=1
         )
-        extras_list = extras.tolist()
+        extras_list = batch.extras.tolist()
 
         for i in range(len(batch)):
             k = len(extras_list[i])
@@ -179,7 +175,7 @@ class LheWriter:
 
     def close(self) -> Path:
         """Finish the file and move it to its final name."""
-        self._stream.write("</LesHouchesEvents>\n")
+        self._stream.write(self.footer + "</LesHouchesEvents>\n")
         self._stream.close()
         os.replace(self._temporary, self.path)
         return self.path

@@ -1,0 +1,1 @@
+"""Neural networks and their on-disk model-directory format."""

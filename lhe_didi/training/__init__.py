@@ -1,0 +1,1 @@
+"""Training loops (conditional flow matching)."""
