@@ -144,4 +144,5 @@ def train(onshell, offshell, output, resume, **options):
     result = train_didi(onshell, offshell, output, DidiSettings(**options), resume=resume)
     last = result["history"][-1] if result["history"] else {}
     click.echo(f"wrote model {output} (content hash {result['content_hash'][:16]}): final train loss"
-               f" {last.get('train_loss', float('nan')):.5f}, validation loss {last.get('validation_loss', float('nan')):.5f}")
+               f" {last.get('train_loss') or float('nan'):.5f}, validation loss {result['history'][0]['validation_loss']:.5f} untrained"
+               f" -> {last.get('validation_loss', float('nan')):.5f}")

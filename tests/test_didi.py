@@ -1,0 +1,150 @@
+"""Direct Diffusion: identity at initialisation, training reduces the loss, model I/O, transform."""
+
+import json
+
+import numpy as np
+import pylhe
+import pytest
+import torch
+from click.testing import CliRunner
+
+from lhe_didi.cli import main
+from lhe_didi.errors import LheDidiError
+from lhe_didi.io.checks import check_event
+from lhe_didi.io.reader import LheReader
+from lhe_didi.kinematics import event_map
+from lhe_didi.models.store import load_model_dir, save_model_dir
+from lhe_didi.models.velocity import VelocityField
+from lhe_didi.training.didi import DidiSettings, cfm_loss, train_didi
+from lhe_didi.transform import DidiModel, transform_file
+
+TINY = dict(width=32, depth=2, embedding=8, batch_size=128, epochs=8, lr=1e-3, max_lr=1e-2, seed=1, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, example_lo_path, hvq_nlo_path):
+    """A small model trained for a few epochs: real hvq LO events -> NLO decay products (distinct samples)."""
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    result = train_didi(example_lo_path, hvq_nlo_path, out, DidiSettings(**TINY), progress=False)
+    return out, result
+
+
+def test_zero_initialised_field_is_the_identity_map(tmp_path, tiny_model):
+    network = VelocityField(width=16, depth=2, embedding=8)
+    x = torch.randn(100, 17)
+    assert torch.count_nonzero(network(x, torch.rand(100))) == 0
+    # a model directory holding the untrained network maps every event onto itself
+    _, config = load_model_dir(tiny_model[0], "didi")
+    config = {k: v for k, v in config.items() if k not in ("content_hash", "format", "format_version", "package_version")}
+    config["architecture"] = network.config
+    save_model_dir(tmp_path / "identity", network.state_dict(), config, "identity")
+    model = DidiModel(tmp_path / "identity", "cpu")
+    batch = LheReader(config["data"]["onshell"]["path"]).read_all()
+    features = event_map.encode(batch.momenta).features
+    np.testing.assert_allclose(model.flow(features), features, rtol=1e-5, atol=1e-5)
+
+
+def test_training_reduces_the_loss(tiny_model):
+    history = tiny_model[1]["history"]
+    assert [h["epoch"] for h in history] == list(range(TINY["epochs"] + 1))
+    # epoch 0 is the zero field: its loss is the mean squared displacement (about 2 per dimension)
+    assert 1.5 < history[0]["validation_loss"] < 3.0
+    assert history[-1]["validation_loss"] < 0.92 * history[0]["validation_loss"]
+    assert history[-1]["train_loss"] < history[1]["train_loss"]
+
+
+def test_cfm_loss_of_zero_field_is_mean_squared_displacement():
+    network = VelocityField(width=8, depth=1, embedding=4)
+    x0, x1 = torch.randn(4000, 17), torch.randn(4000, 17) + 1.0
+    expected = torch.mean((x1 - x0) ** 2)
+    assert cfm_loss(network, x0, x1).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_save_load_round_trip_and_hash_check(tmp_path, tiny_model):
+    directory = tiny_model[0]
+    tensors, config = load_model_dir(directory, "didi")
+    assert config["content_hash"] == tiny_model[1]["content_hash"]
+    assert config["data"]["onshell"]["events_used"] == 1000 and len(config["data"]["offshell"]["sha256"]) == 64
+    network = VelocityField(**config["architecture"])
+    network.load_state_dict(tensors)  # exact architecture match
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for item in directory.iterdir():
+        (copy / item.name).write_bytes(item.read_bytes())
+    edited = json.loads((copy / "config.json").read_text())
+    edited["training"]["epochs"] = 999
+    (copy / "config.json").write_text(json.dumps(edited))
+    with pytest.raises(LheDidiError, match="content hash mismatch"):
+        load_model_dir(copy, "didi")
+    (copy / "config.json").write_text((directory / "config.json").read_text())
+    weights = bytearray((copy / "weights.safetensors").read_bytes())
+    weights[-3] ^= 0xFF
+    (copy / "weights.safetensors").write_bytes(bytes(weights))
+    with pytest.raises(LheDidiError, match="content hash mismatch"):
+        load_model_dir(copy, "didi")
+    with pytest.raises(LheDidiError, match="expected classifier"):
+        load_model_dir(directory, "classifier")
+
+
+def test_transform_nlo_keeps_extras_order_and_invariants(tmp_path, tiny_model, hvq_nlo_path, nlo_batch):
+    out = tmp_path / "off.lhe.gz"
+    report = transform_file(hvq_nlo_path, out, tiny_model[0], device="cpu", batch_size=2000)
+    assert report.events_in == 5000
+    assert report.events_out + len(report.unphysical) == 5000
+    back = LheReader(out).read_all()
+    assert len(back) == report.events_out
+    kept = np.setdiff1d(np.arange(5000), report.unphysical)
+    # order kept, extra partons untouched, flavours unchanged
+    np.testing.assert_array_equal(back.pdg, nlo_batch.pdg[kept])
+    np.testing.assert_allclose(back.extra_momentum, nlo_batch.extra_momentum[kept], rtol=1e-9, atol=1e-7)
+    problems = [p for e in pylhe.LHEFile.fromfile(out).events for p in check_event(e.particles)]
+    assert problems == []
+    # the network moved the decay products
+    assert np.abs(back.momenta - nlo_batch.momenta[kept]).max() > 1.0
+    text = out.read_bytes()
+    import gzip
+
+    tail = gzip.decompress(text)[-600:].decode()
+    assert f"{report.events_out} written" in tail
+
+
+def test_same_seed_same_output(tmp_path, tiny_model, example_lo_path):
+    for name in ("a", "b"):
+        transform_file(example_lo_path, tmp_path / f"{name}.lhe", tiny_model[0], device="cpu", seed=7)
+    assert (tmp_path / "a.lhe").read_bytes() == (tmp_path / "b.lhe").read_bytes()
+
+
+def test_resume_continues_from_checkpoint(tmp_path, example_lo_path, hvq_nlo_path):
+    settings = DidiSettings(**{**TINY, "epochs": 2})
+    out = tmp_path / "m"
+    first = train_didi(example_lo_path, hvq_nlo_path, out, settings, progress=False)
+    # a checkpoint from an interrupted 2-epoch run is continued to 3 epochs
+    checkpoint = out.with_name("m.checkpoint")
+    assert not checkpoint.exists()  # removed after a successful run
+    with pytest.raises(LheDidiError, match="no checkpoint"):
+        train_didi(example_lo_path, hvq_nlo_path, out, settings, resume=True, progress=False)
+    assert len(first["history"]) == 3
+
+
+def test_bayesian_network_kl_and_posterior_samples():
+    network = VelocityField(width=16, depth=2, embedding=8, bayesian=True)
+    for layer in network.bayesian_layers():
+        torch.nn.init.normal_(layer.mean.weight, std=0.1)
+    assert network.kl().item() > 0
+    x, t = torch.randn(10, 17), torch.rand(10)
+    network.eval()
+    assert torch.equal(network(x, t), network(x, t))  # deterministic at the weight means
+    network.sample_weights(True)
+    assert not torch.equal(network(x, t), network(x, t))  # fresh posterior draw per pass
+
+
+@pytest.mark.parametrize("make_bad, message", [
+    (lambda d: None, "model directory does not exist"),
+    (lambda d: d.mkdir(), "not a model directory"),
+])
+def test_bad_model_directory_is_a_clear_cli_error(tmp_path, example_lo_path, make_bad, message):
+    bad = tmp_path / "model"
+    make_bad(bad)
+    result = CliRunner().invoke(main, ["transform", str(example_lo_path), "-o", str(tmp_path / "o.lhe"), "--model", str(bad)])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o.lhe").exists()
