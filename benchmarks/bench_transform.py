@@ -1,0 +1,84 @@
+"""Transform throughput and ODE cost of a DiDi model, and training time per epoch.
+
+    python benchmarks/bench_transform.py [--model DIR] [--input FILE] [--events N] [--device cpu|cuda]
+
+Reports (medians of repeats): end-to-end events/s (read + flow + write), the
+flow alone in events/s, velocity evaluations (NFE) per dopri5 solve, and the
+median training seconds per epoch recorded in the model directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lhe_didi.io.reader import LheReader, concatenate
+from lhe_didi.kinematics import event_map
+from lhe_didi.kinematics.recoil import to_zero_pt_frame
+from lhe_didi.transform import DEFAULT_MODEL, DidiModel, transform_file
+
+HVQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "hvq" / "hvq_lo_emu_100k.lhe.gz"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--input", type=Path, default=HVQ)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=50_000)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    model = DidiModel(args.model, args.device)
+    batches, n = [], 0
+    for batch in LheReader(args.input).batches(10_000):
+        batches.append(batch)
+        n += len(batch)
+        if n >= args.events:
+            break
+    batch = concatenate(batches)
+    features = event_map.encode(to_zero_pt_frame(batch.momenta)).features
+
+    flow_times, nfe = [], []
+    for _ in range(args.repeats):
+        model.function_evaluations = 0
+        start = time.perf_counter()
+        for first in range(0, len(features), args.batch_size):
+            model.flow(features[first:first + args.batch_size])
+        if model.device.type == "cuda":
+            torch.cuda.synchronize()
+        flow_times.append(time.perf_counter() - start)
+        nfe.append(model.function_evaluations / max(1, -(-len(features) // args.batch_size)))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subset = Path(tmp) / "input.lhe"
+        # end to end on a file of exactly the benchmark size
+        from lhe_didi.io.writer import LheWriter
+
+        reader = LheReader(args.input)
+        with LheWriter(subset, reader.header, {"command": "benchmark input"}) as writer:
+            writer.write(batch)
+        end_to_end = []
+        for _ in range(args.repeats):
+            report = transform_file(subset, Path(tmp) / "out.lhe", args.model, args.device, args.batch_size)
+            end_to_end.append(report.seconds)
+
+    history = [h for h in model.config["training"]["history"] if h["epoch"] > 0]
+    threads = torch.get_num_threads()
+    print(f"model {args.model} ({model.config['architecture']}), device {model.device}, torch threads {threads}")
+    print(f"events {len(features)}, batch {args.batch_size}, repeats {args.repeats} (medians)")
+    print(f"flow only:   {len(features) / statistics.median(flow_times):9.0f} events/s, NFE per solve {statistics.median(nfe):.0f}")
+    print(f"end to end:  {len(features) / statistics.median(end_to_end):9.0f} events/s ({report.events_out} written)")
+    if history:
+        print(f"training:    {np.median([h['seconds'] for h in history]):.1f} s/epoch on {model.config['training']['device_used']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Physics check of a DiDi model on held-out reference samples (issue-4 figures).
+
+    python benchmarks/didi_validation.py --onshell ON.lhe.gz --offshell OFF.lhe.gz [--model DIR]
+
+Transforms the held-out on-shell sample and compares histograms of m(b l+),
+m(b~ l-), m_t and m_t~ with the off-shell truth: per-bin ratios in the bulk
+(peak region) and in the tails (bins with >= 100 truth events), printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from lhe_didi.io.reader import LheReader
+from lhe_didi.kinematics.observables import system_masses
+from lhe_didi.transform import DEFAULT_MODEL, transform_file
+
+BINS = {
+    "b l+": np.linspace(0, 300, 31),
+    "b~ l-": np.linspace(0, 300, 31),
+    "t": np.concatenate([np.linspace(80, 160, 9), np.linspace(165, 180, 7), np.linspace(190, 350, 9)]),
+    "tbar": np.concatenate([np.linspace(80, 160, 9), np.linspace(165, 180, 7), np.linspace(190, 350, 9)]),
+}
+
+
+def masses(path):
+    return system_masses(LheReader(path).read_all().momenta)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--onshell", type=Path, required=True)
+    parser.add_argument("--offshell", type=Path, required=True)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "didi.lhe.gz"
+        report = transform_file(args.onshell, out, args.model)
+        generated, truth, start = masses(out), masses(args.offshell), masses(args.onshell)
+    print(f"transformed {report.events_in} events, {len(report.unphysical)} unphysical outputs, {report.seconds:.0f} s")
+    for name, bins in BINS.items():
+        g, _ = np.histogram(generated[name], bins)
+        t, _ = np.histogram(truth[name], bins)
+        s, _ = np.histogram(start[name], bins)
+        g, t, s = g / g.sum(), t / t.sum(), s / s.sum()
+        counts, _ = np.histogram(truth[name], bins)
+        print(f"\n{name}: bin [GeV]  on-shell/truth  DiDi/truth  (truth events)")
+        for i in range(len(bins) - 1):
+            if counts[i] == 0:
+                continue
+            mark = "" if counts[i] >= 100 else "  (<100 truth events)"
+            print(f"  {bins[i]:6.0f}-{bins[i + 1]:<6.0f} {s[i] / t[i]:8.3f} {g[i] / t[i]:8.3f}  ({counts[i]}){mark}")
+        ok = counts >= 100
+        print(f"  max |DiDi/truth - 1| over bins with >= 100 truth events: {np.max(np.abs(g[ok] / t[ok] - 1)):.3f};"
+              f" on-shell start: {np.max(np.abs(s[ok] / t[ok] - 1)):.3f}")
+
+
+if __name__ == "__main__":
+    main()
