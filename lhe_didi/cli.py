@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import click
@@ -21,9 +23,34 @@ class _Cli(click.Group):
             raise click.ClickException(str(exc).replace("\n", " ")) from None
 
 
-def _progress(description: str):
-    """An events/s progress bar on stderr; silent when stderr is not a terminal."""
-    return tqdm(desc=description, unit=" ev", unit_scale=True, disable=None, leave=False)
+class _LogProgress:
+    """Progress for batch jobs (stderr not a terminal): one plain line every ``interval`` seconds."""
+
+    def __init__(self, description: str, total: int | None = None, interval: float = 30.0):
+        self.description, self.total, self.interval = description, total, interval
+        self.count = 0
+        self.start = self.last = time.perf_counter()
+
+    def update(self, n: int) -> None:
+        self.count += n
+        now = time.perf_counter()
+        if now - self.last >= self.interval:
+            self.last = now
+            of = f"/{self.total}" if self.total else ""
+            click.echo(f"{self.description}: {self.count}{of} events, {self.count / (now - self.start):.0f}/s", err=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _progress(description: str, total: int | None = None):
+    """An events/s progress bar on a terminal, periodic log lines otherwise."""
+    if sys.stderr.isatty():
+        return tqdm(desc=description, total=total, unit=" ev", unit_scale=True, leave=False)
+    return _LogProgress(description, total)
 
 
 @click.group(cls=_Cli)
@@ -72,7 +99,7 @@ def generate(sample, n_events, seed, output, leptons):
     click.echo(f"setting up {sample} generator (pyamplicol matrix elements, first use builds them)...", err=True)
     generator = ReferenceGenerator(sample, leptons=tuple(leptons), seed=seed)
     generator.adapt()
-    with tqdm(total=n_events, desc=f"generating {sample}", unit=" ev", unit_scale=True, disable=None, leave=False) as bar:
+    with _progress(f"generating {sample}", n_events) as bar:
         events = generator.generate(n_events, progress=bar.update)
     write_sample(generator, events, output)
     s = generator.stats

@@ -80,12 +80,22 @@ def test_skip_invalid_counts_skipped_events(tmp_path, example_lo_path):
     assert "skipped           1 x no dileptonic final state" in result.output
 
 
-@pytest.mark.parametrize("command", ["transform", "train"])
-def test_unavailable_commands_fail_clearly(tmp_path, example_lo_path, command):
-    args = [example_lo_path, "-o", tmp_path / "out"] if command == "transform" else [example_lo_path, example_lo_path, "-o", tmp_path / "m"]
-    result = run(command, *args)
-    assert result.exit_code == 1 and "not available yet" in result.output
-    assert not (tmp_path / "out").exists()
+def test_train_and_transform_from_the_command_line(tmp_path, example_lo_path, hvq_nlo_path):
+    model = tmp_path / "model"
+    result = run("train", example_lo_path, hvq_nlo_path, "-o", model, "--epochs", "2", "--width", "16", "--depth", "1",
+                 "--embedding", "8", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "wrote model" in result.output and (model / "MODEL_CARD.md").exists()
+    out = tmp_path / "out.lhe"
+    result = run("transform", example_lo_path, "-o", out, "--model", model, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "of 1000 events" in result.output and out.exists()
+
+
+def test_train_with_missing_input_is_a_clear_error(tmp_path, example_lo_path):
+    result = run("train", example_lo_path, tmp_path / "missing.lhe", "-o", tmp_path / "m")
+    assert result.exit_code == 1 and "no such file" in result.output
+    assert not (tmp_path / "m").exists()
 
 
 def test_generate_writes_readable_sample(tmp_path):

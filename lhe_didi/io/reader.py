@@ -111,7 +111,9 @@ def _identify(particles: list[pylhe.LHEParticle], event_index: int):
             return lambda p: True
         return lambda p: p.mother1 == mother
 
-    is_final = lambda p: p.status == 1  # noqa: E731
+    def is_final(p):
+        return p.status == 1
+
     b = unique(lambda p: is_final(p) and p.id == PDG_B and from_mother("t")(p), "b")
     bbar = unique(lambda p: is_final(p) and p.id == -PDG_B and from_mother("t~")(p), "b~")
     lplus = unique(lambda p: is_final(p) and -p.id in CHARGED_LEPTONS and from_mother("W+")(p), "l+")

@@ -30,7 +30,7 @@ from ..io.reader import concatenate
 from . import parameters
 from .matrix_elements import MatrixElements, final_state_pdg
 from .pdf import FixedScalePdf
-from .phase_space import BreitWigner, Channels, PhaseSpace, PhaseSpacePoints
+from .phase_space import BreitWigner, Channels, PhaseSpace, PhaseSpacePoints, minkowski_dot
 
 # (pdg parton 1, pdg parton 2, matrix-element channel, partons swapped w.r.t. the ME's order)
 INITIAL_STATES = [
@@ -227,10 +227,9 @@ class ReferenceGenerator:
         top = final[:, 0:3].sum(axis=1)
         topbar = final[:, 3:6].sum(axis=1)
         p1 = incoming[:, 0]
-        minkowski = lambda p: p[:, 0] ** 2 - np.sum(p[:, 1:] ** 2, axis=1)  # noqa: E731
-        s_hat = minkowski(incoming.sum(axis=1))
-        m2 = 0.5 * (minkowski(top) + minkowski(topbar))
-        t_q, u_q = minkowski(p1 - top) - m2, minkowski(p1 - topbar) - m2
+        s_hat = minkowski_dot(incoming.sum(axis=1), incoming.sum(axis=1))
+        m2 = 0.5 * (minkowski_dot(top, top) + minkowski_dot(topbar, topbar))
+        t_q, u_q = minkowski_dot(p1 - top, p1 - top) - m2, minkowski_dot(p1 - topbar, p1 - topbar) - m2
         tum = t_q * u_q - m2 * s_hat
 
         def flow_weight(a, b):  # Pythia 8, Sigma2gg2QQbar

@@ -139,7 +139,8 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
     off_train, off_val = split(off)
     model = VelocityField(dim=on.shape[1], width=settings.width, depth=settings.depth, embedding=settings.embedding,
                           bayesian=settings.bayesian, prior_width=settings.prior_width).to(device)
-    steps_per_epoch = max(1, len(off_train) // settings.batch_size)
+    batch_size = min(settings.batch_size, len(off_train))
+    steps_per_epoch = max(1, len(off_train) // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=settings.max_lr, total_steps=settings.epochs * steps_per_epoch,
@@ -165,10 +166,10 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
         model.train()
         started = time.perf_counter()
         off_order = torch.randperm(len(off_train), device=device, generator=generator)
-        on_order = torch.randint(len(on_train), (steps_per_epoch * settings.batch_size,), device=device, generator=generator)
+        on_order = torch.randint(len(on_train), (steps_per_epoch * batch_size,), device=device, generator=generator)
         running = 0.0
         for step in range(steps_per_epoch):
-            batch = slice(step * settings.batch_size, (step + 1) * settings.batch_size)
+            batch = slice(step * batch_size, (step + 1) * batch_size)
             loss = cfm_loss(model, off_train[off_order[batch]], on_train[on_order[batch]], generator, settings.noise)
             total = loss + settings.kl_scale * model.kl() / n_train if settings.bayesian else loss
             optimizer.zero_grad(set_to_none=True)
@@ -188,7 +189,7 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
         "features": event_map.TRAINING_FEATURES,
         "preprocessing": preprocessor.to_dict(),
         "feature_ranges": ranges,
-        "training": {**asdict(settings), "device_used": str(device), "steps_per_epoch": steps_per_epoch,
+        "training": {**asdict(settings), "device_used": str(device), "steps_per_epoch": steps_per_epoch, "batch_size_used": batch_size,
                      "history": history, "torch_version": torch.__version__},
         "data": {"onshell": on_info, "offshell": off_info},
         "direction": "t = 1 on-shell -> t = 0 off-shell",
