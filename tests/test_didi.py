@@ -148,3 +148,19 @@ def test_bad_model_directory_is_a_clear_cli_error(tmp_path, example_lo_path, mak
     result = CliRunner().invoke(main, ["transform", str(example_lo_path), "-o", str(tmp_path / "o.lhe"), "--model", str(bad)])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "o.lhe").exists()
+
+
+def test_shipped_default_model_transforms_the_bundled_example(tmp_path, example_lo_path):
+    """The README's main job: the shipped model on the bundled real hvq events."""
+    from lhe_didi.transform import DEFAULT_MODEL
+
+    model = DidiModel(DEFAULT_MODEL, "cpu")  # verifies the content hash
+    assert model.config["data"]["onshell"]["events_used"] >= 100_000
+    out = tmp_path / "offshell.lhe"
+    report = transform_file(example_lo_path, out, device="cpu")
+    assert report.events_in == 1000 and report.events_out + len(report.unphysical) == 1000
+    assert len(report.unphysical) < 20
+    problems = [p for e in pylhe.LHEFile.fromfile(out).events for p in check_event(e.particles)]
+    assert problems == []
+    header = LheReader(out).header.preamble
+    assert model.content_hash in header and '"method": "dopri5"' in header

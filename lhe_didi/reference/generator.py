@@ -7,7 +7,7 @@ Per phase-space point the weight is summed over all initial states of the
 
 and one initial state is then picked with probability proportional to its
 term. Unit-weight events follow by hit-or-miss against a maximum weight chosen
-after adaptation so that 0.1% of the cross section lies above it; the rare
+after adaptation as the weight exceeded by 1e-4 of the points; the rare
 events above it are kept with weight w / w_max (exact, no bias) and counted
 (``overweight_events``, ``overweight_fraction`` of the cross section).
 
@@ -87,7 +87,7 @@ class ReferenceGenerator:
         self.phase_space = PhaseSpace(sqrt_s, channels, BreitWigner(W_MASS, w_width))
         self.rng = np.random.default_rng(seed)
         self.stats = GenerationStats()
-        self.overweight_share = 1e-3
+        self.overweight_points = 1e-4
         self._sum_w = 0.0
         self._sum_w2 = 0.0
 
@@ -126,8 +126,9 @@ class ReferenceGenerator:
               max_weight_points: int = 300_000) -> None:
         """Kleiss-Pittau update of the channel weights, then the maximum weight for unweighting.
 
-        The maximum is the smallest weight such that at most :attr:`overweight_share` of the
-        cross section lies above it; events above it are kept with weight w / w_max (exact).
+        The maximum is the weight exceeded by a fraction :attr:`overweight_points` of phase-space
+        points (a quantile: a single extreme point in a heavy tail cannot inflate it); events above
+        it are kept with weight w / w_max, so the choice trades efficiency for weighted events only.
         """
         channels = self.phase_space.channels
         for _ in range(iterations if len(channels.alpha) > 1 else 0):
@@ -140,11 +141,8 @@ class ReferenceGenerator:
             alpha = channels.alpha * np.sqrt(variance_share)
             alpha = np.maximum(alpha / alpha.sum(), floor)
             channels.alpha = alpha / alpha.sum()
-        total = np.sort(self._sample(max_weight_points)[1].sum(axis=1))[::-1]
-        # excess above w_max = total[k]:  sum_{i<k} total[i] - k total[k]
-        excess = (np.cumsum(total) - total) - np.arange(len(total)) * total
-        k = int(np.flatnonzero(excess <= self.overweight_share * total.sum())[-1])
-        self.stats.max_weight = float(total[k])
+        total = self._sample(max_weight_points)[1].sum(axis=1)
+        self.stats.max_weight = float(np.quantile(total, 1.0 - self.overweight_points))
         self.stats.alpha = channels.alpha.tolist()
 
     def integrate(self, points: int, batch: int = 50_000) -> tuple[float, float]:
