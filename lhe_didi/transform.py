@@ -36,7 +36,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "didi-default"
 class DidiModel:
     """A loaded, verified DiDi model ready to integrate its velocity field."""
 
-    def __init__(self, directory: str | Path, device: str = "auto"):
+    def __init__(self, directory: str | Path, device: str = "auto", posterior_draw: int | None = None):
         tensors, config = load_model_dir(directory, "didi")
         self.directory = Path(directory)
         self.config = config
@@ -47,6 +47,11 @@ class DidiModel:
         except RuntimeError as exc:
             raise LheDidiError(f"{directory}: weights do not match the architecture ({str(exc).splitlines()[0]})") from None
         self.network.to(self.device).eval()
+        if posterior_draw is not None:
+            if not config["architecture"]["bayesian"]:
+                raise LheDidiError(f"{directory}: --posterior-draw needs a Bayesian model; this one is deterministic")
+            self.network.freeze_posterior_draw(posterior_draw)
+        self.posterior_draw = posterior_draw
         self.preprocessor = event_map.Preprocessor.from_dict(config["preprocessing"])
         self.low = np.asarray(config["feature_ranges"]["min"])
         self.high = np.asarray(config["feature_ranges"]["max"])
@@ -107,10 +112,15 @@ def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: floa
 
 def transform_file(input_path: str | Path, output_path: str | Path, model_dir: str | Path | None = None,
                    device: str = "auto", batch_size: int = 50_000, rtol: float = 1e-5, atol: float = 1e-5,
-                   seed: int = 0, skip_invalid: bool = False, progress=None) -> TransformReport:
-    """Transform an hvq LHE file into a bb4l-like LHE file; see the module docstring."""
+                   seed: int = 0, skip_invalid: bool = False, progress=None,
+                   posterior_draw: int | None = None) -> TransformReport:
+    """Transform an hvq LHE file into a bb4l-like LHE file; see the module docstring.
+
+    ``posterior_draw`` (Bayesian models): use the posterior weight draw with this seed
+    instead of the weight means; K draws give K samples for an uncertainty band.
+    """
     torch.manual_seed(seed)
-    model = DidiModel(model_dir or DEFAULT_MODEL, device)
+    model = DidiModel(model_dir or DEFAULT_MODEL, device, posterior_draw)
     reader = LheReader(input_path, skip_invalid=skip_invalid)
     report = TransformReport()
     provenance = {
@@ -121,6 +131,7 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
         "solver": {"method": "dopri5", "library": "torchdiffeq", "rtol": rtol, "atol": atol,
                    "from_t": 1.0, "to_t": 0.0, "device": str(model.device)},
         "seed": seed,
+        "posterior_draw": posterior_draw,
         "note": "POWHEG '#rwgt' event comments are not carried over (they refer to the input kinematics)",
     }
     start = time.perf_counter()

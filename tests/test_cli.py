@@ -90,6 +90,9 @@ def test_train_and_transform_from_the_command_line(tmp_path, example_lo_path, hv
     result = run("transform", example_lo_path, "-o", out, "--model", model, "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "of 1000 events" in result.output and out.exists()
+    result = run("transform", example_lo_path, "-o", tmp_path / "draw.lhe", "--model", model, "--posterior-draw", "1")
+    assert result.exit_code == 1 and "needs a Bayesian model" in result.output
+    assert not (tmp_path / "draw.lhe").exists()
 
 
 def test_train_with_missing_input_is_a_clear_error(tmp_path, example_lo_path):

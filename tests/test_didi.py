@@ -133,9 +133,20 @@ def test_bayesian_network_kl_and_posterior_samples():
     assert network.kl().item() > 0
     x, t = torch.randn(10, 17), torch.rand(10)
     network.eval()
-    assert torch.equal(network(x, t), network(x, t))  # deterministic at the weight means
+    at_means = network(x, t)
+    assert torch.equal(at_means, network(x, t))  # deterministic at the weight means
     network.sample_weights(True)
     assert not torch.equal(network(x, t), network(x, t))  # fresh posterior draw per pass
+    network.sample_weights(False)
+    network.freeze_posterior_draw(3)
+    first = network(x, t)
+    assert torch.equal(first, network(x, t))  # one frozen draw for a whole ODE solve
+    network.freeze_posterior_draw(3)
+    assert torch.equal(first, network(x, t))  # reproducible from its seed
+    network.freeze_posterior_draw(4)
+    assert not torch.equal(first, network(x, t))
+    network.freeze_posterior_draw(None)
+    assert torch.equal(network(x, t), at_means)
 
 
 @pytest.mark.parametrize("make_bad, message", [

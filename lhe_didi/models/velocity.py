@@ -29,13 +29,21 @@ class BayesianLinear(nn.Module):
         self.bias_log_variance = nn.Parameter(torch.full((n_out,), initial_log_variance))
         self.prior_width = prior_width
         self.sampling = False
+        self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def draw(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One sample of (weight, bias) from q(theta)."""
+        noise_w = torch.randn(self.mean.weight.shape, generator=generator, device=self.mean.weight.device)
+        noise_b = torch.randn(self.mean.bias.shape, generator=generator, device=self.mean.bias.device)
+        return (self.mean.weight + torch.exp(0.5 * self.weight_log_variance) * noise_w,
+                self.mean.bias + torch.exp(0.5 * self.bias_log_variance) * noise_b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.frozen is not None:
+            return nn.functional.linear(x, *self.frozen)
         if not (self.training or self.sampling):
             return self.mean(x)
-        weight = self.mean.weight + torch.exp(0.5 * self.weight_log_variance) * torch.randn_like(self.mean.weight)
-        bias = self.mean.bias + torch.exp(0.5 * self.bias_log_variance) * torch.randn_like(self.mean.bias)
-        return nn.functional.linear(x, weight, bias)
+        return nn.functional.linear(x, *self.draw())
 
     def kl(self) -> torch.Tensor:
         """KL[N(mu, sigma^2) || N(0, prior_width^2)] summed over weights and biases."""
@@ -97,6 +105,14 @@ class VelocityField(nn.Module):
         return sum((layer.kl() for layer in self.bayesian_layers()), torch.zeros((), device=device))
 
     def sample_weights(self, enabled: bool) -> None:
-        """Draw fresh weights in every forward pass (posterior sampling) or use the means."""
+        """Draw fresh weights in every forward pass (for training-like noise) or use the means."""
         for layer in self.bayesian_layers():
             layer.sampling = enabled
+
+    def freeze_posterior_draw(self, seed: int | None) -> None:
+        """Fix one posterior draw of all weights (seeded) for a whole ODE solve; ``None`` returns to the means."""
+        device = next(self.parameters()).device
+        generator = None if seed is None else torch.Generator(device=device).manual_seed(seed)
+        with torch.no_grad():
+            for layer in self.bayesian_layers():
+                layer.frozen = None if seed is None else layer.draw(generator)
