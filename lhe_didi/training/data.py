@@ -6,28 +6,45 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import LheDidiError
 from ..io.reader import LheReader
 from ..kinematics import event_map
 from ..kinematics.recoil import to_zero_pt_frame
 from ..models.store import file_sha256
 
 
-def load_features(path: str | Path, max_events: int | None = None, progress=None) -> tuple[np.ndarray, dict]:
-    """17-D (pT, eta, phi) coordinates of up to ``max_events`` events, and provenance of the file."""
+def unit_weight_copies(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """How often to repeat each event so that a sample with a few weights above the common
+    (smallest positive) weight becomes unit-weight: stochastic rounding of w / w_unit, exact in
+    expectation. Unit-weight samples come back unchanged."""
+    if np.any(weights < 0):
+        raise LheDidiError("training needs non-negative event weights (found negative weights)")
+    unit = weights[weights > 0].min() if np.any(weights > 0) else 1.0
+    relative = weights / unit
+    if np.allclose(relative, 1.0, rtol=1e-9):
+        return np.ones(len(weights), dtype=np.int64)
+    whole = np.floor(relative)
+    return (whole + (rng.random(len(weights)) < relative - whole)).astype(np.int64)
+
+
+def load_features(path: str | Path, max_events: int | None = None, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """17-D (pT, eta, phi) coordinates of up to ``max_events`` events, and provenance of the file.
+
+    Events with weight above the sample's unit weight (kept by the reference generator when
+    they exceed its maximum weight) are repeated, see :func:`unit_weight_copies`.
+    """
     reader = LheReader(path)
-    chunks, n = [], 0
+    chunks, weights, n = [], [], 0
     for batch in reader.batches(50_000):
-        if max_events is not None:
-            batch_momenta = batch.momenta[: max_events - n]
-        else:
-            batch_momenta = batch.momenta
-        chunks.append(event_map.encode(to_zero_pt_frame(batch_momenta)).features)
-        n += len(batch_momenta)
-        if progress is not None:
-            progress(len(batch_momenta))
+        take = len(batch) if max_events is None else min(len(batch), max_events - n)
+        chunks.append(event_map.encode(to_zero_pt_frame(batch.momenta[:take])).features)
+        weights.append(batch.weight[:take])
+        n += take
         if max_events is not None and n >= max_events:
             break
     features = np.concatenate(chunks) if chunks else np.zeros((0, len(event_map.TRAINING_FEATURES)))
+    copies = unit_weight_copies(np.concatenate(weights) if weights else np.zeros(0), np.random.default_rng(seed))
     provenance = {"path": str(Path(path)), "sha256": file_sha256(path), "events_used": int(len(features)),
+                  "events_after_unit_weighting": int(copies.sum()), "weighted_events": int((copies != 1).sum()),
                   "cross_section_pb": reader.header.total_cross_section[0]}
-    return features, provenance
+    return np.repeat(features, copies, axis=0), provenance

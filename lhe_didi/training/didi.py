@@ -123,8 +123,11 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
     output = Path(output)
     checkpoint = _Checkpoint(output.with_name(output.name + ".checkpoint"))
 
-    on, on_info = load_features(onshell, settings.max_events)
-    off, off_info = load_features(offshell, settings.max_events)
+    on, on_info = load_features(onshell, settings.max_events, settings.seed)
+    off, off_info = load_features(offshell, settings.max_events, settings.seed + 1)
+    # the two samples are used in random order; shuffle once so that the validation tail is unbiased
+    rng = np.random.default_rng(settings.seed)
+    on, off = on[rng.permutation(len(on))], off[rng.permutation(len(off))]
     if min(len(on), len(off)) < 10:
         raise LheDidiError("need at least 10 events in each training file")
     preprocessor = event_map.Preprocessor.fit(np.concatenate([on, off]))
