@@ -65,6 +65,9 @@ def test_save_load_round_trip_and_hash_check(tmp_path, tiny_model):
     tensors, config = load_model_dir(directory, "didi")
     assert config["content_hash"] == tiny_model[1]["content_hash"]
     assert config["data"]["onshell"]["events_used"] == 1000 and len(config["data"]["offshell"]["sha256"]) == 64
+    # the NLO hvq file has 9 negative-weight events: dropped from the sampler, and counted
+    assert config["data"]["offshell"]["negative_weight_events_dropped"] == 9
+    assert config["data"]["offshell"]["events_after_unit_weighting"] == 4991
     network = VelocityField(**config["architecture"])
     network.load_state_dict(tensors)  # exact architecture match
     copy = tmp_path / "copy"

@@ -16,13 +16,14 @@ from ..models.store import file_sha256
 def unit_weight_copies(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """How often to repeat each event so that a sample with a few weights above the common
     (smallest positive) weight becomes unit-weight: stochastic rounding of w / w_unit, exact in
-    expectation. Unit-weight samples come back unchanged."""
-    if np.any(weights < 0):
-        raise LheDidiError("training needs non-negative event weights (found negative weights)")
-    unit = weights[weights > 0].min() if np.any(weights > 0) else 1.0
-    relative = weights / unit
-    if np.allclose(relative, 1.0, rtol=1e-9):
-        return np.ones(len(weights), dtype=np.int64)
+    expectation. Events with negative weight get 0 copies (counted by the caller); unit-weight
+    samples come back unchanged."""
+    positive = weights > 0
+    if not positive.any():
+        raise LheDidiError("training needs events with positive weight")
+    relative = np.where(positive, weights / weights[positive].min(), 0.0)
+    if np.allclose(relative[positive], 1.0, rtol=1e-9):
+        return positive.astype(np.int64)
     whole = np.floor(relative)
     return (whole + (rng.random(len(weights)) < relative - whole)).astype(np.int64)
 
@@ -31,7 +32,8 @@ def load_features(path: str | Path, max_events: int | None = None, seed: int = 0
     """17-D (pT, eta, phi) coordinates of up to ``max_events`` events, and provenance of the file.
 
     Events with weight above the sample's unit weight (kept by the reference generator when
-    they exceed its maximum weight) are repeated, see :func:`unit_weight_copies`.
+    they exceed its maximum weight) are repeated, see :func:`unit_weight_copies`; events with
+    negative weight (NLO samples) are dropped and counted in the provenance.
     """
     reader = LheReader(path)
     chunks, weights, n = [], [], 0
@@ -43,8 +45,11 @@ def load_features(path: str | Path, max_events: int | None = None, seed: int = 0
         if max_events is not None and n >= max_events:
             break
     features = np.concatenate(chunks) if chunks else np.zeros((0, len(event_map.TRAINING_FEATURES)))
-    copies = unit_weight_copies(np.concatenate(weights) if weights else np.zeros(0), np.random.default_rng(seed))
+    weights = np.concatenate(weights) if weights else np.zeros(0)
+    copies = unit_weight_copies(weights, np.random.default_rng(seed))
     provenance = {"path": str(Path(path)), "sha256": file_sha256(path), "events_used": int(len(features)),
-                  "events_after_unit_weighting": int(copies.sum()), "weighted_events": int((copies != 1).sum()),
+                  "events_after_unit_weighting": int(copies.sum()),
+                  "weighted_events_expanded": int(((copies != 1) & (weights > 0)).sum()),
+                  "negative_weight_events_dropped": int((weights < 0).sum()),
                   "cross_section_pb": reader.header.total_cross_section[0]}
     return np.repeat(features, copies, axis=0), provenance

@@ -220,7 +220,9 @@ def model_card(config: dict) -> str:
   standardised; decay products taken in the frame where their system has zero pT.
 - **Training data**: on-shell `{data["onshell"]["path"]}` ({data["onshell"]["events_used"]} events, sha256 `{data["onshell"]["sha256"][:16]}…`),
   off-shell `{data["offshell"]["path"]}` ({data["offshell"]["events_used"]} events, sha256 `{data["offshell"]["sha256"][:16]}…`);
-  {100 * train["validation_fraction"]:.0f}% held out for validation.
+  {100 * train["validation_fraction"]:.0f}% held out for validation. Events above unit weight expanded / negative-weight
+  events dropped: on-shell {data["onshell"]["weighted_events_expanded"]} / {data["onshell"]["negative_weight_events_dropped"]},
+  off-shell {data["offshell"]["weighted_events_expanded"]} / {data["offshell"]["negative_weight_events_dropped"]}.
 - **Training**: {train["epochs"]} epochs, batch {train["batch_size"]}, AdamW + OneCycle ({train["lr"]} -> {train["max_lr"]}),
   noise {train["noise"]}, seed {train["seed"]}, device {train["device_used"]}, median {per_epoch:.1f} s/epoch.
 - **Loss**: validation {initial:.5f} untrained (zero field) -> {last.get("validation_loss", float("nan")):.5f} after training
