@@ -121,7 +121,9 @@ def generate(sample, n_events, seed, output, leptons):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--skip-invalid", is_flag=True, help="Skip input events without the dileptonic final state (counted).")
 @click.option("--posterior-draw", type=int, help="Bayesian models: use posterior weight draw K (seed) instead of the means.")
-def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid, posterior_draw):
+@click.option("--neutrino", type=click.Choice(["boost", "balance"]), default="boost", show_default=True,
+              help="pT balance: boost the system keeping the network's nu~ (masses exact) or rebuild nu~ (paper).")
+def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid, posterior_draw, neutrino):
     """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
 
     Events keep their order; network outputs that are not physical are not
@@ -132,7 +134,7 @@ def transform(input_file, output, model, device, batch_size, rtol, atol, seed, s
 
     with _progress("transforming") as bar:
         report = transform_file(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid,
-                                progress=bar.update, posterior_draw=posterior_draw)
+                                progress=bar.update, posterior_draw=posterior_draw, neutrino=neutrino)
     rate = report.events_in / max(report.seconds, 1e-9)
     click.echo(f"wrote {report.events_out} of {report.events_in} events to {output} ({rate:.0f} events/s,"
                f" {report.function_evaluations / max(report.chunks, 1):.0f} velocity evaluations per chunk)")

@@ -38,6 +38,23 @@ def test_round_trip_is_exact(seed, with_recoil, physical):
     columns = em.PHYSICAL_COLUMNS if physical else slice(None)
     decoded = em.decode(encoded.features[:, columns], encoded.rotation, masses, recoil)
     assert_close_per_particle(decoded, momenta, 1e-9)
+    # keeping nu~ and balancing by a boost is the identity on balanced events
+    boosted = em.decode(encoded.features, encoded.rotation, masses, recoil, neutrino="boost")
+    assert_close_per_particle(boosted, momenta, 1e-9)
+
+
+def test_boost_balance_keeps_invariant_masses_and_restores_balance():
+    from lhe_didi.kinematics.observables import system_masses
+
+    momenta, masses, recoil = random_events(3, 500, True)
+    features = em.encode(momenta).features
+    features[:, em.TRAINING_FEATURES.index("pt_nubar")] *= 1.2  # an unbalanced network output
+    rotation = em.encode(momenta).rotation
+    unbalanced = em.decode(features, rotation, masses, np.zeros((500, 2)), neutrino="boost")
+    balanced = em.decode(features, rotation, masses, recoil, neutrino="boost")
+    np.testing.assert_allclose(balanced[:, :, 1:3].sum(axis=1), -recoil, atol=1e-8)
+    for name, values in system_masses(balanced).items():
+        np.testing.assert_allclose(values, system_masses(unbalanced)[name], rtol=1e-7)  # m^2 = E^2 - p^2 at TeV energies
 
 
 @settings(max_examples=30, deadline=None)

@@ -23,6 +23,7 @@ import numpy as np
 import vector
 
 from ..constants import LEPTON_PLUS, NEUTRINO_BAR
+from .recoil import from_zero_pt_frame, to_zero_pt_frame
 
 REFERENCE = LEPTON_PLUS  # particle rotated to phi = 0
 REDUNDANT = NEUTRINO_BAR  # particle whose (pT, phi) follow from pT balance
@@ -77,39 +78,63 @@ def encode(momenta: np.ndarray) -> EncodedEvents:
     return EncodedEvents(features=features, rotation=rotation)
 
 
+NEUTRINO_MODES = ("balance", "boost")
+
+
 def decode(
     features: np.ndarray,
     rotation: np.ndarray,
     masses: np.ndarray,
     recoil: np.ndarray | None = None,
+    neutrino: str = "balance",
 ) -> np.ndarray:
     """17-D or 15-D coordinates -> six four-momenta (N, 6, 4) in the original frame.
 
     ``masses`` (N, 6) are the external masses; ``recoil`` (N, 2) is the summed
     transverse momentum of extra partons in the original frame (zero at LO).
-    The redundant nu~ (pT, phi) are always recomputed from momentum balance.
+    The result always balances the recoil in pT:
+
+    * ``neutrino="balance"`` (15 or 17 columns): nu~ (pT, phi) are recomputed from
+      the balance (the method paper's choice);
+    * ``neutrino="boost"`` (17 columns): nu~ keeps its own (pT, phi) and the whole
+      six-body system is boosted transversely to balance, which leaves every
+      invariant mass (m_t, m_W, m_bl, ...) unchanged.
     """
+    if neutrino not in NEUTRINO_MODES:
+        raise ValueError(f"neutrino must be one of {NEUTRINO_MODES}")
     features = np.asarray(features, dtype=np.float64)
     n = len(features)
+    if neutrino == "boost":
+        if features.shape[1] != len(_SLOTS):
+            raise ValueError("neutrino='boost' needs all 17 coordinates")
+        momenta = _momenta(features, rotation, masses, balance=None)
+        target = np.zeros((n, 2)) if recoil is None else -np.asarray(recoil, dtype=np.float64)
+        return from_zero_pt_frame(to_zero_pt_frame(momenta), target)
+    recoil = np.zeros((n, 2)) if recoil is None else np.asarray(recoil, dtype=np.float64)
     if features.shape[1] == len(PHYSICAL_COLUMNS):
         full = np.zeros((n, len(_SLOTS)))
         full[:, PHYSICAL_COLUMNS] = features
         features = full
     elif features.shape[1] != len(_SLOTS):
         raise ValueError(f"expected 15 or 17 columns, got {features.shape[1]}")
+    return _momenta(features, rotation, masses, balance=recoil)
+
+
+def _momenta(features, rotation, masses, balance):
+    """Four-momenta from 17 coordinates; with ``balance`` (N, 2) nu~ (pT, phi) come from pT balance."""
+    n = len(features)
     pt, eta, phi = np.zeros((n, 6)), np.zeros((n, 6)), np.zeros((n, 6))
     target = {"pt": pt, "eta": eta, "phi": phi}
     for column, (particle, coordinate) in enumerate(_SLOTS):
         target[coordinate][:, particle] = features[:, column]
     phi = phi + np.asarray(rotation, dtype=np.float64)[:, None]
-
-    others = [i for i in range(6) if i != REDUNDANT]
     px = pt * np.cos(phi)
     py = pt * np.sin(phi)
-    recoil = np.zeros((n, 2)) if recoil is None else np.asarray(recoil, dtype=np.float64)
-    px[:, REDUNDANT] = -(px[:, others].sum(axis=1) + recoil[:, 0])
-    py[:, REDUNDANT] = -(py[:, others].sum(axis=1) + recoil[:, 1])
-    pt[:, REDUNDANT] = np.hypot(px[:, REDUNDANT], py[:, REDUNDANT])
+    if balance is not None:
+        others = [i for i in range(6) if i != REDUNDANT]
+        px[:, REDUNDANT] = -(px[:, others].sum(axis=1) + balance[:, 0])
+        py[:, REDUNDANT] = -(py[:, others].sum(axis=1) + balance[:, 1])
+        pt[:, REDUNDANT] = np.hypot(px[:, REDUNDANT], py[:, REDUNDANT])
     pz = pt * np.sinh(eta)
     energy = np.sqrt(px**2 + py**2 + pz**2 + np.asarray(masses, dtype=np.float64) ** 2)
     return np.stack([energy, px, py, pz], axis=-1)
