@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import vector
 
 from ..constants import LEPTON_PLUS, NEUTRINO_BAR
+from .observables import as_vectors
 from .recoil import from_zero_pt_frame, to_zero_pt_frame
 
 REFERENCE = LEPTON_PLUS  # particle rotated to phi = 0
@@ -67,8 +67,7 @@ class EncodedEvents:
 
 def encode(momenta: np.ndarray) -> EncodedEvents:
     """Six four-momenta (N, 6, 4) -> 17-D (pT, eta, phi) coordinates in the rotated frame."""
-    momenta = np.asarray(momenta, dtype=np.float64)
-    p = vector.array({"E": momenta[..., 0], "px": momenta[..., 1], "py": momenta[..., 2], "pz": momenta[..., 3]})
+    p = as_vectors(momenta)
     pt, eta, phi = np.asarray(p.pt), np.asarray(p.eta), np.asarray(p.phi)
     rotation = phi[:, REFERENCE].copy()
     phi = wrap_phi(phi - rotation[:, None])
