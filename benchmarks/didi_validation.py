@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lhe_didi.io.reader import LheReader
-from lhe_didi.kinematics.observables import system_masses
+from lhe_didi.kinematics.observables import classifier_observables, system_masses
 from lhe_didi.transform import DEFAULT_MODEL, transform_file
 
 BINS = {
@@ -27,8 +27,24 @@ BINS = {
 }
 
 
-def masses(path):
-    return system_masses(LheReader(path).read_all().momenta)
+def observable_summary(generated_momenta, truth_momenta, start_momenta, bins=40):
+    """Per observable: max |ratio - 1| to truth in the bulk (5-95% quantile range) and tails, bins >= 100 truth events."""
+    names, truth = classifier_observables(truth_momenta)
+    generated = classifier_observables(generated_momenta)[1]
+    start = classifier_observables(start_momenta)[1]
+    print("\nobservable   DiDi bulk  DiDi tails   on-shell bulk  on-shell tails   (max |x/truth - 1|, bins >= 100 truth)")
+    for i, name in enumerate(names):
+        low, high = np.quantile(truth[:, i], [0.001, 0.999])
+        edges = np.linspace(low, high, bins + 1)
+        bulk = (edges[:-1] >= np.quantile(truth[:, i], 0.05)) & (edges[1:] <= np.quantile(truth[:, i], 0.95))
+        t, _ = np.histogram(truth[:, i], edges)
+        row = []
+        for sample in (generated, start):
+            g, _ = np.histogram(sample[:, i], edges)
+            ratio = (g / len(sample)) / np.where(t > 0, t / len(truth), np.inf)
+            ok = t >= 100
+            row += [np.max(np.abs(ratio[ok & bulk] - 1), initial=0), np.max(np.abs(ratio[ok & ~bulk] - 1), initial=0)]
+        print(f"{name:12s} {row[0]:9.3f} {row[1]:10.3f} {row[2]:14.3f} {row[3]:14.3f}")
 
 
 def main():
@@ -40,7 +56,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "didi.lhe.gz"
         report = transform_file(args.onshell, out, args.model)
-        generated, truth, start = masses(out), masses(args.offshell), masses(args.onshell)
+        generated_momenta = LheReader(out).read_all().momenta
+        truth_momenta = LheReader(args.offshell).read_all().momenta
+        start_momenta = LheReader(args.onshell).read_all().momenta
+        generated, truth, start = (system_masses(m) for m in (generated_momenta, truth_momenta, start_momenta))
     print(f"transformed {report.events_in} events, {len(report.unphysical)} unphysical outputs, {report.seconds:.0f} s")
     for name, bins in BINS.items():
         g, _ = np.histogram(generated[name], bins)
@@ -57,6 +76,7 @@ def main():
         ok = counts >= 100
         print(f"  max |DiDi/truth - 1| over bins with >= 100 truth events: {np.max(np.abs(g[ok] / t[ok] - 1)):.3f};"
               f" on-shell start: {np.max(np.abs(s[ok] / t[ok] - 1)):.3f}")
+    observable_summary(generated_momenta, truth_momenta, start_momenta)
 
 
 if __name__ == "__main__":

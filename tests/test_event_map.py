@@ -129,3 +129,18 @@ def test_real_hvq_round_trip(nlo_batch):
     pt_file = np.hypot(nubar_file[:, 1], nubar_file[:, 2])
     allowed = imbalance * (1.0 + np.abs(nubar_file[:, 3]) / pt_file) + 1e-9 * nubar_file[:, 0]
     assert np.all(np.abs(nubar - nubar_file).max(axis=1) <= allowed)
+
+
+def test_classifier_observables_are_the_papers_27(nlo_batch):
+    from lhe_didi.kinematics.observables import classifier_observables, classifier_preprocessing, system_masses
+
+    names, values = classifier_observables(nlo_batch.momenta)
+    assert values.shape == (5000, 27) and len(set(names)) == 27
+    assert names[:15] == em.PHYSICAL_FEATURES
+    np.testing.assert_allclose(values[:, names.index("m_tbar")], system_masses(nlo_batch.momenta)["tbar"])
+    top = nlo_batch.momenta[:, :3].sum(axis=1)
+    np.testing.assert_allclose(values[:, names.index("pt_t")], np.hypot(top[:, 1], top[:, 2]))
+    shaped = classifier_preprocessing(names, values)
+    i = names.index("pt_b")
+    np.testing.assert_allclose(shaped[:, i], values[:, i] ** (-1 / 3))
+    np.testing.assert_array_equal(shaped[:, names.index("eta_b")], values[:, names.index("eta_b")])

@@ -38,3 +38,27 @@ def system_momenta(momenta: np.ndarray) -> dict[str, np.ndarray]:
 def system_masses(momenta: np.ndarray) -> dict[str, np.ndarray]:
     """Invariant masses (N,) of the reconstructed systems, see :data:`SYSTEMS`."""
     return {name: invariant_mass(p) for name, p in system_momenta(momenta).items()}
+
+
+def classifier_observables(momenta: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The 27 observables of the method paper (Sec. 4): the 15 physical dimensions, the masses of the
+    reconstructed t, t~, W+, W-, b l+, b~ l- systems and their transverse momenta. Returns (names, (N, 27))."""
+    from .event_map import PHYSICAL_COLUMNS, PHYSICAL_FEATURES, encode
+
+    physical = encode(momenta).features[:, PHYSICAL_COLUMNS]
+    systems = system_momenta(momenta)
+    labels = {"t": "t", "tbar": "tbar", "W+": "Wp", "W-": "Wm", "b l+": "blp", "b~ l-": "bbarlm"}
+    names = list(PHYSICAL_FEATURES)
+    columns = [physical]
+    for name, label in labels.items():
+        names += [f"m_{label}", f"pt_{label}"]
+        columns.append(np.stack([invariant_mass(systems[name]), np.hypot(systems[name][:, 1], systems[name][:, 2])], axis=1))
+    return names, np.concatenate(columns, axis=1)
+
+
+def classifier_preprocessing(names: list[str], values: np.ndarray) -> np.ndarray:
+    """Classifier inputs: every transverse momentum as pT^(-1/3) (the paper's best choice), the rest unchanged."""
+    out = np.array(values, dtype=np.float64, copy=True)
+    pt = [i for i, name in enumerate(names) if name.startswith("pt_")]
+    out[:, pt] = np.cbrt(np.maximum(out[:, pt], 1e-12)) ** -1
+    return out
