@@ -25,7 +25,7 @@ import torch
 from torchdiffeq import odeint
 
 from .errors import LheDidiError
-from .io.events import EventBatch
+from .io.events import EventBatch, momentum_fractions
 from .io.reader import LheReader
 from .io.writer import LheWriter
 from .kinematics import event_map
@@ -55,7 +55,6 @@ class DidiModel:
             if not config["architecture"]["bayesian"]:
                 raise LheDidiError(f"{directory}: --posterior-draw needs a Bayesian model; this one is deterministic")
             self.network.freeze_posterior_draw(posterior_draw)
-        self.posterior_draw = posterior_draw
         self.preprocessor = event_map.Preprocessor.from_dict(config["preprocessing"])
         self.low = np.asarray(config["feature_ranges"]["min"])
         self.high = np.asarray(config["feature_ranges"]["max"])
@@ -109,12 +108,9 @@ def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: floa
     bad = model.unphysical(features)
     safe = np.where(bad[:, None], encoded.features, features)  # placeholder rows, dropped below
     momenta = event_map.decode(safe, encoded.rotation, batch.masses, neutrino=neutrino)  # zero-pT frame
-    momenta = from_zero_pt_frame(momenta, -recoil)
-    total = momenta.sum(axis=1) + batch.extra_momentum
-    x1 = 0.5 * (total[:, 0] + total[:, 3]) / beam_energies[0]
-    x2 = 0.5 * (total[:, 0] - total[:, 3]) / beam_energies[1]
-    bad |= ~((x1 > 0) & (x1 <= 1) & (x2 > 0) & (x2 <= 1))
-    return batch.with_momenta(momenta).select(~bad), batch.index[bad]
+    out = batch.with_momenta(from_zero_pt_frame(momenta, -recoil))
+    bad |= ~momentum_fractions(out.final_state_momentum, beam_energies)[2]
+    return out.select(~bad), batch.index[bad]
 
 
 def transform_file(input_path: str | Path, output_path: str | Path, model_dir: str | Path | None = None,

@@ -18,6 +18,14 @@ def extras_array(per_event: list[list[dict]]) -> ak.Array:
     return ak.Array(per_event + [[EXTRA_FIELDS]])[:-1]  # the sentinel fixes the record type
 
 
+def momentum_fractions(total: np.ndarray, beam_energies: tuple[float, float]):
+    """x1, x2 of massless incoming partons carrying the final-state momentum ``total`` (N, 4),
+    and the mask of events where both lie in (0, 1]."""
+    x1 = 0.5 * (total[:, 0] + total[:, 3]) / beam_energies[0]
+    x2 = 0.5 * (total[:, 0] - total[:, 3]) / beam_energies[1]
+    return x1, x2, (x1 > 0) & (x1 <= 1) & (x2 > 0) & (x2 <= 1)
+
+
 @dataclass
 class EventBatch:
     """A chunk of N dileptonic top-pair events.
@@ -56,6 +64,11 @@ class EventBatch:
             return np.zeros((0, 4))
         return np.stack([ak.to_numpy(ak.sum(self.extras[c], axis=1)) for c in ("E", "px", "py", "pz")],
                         axis=1).astype(np.float64)
+
+    @property
+    def final_state_momentum(self) -> np.ndarray:
+        """Summed four-momentum of the six decay products and the extra partons, shape (N, 4)."""
+        return self.momenta.sum(axis=1) + self.extra_momentum
 
     @property
     def extra_transverse_momentum(self) -> np.ndarray:

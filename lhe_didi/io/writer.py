@@ -26,7 +26,7 @@ import numpy as np
 from .. import __version__
 from ..errors import EventContentError, LheDidiError
 from ..kinematics.observables import invariant_mass
-from .events import EventBatch
+from .events import EventBatch, momentum_fractions
 from .reader import LheHeader
 
 # Record layout (1-based LHE indices) for an event with k extra partons.
@@ -73,7 +73,6 @@ class LheWriter:
             raise LheDidiError(f"{self.path.parent}: output directory does not exist")
         self.header = header
         self.weight_descriptions = dict(weight_descriptions or {})
-        self.n_written = 0
         self.footer = ""  # text written just before </LesHouchesEvents>, e.g. an XML comment
         handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
         os.close(handle)
@@ -110,17 +109,16 @@ class LheWriter:
                 raise ValueError(f"weight {wid!r} was not declared when the writer was opened")
             named[wid] = np.asarray(values, dtype=np.float64)
         self._stream.write("".join(self._event_blocks(batch, named)))
-        self.n_written += len(batch)
 
     def _event_blocks(self, batch: EventBatch, named: dict[str, np.ndarray]):
         momenta = batch.momenta
-        total = momenta.sum(axis=1) + batch.extra_momentum
+        total = batch.final_state_momentum
         imbalance = np.hypot(total[:, 1], total[:, 2])
-        plus, minus = 0.5 * (total[:, 0] + total[:, 3]), 0.5 * (total[:, 0] - total[:, 3])
-        x1, x2 = plus / self.header.beam_energies[0], minus / self.header.beam_energies[1]
+        x1, x2, fractions_ok = momentum_fractions(total, self.header.beam_energies)
+        plus, minus = x1 * self.header.beam_energies[0], x2 * self.header.beam_energies[1]
         for i in np.flatnonzero(imbalance > _MOMENTUM_TOLERANCE * total[:, 0]):
             raise EventContentError(int(batch.index[i]), f"final state has transverse momentum {imbalance[i]:.3g} GeV")
-        for i in np.flatnonzero(~((x1 > 0) & (x1 <= 1) & (x2 > 0) & (x2 <= 1))):
+        for i in np.flatnonzero(~fractions_ok):
             raise EventContentError(int(batch.index[i]), f"momentum fractions x1={x1[i]:.4g}, x2={x2[i]:.4g} outside (0, 1]")
 
         w_plus = momenta[:, 1] + momenta[:, 2]
