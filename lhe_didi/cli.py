@@ -1,4 +1,4 @@
-"""Command-line interface: ``lhe-didi inspect | transform | train``."""
+"""Command-line interface: ``lhe-didi inspect | generate | transform | reweight | train | validate``."""
 
 from __future__ import annotations
 
@@ -110,6 +110,15 @@ def generate(sample, n_events, seed, output, leptons):
     )
 
 
+def _weight_options(command):
+    """Options shared by transform and reweight: clipping and whether XWGTUP is multiplied."""
+    command = click.option("--multiply-nominal/--keep-nominal", default=False, show_default=True,
+                           help="Also multiply XWGTUP (and carried-over named weights) by the classifier weight.")(command)
+    command = click.option("--no-weight-clip", is_flag=True, help="Do not cap the classifier weight.")(command)
+    return click.option("--weight-clip", type=click.FloatRange(min=0.0, min_open=True), default=15.0, show_default=True,
+                        help="Cap of the classifier weight w = C/(1 - C).")(command)
+
+
 @main.command()
 @click.argument("input_file", metavar="IN", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz).")
@@ -123,21 +132,34 @@ def generate(sample, n_events, seed, output, leptons):
 @click.option("--posterior-draw", type=int, help="Bayesian models: use posterior weight draw K (seed) instead of the means.")
 @click.option("--neutrino", type=click.Choice(["boost", "balance"]), default="boost", show_default=True,
               help="pT balance: boost the system keeping the network's nu~ (masses exact) or rebuild nu~ (paper).")
-def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid, posterior_draw, neutrino):
+@_weight_options
+@click.option("--classifier", type=click.Path(path_type=Path),
+              help="Classifier directory (default: the shipped models/classifier-default when it belongs to the DiDi model).")
+@click.option("--no-classifier", is_flag=True, help="Do not attach classifier weights.")
+def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid, posterior_draw, neutrino,
+              weight_clip, no_weight_clip, multiply_nominal, classifier, no_classifier):
     """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
 
     Events keep their order; network outputs that are not physical are not
     written and are listed (count and input indices) on stderr and at the end
-    of OUTPUT.
+    of OUTPUT. With a classifier, each event carries the named weight
+    'didi_classifier' = C/(1 - C) (see the header's <initrwgt>).
     """
+    from .reweight import WeightSettings
     from .transform import transform_file
 
+    if classifier is not None and no_classifier:
+        raise click.UsageError("--classifier and --no-classifier exclude each other")
+    settings = WeightSettings(None if no_weight_clip else weight_clip, multiply_nominal)
     with _progress("transforming") as bar:
         report = transform_file(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid,
-                                progress=bar.update, posterior_draw=posterior_draw, neutrino=neutrino)
+                                progress=bar.update, posterior_draw=posterior_draw, neutrino=neutrino,
+                                classifier_dir=classifier, use_classifier=not no_classifier, weight_settings=settings)
     rate = report.events_in / max(report.seconds, 1e-9)
     click.echo(f"wrote {report.events_out} of {report.events_in} events to {output} ({rate:.0f} events/s,"
                f" {report.function_evaluations / max(report.chunks, 1):.0f} velocity evaluations per chunk)")
+    if report.weights is not None:
+        click.echo(report.weights.line())
     if report.unphysical:
         shown = " ".join(map(str, report.unphysical[:20])) + (" ..." if len(report.unphysical) > 20 else "")
         click.echo(f"{len(report.unphysical)} unphysical network outputs not written (input events {shown})", err=True)
@@ -146,6 +168,38 @@ def transform(input_file, output, model, device, batch_size, rtol, atol, seed, s
 
 
 @main.command()
+@click.argument("input_file", metavar="IN", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz).")
+@click.option("--classifier", type=click.Path(path_type=Path),
+              help="Classifier directory (default: the shipped one, if it belongs to the DiDi model that made IN).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@_weight_options
+def reweight(input_file, output, classifier, device, weight_clip, no_weight_clip, multiply_nominal):
+    """Attach classifier weights to the DiDi events in IN (kinematics unchanged), writing OUTPUT."""
+    from .reweight import WeightSettings, reweight_file
+
+    settings = WeightSettings(None if no_weight_clip else weight_clip, multiply_nominal)
+    with _progress("reweighting") as bar:
+        summary = reweight_file(input_file, output, classifier, settings, device, progress=bar.update)
+    click.echo(f"wrote {summary.count} events to {output}; {summary.line()}")
+
+
+class _TrainGroup(click.Group):
+    """``lhe-didi train ON OFF ...`` (no sub-command named) means ``lhe-didi train didi ON OFF ...``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["didi", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_TrainGroup)
+def train():
+    """Train models: `train didi ON OFF` (the default when no sub-command is named) or
+    `train classifier TRUTH GENERATED`."""
+
+
+@train.command("didi")
 @click.argument("onshell", type=click.Path(path_type=Path))
 @click.argument("offshell", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model directory to create.")
@@ -164,7 +218,7 @@ def transform(input_file, output, model, device, batch_size, rtol, atol, seed, s
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint/ of an interrupted run.")
-def train(onshell, offshell, output, resume, **options):
+def train_didi_command(onshell, offshell, output, resume, **options):
     """Train a Direct Diffusion model mapping ONSHELL events to OFFSHELL events.
 
     Both files are LHE files (real hvq output or `lhe-didi generate` samples).
@@ -176,3 +230,65 @@ def train(onshell, offshell, output, resume, **options):
     click.echo(f"wrote model {output} (content hash {result['content_hash'][:16]}): final train loss"
                f" {last.get('train_loss') or float('nan'):.5f}, validation loss {result['history'][0]['validation_loss']:.5f} untrained"
                f" -> {last.get('validation_loss', float('nan')):.5f}")
+
+
+@train.command("classifier")
+@click.argument("truth", type=click.Path(path_type=Path))
+@click.argument("generated", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model directory to create.")
+@click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True, help="Upper limit (early stopping).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
+@click.option("--width", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden layer width (paper: 512).")
+@click.option("--depth", type=click.IntRange(min=1), default=5, show_default=True, help="Number of hidden layers.")
+@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam starting learning rate.")
+@click.option("--lr-patience", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Epochs without validation improvement before the learning rate drops.")
+@click.option("--lr-factor", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.1, show_default=True)
+@click.option("--patience", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Early stopping: epochs without validation improvement.")
+@click.option("--max-events", type=click.IntRange(min=10), help="Use at most this many events of each file.")
+@click.option("--validation-fraction", type=click.FloatRange(0.0, 0.5, min_open=True), default=0.2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def train_classifier_command(truth, generated, output, **options):
+    """Train the classifier C(x) telling off-shell TRUTH from GENERATED (DiDi) events.
+
+    Its weight w = C/(1 - C) reweights generated events onto the truth
+    (`transform --classifier`, `reweight`).
+    """
+    from .training.classifier import ClassifierSettings, train_classifier
+
+    result = train_classifier(truth, generated, output, ClassifierSettings(**options))
+    history = result["history"]
+    click.echo(f"wrote classifier {output} (content hash {result['content_hash'][:16]}): best epoch {result['best_epoch']}"
+               f" of {len(history) - 1}, validation loss {history[0]['validation_loss']:.5f} untrained ->"
+               f" {history[result['best_epoch']]['validation_loss']:.5f}, AUC {result['validation_auc']:.4f}")
+
+
+@main.command()
+@click.option("--onshell", type=click.Path(path_type=Path), required=True, help="On-shell sample the DiDi input came from.")
+@click.option("--offshell", type=click.Path(path_type=Path), required=True, help="Off-shell truth.")
+@click.option("--generated", type=click.Path(path_type=Path), required=True, help="DiDi output (lhe-didi transform).")
+@click.option("--weights", "use_weights", is_flag=True, help="Also show DiDi reweighted with its 'didi_classifier' weights.")
+@click.option("--posterior", type=click.Path(path_type=Path), multiple=True,
+              help="DiDi output of a Bayesian posterior draw (transform --posterior-draw K); two or more give a band.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Report directory.")
+@click.option("--max-events", type=click.IntRange(min=100), help="Use at most this many events of each file.")
+@click.option("--auc/--no-auc", default=True, show_default=True, help="Train fresh two-sample classifiers for the AUC.")
+@click.option("--auc-events", type=click.IntRange(min=100), default=200_000, show_default=True,
+              help="Events per sample for each two-sample classifier.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def validate(onshell, offshell, generated, use_weights, posterior, output, max_events, auc, auc_events, seed):
+    """Compare on-shell, off-shell truth, DiDi and reweighted DiDi: figures, metrics.json, index.html."""
+    from .validation.report import build_report
+
+    with _progress("reading") as bar:
+        metrics = build_report(onshell, offshell, generated, output, use_weights, tuple(posterior), max_events,
+                               auc, auc_events, seed, progress=bar.update)
+    for key, entry in metrics["summary"].items():
+        click.echo(f"{key.replace('_', ' ')}: {100 * entry['value']:.1f}% ({entry['observable']})")
+    for key, value in metrics.get("auc", {}).items():
+        if key != "note":
+            click.echo(f"AUC {key.replace('_', ' ')}: {value:.4f}")
+    click.echo(f"wrote {output}/index.html, metrics.json and {sum(len(v) for v in metrics['figures'].values())} figure files")

@@ -4,7 +4,8 @@ Per chunk of events: six decay products -> zero-pT frame (NLO recoil) -> 17-D
 coordinates -> standardised -> dx/dt = v(x, t) solved from t = 1 to t = 0 with
 torchdiffeq's adaptive dopri5 -> inverse preprocessing -> four-momenta -> pT
 balance restored -> boosted so that the system balances the extra partons ->
-written with the bb4l-like writer. Balance: by default (``neutrino="boost"``)
+written with the bb4l-like writer, with the classifier weight w = C/(1 - C)
+as a named weight when a classifier is available (:mod:`lhe_didi.reweight`). Balance: by default (``neutrino="boost"``)
 nu~ keeps the network's own (pT, phi) and the six-body system is boosted
 transversely, which preserves all invariant masses; ``neutrino="balance"``
 recomputes nu~ from the 15 physical coordinates as in the method paper (on the
@@ -32,6 +33,7 @@ from .kinematics import event_map
 from .kinematics.recoil import from_zero_pt_frame, to_zero_pt_frame
 from .models.store import load_model_dir
 from .models.velocity import VelocityField
+from .reweight import WEIGHT_ID, WeightSettings, WeightSummary, apply_weights, resolve_classifier
 from .training.didi import resolve_device
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "didi-default"
@@ -94,6 +96,7 @@ class TransformReport:
     seconds: float = 0.0
     function_evaluations: int = 0
     chunks: int = 0
+    weights: WeightSummary | None = None  # classifier weights, when a classifier was used
 
 
 def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: float,
@@ -109,6 +112,7 @@ def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: floa
     safe = np.where(bad[:, None], encoded.features, features)  # placeholder rows, dropped below
     momenta = event_map.decode(safe, encoded.rotation, batch.masses, neutrino=neutrino)  # zero-pT frame
     out = batch.with_momenta(from_zero_pt_frame(momenta, -recoil))
+    out.source_index = batch.index
     bad |= ~momentum_fractions(out.final_state_momentum, beam_energies)[2]
     return out.select(~bad), batch.index[bad]
 
@@ -116,14 +120,20 @@ def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: floa
 def transform_file(input_path: str | Path, output_path: str | Path, model_dir: str | Path | None = None,
                    device: str = "auto", batch_size: int = 50_000, rtol: float = 1e-5, atol: float = 1e-5,
                    seed: int = 0, skip_invalid: bool = False, progress=None,
-                   posterior_draw: int | None = None, neutrino: str = "boost") -> TransformReport:
+                   posterior_draw: int | None = None, neutrino: str = "boost",
+                   classifier_dir: str | Path | None = None, use_classifier: bool = True,
+                   weight_settings: WeightSettings | None = None) -> TransformReport:
     """Transform an hvq LHE file into a bb4l-like LHE file; see the module docstring.
 
     ``posterior_draw`` (Bayesian models): use the posterior weight draw with this seed
     instead of the weight means; K draws give K samples for an uncertainty band.
+    Classifier weights (:mod:`lhe_didi.reweight`) are attached with ``classifier_dir``, or with
+    the shipped classifier when it belongs to the DiDi model used; ``use_classifier=False`` skips them.
     """
     torch.manual_seed(seed)
     model = DidiModel(model_dir or DEFAULT_MODEL, device, posterior_draw)
+    classifier = resolve_classifier(classifier_dir, model.content_hash, device) if use_classifier else None
+    weight_settings = weight_settings or WeightSettings()
     reader = LheReader(input_path, skip_invalid=skip_invalid)
     report = TransformReport()
     provenance = {
@@ -136,13 +146,22 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
         "seed": seed,
         "posterior_draw": posterior_draw,
         "neutrino": neutrino,
+        "classifier": None if classifier is None else weight_settings.provenance(classifier),
         "note": "POWHEG '#rwgt' event comments are not carried over (they refer to the input kinematics)",
     }
     start = time.perf_counter()
-    with LheWriter(output_path, reader.header, provenance) as writer:
+    descriptions = {WEIGHT_ID: weight_settings.description(classifier)} if classifier else None
+    if classifier is not None:
+        report.weights = WeightSummary()
+    with LheWriter(output_path, reader.header, provenance, descriptions) as writer:
         for batch in reader.batches(batch_size):
             out, rejected = transform_batch(model, batch, rtol, atol, reader.header.beam_energies, neutrino)
-            writer.write(out)
+            if classifier is None:
+                writer.write(out)
+            else:
+                weights = classifier.weights(out.momenta, weight_settings.clip)
+                report.weights.add(weights, weight_settings.clip)
+                writer.write(apply_weights(out, weights, weight_settings.multiply_nominal), {WEIGHT_ID: weights})
             report.events_in += len(batch)
             report.events_out += len(out)
             report.unphysical.extend(int(i) for i in rejected)
@@ -150,12 +169,14 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
             if progress is not None:
                 progress(len(batch))
         report.skipped_input = list(reader.skipped)
+        if report.weights is not None:
+            report.weights.finish()
         writer.footer = (
             f"<!-- lhe-didi transform: {report.events_in} events read, {report.events_out} written,"
             f" {len(report.unphysical)} unphysical network outputs not written (input event indices:"
             f" {' '.join(map(str, report.unphysical)) or 'none'}), {len(report.skipped_input)} input events skipped"
             f" without the dileptonic final state -->\n"
-        )
+        ) + (f"<!-- lhe-didi transform: {report.weights.line()} -->\n" if report.weights else "")
     report.seconds = time.perf_counter() - start
     report.function_evaluations = model.function_evaluations
     return report

@@ -34,7 +34,8 @@ class EventBatch:
     stored in the order of :data:`lhe_didi.constants.FINAL_STATE`:
     b, l+, nu, b~, l-, nu~. Extra status-1 partons (NLO radiation) are kept as
     an awkward array of records with mother pointers given as indices into
-    :data:`MOTHER_ROLES`.
+    :data:`MOTHER_ROLES`. ``source_index`` pairs a transformed event with the
+    input event it was made from (migration plots), -1 where unknown.
     """
 
     index: np.ndarray  # (N,) event number in the source file, 0-based
@@ -52,6 +53,7 @@ class EventBatch:
     scale: np.ndarray  # (N,) SCALUP
     aqed: np.ndarray  # (N,)
     aqcd: np.ndarray  # (N,)
+    source_index: np.ndarray  # (N,) input event a transformed event came from (its '#lhe-didi source-event' line), else -1
     named_weights: dict[str, np.ndarray] = field(default_factory=dict)  # <rwgt> weights, (N,) each
 
     def __len__(self) -> int:

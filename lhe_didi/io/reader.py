@@ -10,6 +10,8 @@ quarks from radiation; files without resonance entries fall back to PDG ids.
 from __future__ import annotations
 
 import gzip
+import html
+import json
 import math
 import os
 import re
@@ -50,6 +52,24 @@ class LheHeader:
         total = sum(x for x, _, _ in self.cross_sections)
         error = math.sqrt(sum(e * e for _, e, _ in self.cross_sections))
         return total, error
+
+    @property
+    def lhe_didi_provenance(self) -> list[dict]:
+        """The ``<lhe_didi>`` provenance blocks written by earlier lhe-didi steps, oldest first."""
+        blocks = re.findall(r"<lhe_didi>(.*?)</lhe_didi>", self.preamble, flags=re.DOTALL)
+        out = []
+        for block in blocks:
+            try:
+                out.append(json.loads(html.unescape(block)))
+            except json.JSONDecodeError:
+                continue  # a foreign or damaged block is not ours to interpret
+        return out
+
+    @property
+    def didi_model_hash(self) -> str | None:
+        """Content hash of the DiDi model that produced these events (latest ``transform`` block), else None."""
+        transforms = [b for b in self.lhe_didi_provenance if b.get("command") == "transform" and "model" in b]
+        return transforms[-1]["model"].get("content_hash") if transforms else None
 
 
 def _open_text(path: Path):
@@ -126,6 +146,20 @@ def _identify(particles: list[pylhe.LHEParticle], event_index: int):
     return incoming, six, resonances, extras
 
 
+SOURCE_EVENT_TAG = "#lhe-didi source-event"
+
+
+def _source_index(event: pylhe.LHEEvent) -> int:
+    """Input-event index recorded by ``lhe-didi transform`` in an event comment line, -1 if none."""
+    for line in event.optional:
+        if line.startswith(SOURCE_EVENT_TAG):
+            try:
+                return int(line[len(SOURCE_EVENT_TAG):])
+            except ValueError:
+                return -1
+    return -1
+
+
 class _BatchBuilder:
     """Accumulates identified events as Python lists, then freezes them into an EventBatch."""
 
@@ -199,6 +233,7 @@ class _BatchBuilder:
         r["scale"].append(info.scale)
         r["aqed"].append(info.aqed)
         r["aqcd"].append(info.aqcd)
+        r["source_index"].append(_source_index(event))
         if len(self) == 1:
             self.named_weights = {k: [] for k in event.weights}
         if set(event.weights) != set(self.named_weights):
@@ -225,6 +260,7 @@ class _BatchBuilder:
             scale=np.asarray(r["scale"], dtype=np.float64),
             aqed=np.asarray(r["aqed"], dtype=np.float64),
             aqcd=np.asarray(r["aqcd"], dtype=np.float64),
+            source_index=np.asarray(r["source_index"], dtype=np.int64),
             named_weights={k: np.asarray(v, dtype=np.float64) for k, v in self.named_weights.items()},
         )
 

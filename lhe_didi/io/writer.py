@@ -6,7 +6,9 @@ colours kept), resonances t, t~, W+, W- as status-2 entries whose momenta are
 the sums of their daughters and whose masses are the daughters' invariant
 masses, SPINUP 9, and XWGTUP/SCALUP/couplings carried over. Record order
 follows POWHEG hvq: 1-2 incoming, 3 t, 4 t~, [extra partons], W+, b, W-, b~,
-l+, nu, l-, nu~.
+l+, nu, l-, nu~. Transformed events carry a ``#lhe-didi source-event N``
+comment line (the input event they were made from; ignored by showers like
+POWHEG's own ``#rwgt`` lines).
 
 The file is written to a temporary name in the output directory and renamed
 only when :meth:`LheWriter.close` succeeds, so a failure never leaves a
@@ -27,7 +29,7 @@ from .. import __version__
 from ..errors import EventContentError, LheDidiError
 from ..kinematics.observables import invariant_mass
 from .events import EventBatch, momentum_fractions
-from .reader import LheHeader
+from .reader import SOURCE_EVENT_TAG, LheHeader
 
 # Record layout (1-based LHE indices) for an event with k extra partons.
 _IN1, _IN2, _TOP, _TOPBAR = 1, 2, 3, 4
@@ -165,6 +167,8 @@ class LheWriter:
             lines.append(_particle_line(pdg[3], 1, _TOPBAR, _TOPBAR, c[3, 0], c[3, 1], momenta[i, 3], m[3]))
             for j, mother in ((1, slot["W+"]), (2, slot["W+"]), (4, slot["W-"]), (5, slot["W-"])):
                 lines.append(_particle_line(pdg[j], 1, mother, mother, c[j, 0], c[j, 1], momenta[i, j], m[j]))
+            if batch.source_index[i] >= 0:
+                lines.append(f"{SOURCE_EVENT_TAG} {batch.source_index[i]}\n")
             if named:
                 lines.append("<rwgt>\n")
                 lines.extend(f"<wgt id='{wid}'> {values[i]: .10e} </wgt>\n" for wid, values in named.items())

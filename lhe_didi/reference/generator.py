@@ -213,6 +213,7 @@ class ReferenceGenerator:
             scale=np.full(n, parameters.SCALE),
             aqed=np.full(n, parameters.alpha_gmu()),
             aqcd=np.full(n, self.pdf.alpha_s),
+            source_index=np.full(n, -1),
         )
 
     @property

@@ -1,4 +1,4 @@
-"""Training inputs: LHE files -> 17-D coordinates (decay products in their zero-pT frame)."""
+"""Training inputs: LHE files -> 17-D DiDi coordinates (decay products in their zero-pT frame) or classifier observables."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import LheDidiError
 from ..io.reader import LheReader
 from ..kinematics import event_map
+from ..kinematics.observables import classifier_observables
 from ..kinematics.recoil import to_zero_pt_frame
 from ..models.store import file_sha256
 
@@ -53,3 +54,30 @@ def load_features(path: str | Path, max_events: int | None = None, seed: int = 0
                   "negative_weight_events_dropped": int((weights < 0).sum()),
                   "cross_section_pb": reader.header.total_cross_section[0]}
     return np.repeat(features, copies, axis=0), provenance
+
+
+def load_observables(path: str | Path, max_events: int | None = None) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
+    """Classifier observables (names, (N, 27)) and event weights (N,) of up to ``max_events`` events,
+    with the file's provenance. Negative-weight events are dropped and counted in the provenance."""
+    reader = LheReader(path)
+    chunks, weights, n = [], [], 0
+    names: list[str] = []
+    for batch in reader.batches(50_000):
+        take = len(batch) if max_events is None else min(len(batch), max_events - n)
+        names, values = classifier_observables(batch.momenta[:take])
+        chunks.append(values)
+        weights.append(batch.weight[:take])
+        n += take
+        if max_events is not None and n >= max_events:
+            break
+    if not chunks:
+        raise LheDidiError(f"{path}: no events")
+    values, weights = np.concatenate(chunks), np.concatenate(weights)
+    keep = weights > 0
+    if not keep.any():
+        raise LheDidiError(f"{path}: no events with positive weight")
+    provenance = {"path": str(Path(path)), "sha256": file_sha256(path), "events_used": int(keep.sum()),
+                  "negative_weight_events_dropped": int((~keep).sum()),
+                  "cross_section_pb": reader.header.total_cross_section[0],
+                  "didi_model_hash": reader.header.didi_model_hash}
+    return names, values[keep], weights[keep], provenance

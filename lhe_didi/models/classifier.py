@@ -1,0 +1,80 @@
+"""Classifier between off-shell truth and DiDi output, and its reweighting function.
+
+Method paper Sec. 4, Eqs. (10)-(11): a classifier C(x) trained to tell truth
+(label 1) from generated events (label 0) with class-balanced weights gives
+w(x) = C/(1 - C) = p_truth(x) / p_generated(x), which moves the generated
+distribution onto the truth. Since C = sigmoid(logit), w = exp(logit).
+Inputs are the 27 observables of :func:`lhe_didi.kinematics.observables.classifier_observables`
+with pT^(-1/3) preprocessing, standardised with statistics stored in the model config.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..kinematics.observables import classifier_observables, classifier_preprocessing
+
+
+class EventClassifier(nn.Module):
+    """MLP (Linear -> BatchNorm -> SiLU -> Dropout) x depth -> Linear, returning one logit per event."""
+
+    def __init__(self, inputs: int = 27, width: int = 256, depth: int = 5, dropout: float = 0.1):
+        super().__init__()
+        self.config = {"inputs": inputs, "width": width, "depth": depth, "dropout": dropout}
+        layers: list[nn.Module] = []
+        size = inputs
+        for _ in range(depth):
+            layers += [nn.Linear(size, width), nn.BatchNorm1d(width), nn.SiLU(), nn.Dropout(dropout)]
+            size = width
+        layers.append(nn.Linear(size, 1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x).squeeze(-1)
+
+
+class InputScaler:
+    """Observables -> classifier inputs: pT^(-1/3), then standardised with fixed statistics."""
+
+    def __init__(self, names: list[str], mean: np.ndarray, std: np.ndarray):
+        self.names, self.mean, self.std = list(names), np.asarray(mean), np.asarray(std)
+
+    @classmethod
+    def fit(cls, names: list[str], values: np.ndarray) -> InputScaler:
+        pre = classifier_preprocessing(names, values)
+        return cls(names, pre.mean(axis=0), np.maximum(pre.std(axis=0), 1e-12))
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        return (classifier_preprocessing(self.names, values) - self.mean) / self.std
+
+    def to_dict(self) -> dict:
+        return {"observables": self.names, "transform": "pT^(-1/3) then standardise",
+                "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> InputScaler:
+        return cls(data["observables"], np.asarray(data["mean"]), np.asarray(data["std"]))
+
+
+def logits_of(network: EventClassifier, scaler: InputScaler, momenta: np.ndarray, device: torch.device,
+              batch_size: int = 65_536) -> np.ndarray:
+    """Classifier logits (N,) for decay-product momenta (N, 6, 4), evaluated in inference mode."""
+    names, values = classifier_observables(momenta)
+    if names != scaler.names:
+        raise ValueError(f"observable list changed since training: {names} != {scaler.names}")
+    inputs = scaler(values)
+    network.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(inputs), batch_size):
+            x = torch.as_tensor(inputs[start:start + batch_size], dtype=torch.float32, device=device)
+            out.append(network(x).double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def weights_from_logits(logits: np.ndarray, clip: float | None = 15.0) -> np.ndarray:
+    """w = C / (1 - C) = exp(logit), capped at ``clip`` (None: no cap)."""
+    w = np.exp(np.minimum(logits, 700.0))
+    return w if clip is None else np.minimum(w, clip)

@@ -1,0 +1,164 @@
+"""Classifier weights for generated (DiDi) events: w = C/(1 - C), clipped, written as a named LHEF-3 weight.
+
+Used by ``transform`` (weights attached as events are generated) and by
+``reweight`` (weights attached to an existing DiDi output file). The weight is
+always written in each event's ``<rwgt>`` block under :data:`WEIGHT_ID`; with
+``multiply_nominal`` XWGTUP and every carried-over named weight are multiplied
+by it as well, and the ``<initrwgt>`` description says which convention a file uses.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import LheDidiError
+from .io.events import EventBatch
+from .io.reader import LheReader
+from .io.writer import LheWriter
+from .models.classifier import EventClassifier, InputScaler, logits_of, weights_from_logits
+from .models.store import load_model_dir
+from .training.didi import resolve_device
+
+DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[1] / "models" / "classifier-default"
+WEIGHT_ID = "didi_classifier"
+
+
+class ClassifierModel:
+    """A loaded, verified truth-vs-generated classifier."""
+
+    def __init__(self, directory: str | Path, device: str = "auto"):
+        tensors, config = load_model_dir(directory, "classifier")
+        self.directory = Path(directory)
+        self.config = config
+        self.device = resolve_device(device)
+        self.network = EventClassifier(**config["architecture"])
+        try:
+            self.network.load_state_dict(tensors)
+        except RuntimeError as exc:
+            raise LheDidiError(f"{directory}: weights do not match the architecture ({str(exc).splitlines()[0]})") from None
+        self.network.to(self.device).eval()
+        self.scaler = InputScaler.from_dict(config["preprocessing"])
+        self.content_hash = config["content_hash"]
+
+    @property
+    def didi_model_hash(self) -> str | None:
+        """Content hash of the DiDi model whose output the classifier was trained against (None if unknown)."""
+        return self.config["data"]["generated"].get("didi_model_hash")
+
+    def weights(self, momenta: np.ndarray, clip: float | None = 15.0) -> np.ndarray:
+        """w = C/(1 - C) for decay-product momenta (N, 6, 4), capped at ``clip`` (None: uncapped)."""
+        return weights_from_logits(logits_of(self.network, self.scaler, momenta, self.device), clip)
+
+
+@dataclass
+class WeightSettings:
+    """How classifier weights are attached."""
+
+    clip: float | None = 15.0
+    multiply_nominal: bool = False
+
+    def provenance(self, classifier: ClassifierModel) -> dict:
+        """The ``classifier`` entry of the output's ``<lhe_didi>`` header block."""
+        return {"directory": str(classifier.directory), "content_hash": classifier.content_hash,
+                "weight_id": WEIGHT_ID, "weight_clip": self.clip, "multiply_nominal": self.multiply_nominal}
+
+    def description(self, classifier: ClassifierModel) -> str:
+        """The ``<initrwgt>`` text for :data:`WEIGHT_ID`."""
+        clip = f"clipped at {self.clip:g}" if self.clip is not None else "not clipped"
+        how = ("already multiplied into XWGTUP and into every other named weight"
+               if self.multiply_nominal else "not applied to XWGTUP: multiply XWGTUP by it for the reweighted prediction")
+        return (f"classifier weight w = C/(1-C) of lhe-didi classifier {classifier.content_hash[:16]} "
+                f"(truth vs DiDi), {clip}; {how}")
+
+
+@dataclass
+class WeightSummary:
+    """Running statistics of the attached weights."""
+
+    count: int = 0
+    total: float = 0.0
+    clipped: int = 0
+    maximum: float = 0.0
+    quantiles: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    _sample: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    def add(self, weights: np.ndarray, clip: float | None) -> None:
+        self.count += len(weights)
+        self.total += float(weights.sum())
+        self.maximum = max(self.maximum, float(weights.max(initial=0.0)))
+        if clip is not None:
+            self.clipped += int((weights >= clip).sum())
+        self._sample.append(weights[:: max(1, len(weights) // 10_000)])
+
+    def finish(self) -> None:
+        sample = np.concatenate(self._sample) if self._sample else np.zeros(1)
+        self.quantiles = np.quantile(sample, [0.01, 0.5, 0.99]).tolist()
+
+    def line(self) -> str:
+        """One-line summary for logs and file footers."""
+        mean = self.total / max(self.count, 1)
+        q = ", ".join(f"{v:.3g}" for v in self.quantiles) if self.quantiles else "n/a"
+        return (f"classifier weights on {self.count} events: mean {mean:.4f}, 1/50/99% quantiles {q},"
+                f" max {self.maximum:.3g}, {self.clipped} at the clip")
+
+
+def apply_weights(batch: EventBatch, weights: np.ndarray, multiply_nominal: bool) -> EventBatch:
+    """A copy of ``batch`` whose XWGTUP and named weights are multiplied by ``weights`` if ``multiply_nominal``."""
+    if not multiply_nominal:
+        return batch
+    out = batch.select(np.ones(len(batch), dtype=bool))
+    out.weight = batch.weight * weights
+    out.named_weights = {k: v * weights for k, v in batch.named_weights.items()}
+    return out
+
+
+def resolve_classifier(classifier_dir: str | Path | None, didi_hash: str | None, device: str) -> ClassifierModel | None:
+    """The classifier to use: an explicit directory, else the shipped default when it was trained against
+    the DiDi model ``didi_hash``; a mismatch is reported on stderr (explicit) or skips the default."""
+    if classifier_dir is not None:
+        classifier = ClassifierModel(classifier_dir, device)
+        if didi_hash and classifier.didi_model_hash and classifier.didi_model_hash != didi_hash:
+            print(f"warning: classifier {classifier_dir} was trained against DiDi model "
+                  f"{classifier.didi_model_hash[:16]}, not {didi_hash[:16]}; its weights may not apply", file=sys.stderr)
+        return classifier
+    if not (DEFAULT_CLASSIFIER / "config.json").is_file():
+        return None
+    classifier = ClassifierModel(DEFAULT_CLASSIFIER, device)
+    if didi_hash and classifier.didi_model_hash != didi_hash:
+        print(f"note: the shipped classifier belongs to DiDi model {str(classifier.didi_model_hash)[:16]},"
+              f" not {didi_hash[:16]}; no classifier weights attached (give --classifier to force one)", file=sys.stderr)
+        return None
+    return classifier
+
+
+def reweight_file(input_path: str | Path, output_path: str | Path, classifier_dir: str | Path | None = None,
+                  settings: WeightSettings | None = None, device: str = "auto", batch_size: int = 50_000,
+                  progress=None) -> WeightSummary:
+    """Attach classifier weights to every event of an existing generated file (kinematics unchanged)."""
+    settings = settings or WeightSettings()
+    reader = LheReader(input_path)
+    classifier = resolve_classifier(classifier_dir, reader.header.didi_model_hash, device)
+    if classifier is None:
+        raise LheDidiError("no classifier: give --classifier DIR (no shipped classifier belongs to the DiDi model that made this file)")
+    if WEIGHT_ID in reader.header.weight_ids:
+        raise LheDidiError(f"{input_path}: already carries the named weight '{WEIGHT_ID}'")
+    provenance = {"command": "reweight", "input": str(input_path), "classifier": settings.provenance(classifier)}
+    summary = WeightSummary()
+    started = time.perf_counter()
+    with LheWriter(output_path, reader.header, provenance, {WEIGHT_ID: settings.description(classifier)}) as writer:
+        for batch in reader.batches(batch_size):
+            weights = classifier.weights(batch.momenta, settings.clip)
+            summary.add(weights, settings.clip)
+            writer.write(apply_weights(batch, weights, settings.multiply_nominal), {WEIGHT_ID: weights})
+            if progress is not None:
+                progress(len(batch))
+        summary.finish()
+        writer.footer = f"<!-- lhe-didi reweight: {summary.line()} -->\n"
+    summary.seconds = time.perf_counter() - started
+    return summary

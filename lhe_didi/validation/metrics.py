@@ -1,0 +1,83 @@
+"""Histogram comparisons against truth and the weighted ROC AUC (shared by validate and training)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_TRUTH_EVENTS = 100  # bins with fewer truth events are shown but not scored (stat. error > 10%)
+BULK_QUANTILES = (0.05, 0.95)  # bins overlapping the central 90% of truth are "bulk", the rest "tails"
+
+
+def binning(name: str, truth: np.ndarray) -> np.ndarray:
+    """Bin edges for an observable: fixed physics ranges for resonance masses (peak resolved,
+    off-shell tails included), truth quantiles otherwise."""
+    if name in ("m_t", "m_tbar"):
+        return np.linspace(140.0, 210.0, 71)
+    if name in ("m_Wp", "m_Wm"):
+        return np.linspace(65.0, 95.0, 61)
+    if name in ("m_blp", "m_bbarlm"):
+        return np.linspace(0.0, 250.0, 51)
+    if name.startswith("phi_"):
+        return np.linspace(-np.pi, np.pi, 41)
+    finite = truth[np.isfinite(truth)]
+    if name.startswith("pt_"):
+        return np.linspace(0.0, float(np.quantile(finite, 0.999)), 51)
+    low, high = np.quantile(finite, [0.001, 0.999])
+    return np.linspace(float(low), float(high), 51)
+
+
+def weighted_histogram(values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None):
+    """Normalised bin contents (fraction of the total weight, overflow included in the total)
+    and their statistical errors sqrt(sum w^2) / sum w."""
+    weights = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
+    total = weights.sum()
+    counts, _ = np.histogram(values, edges, weights=weights)
+    squares, _ = np.histogram(values, edges, weights=weights**2)
+    return counts / total, np.sqrt(squares) / total
+
+
+def compare_to_truth(name: str, truth: np.ndarray, sample: np.ndarray, weights: np.ndarray | None = None,
+                     truth_weights: np.ndarray | None = None, edges: np.ndarray | None = None) -> dict:
+    """Shape comparison of one observable with truth over bins holding >= MIN_TRUTH_EVENTS truth events:
+    largest |ratio - 1| in the bulk and in the tails (with that bin's statistical error) and chi^2/ndf."""
+    edges = binning(name, truth) if edges is None else edges
+    t, t_err = weighted_histogram(truth, edges, truth_weights)
+    s, s_err = weighted_histogram(sample, edges, weights)
+    truth_counts, _ = np.histogram(truth, edges)
+    scored = truth_counts >= MIN_TRUTH_EVENTS
+    low, high = np.quantile(truth, BULK_QUANTILES)
+    bulk = (edges[1:] > low) & (edges[:-1] < high)
+    ratio = np.divide(s, t, out=np.full_like(s, np.nan), where=t > 0)
+    ratio_err = np.divide(np.hypot(s_err, ratio * t_err), t, out=np.full_like(s, np.nan), where=t > 0)
+    result = {"bins_scored": int(scored.sum())}
+    for region, mask in (("bulk", scored & bulk), ("tails", scored & ~bulk)):
+        if mask.any():
+            worst = np.flatnonzero(mask)[np.argmax(np.abs(ratio[mask] - 1))]
+            result[f"{region}_max_deviation"] = float(abs(ratio[worst] - 1))
+            result[f"{region}_max_deviation_stat_error"] = float(ratio_err[worst])
+            result[f"{region}_worst_bin"] = [float(edges[worst]), float(edges[worst + 1])]
+        else:
+            result[f"{region}_max_deviation"] = None
+        result[f"{region}_bins"] = int(mask.sum())
+    variance = s_err**2 + t_err**2
+    use = scored & (variance > 0)
+    result["chi2_ndf"] = float(np.sum((s[use] - t[use]) ** 2 / variance[use]) / max(int(use.sum()), 1))
+    return result
+
+
+def weighted_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Area under the ROC curve of ``scores`` separating labels 1 from 0, with event weights;
+    ties count one half. 0.5: indistinguishable."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels).astype(bool)
+    weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
+    order = np.argsort(scores, kind="mergesort")
+    scores, labels, weights = scores[order], labels[order], weights[order]
+    unique, starts = np.unique(scores, return_index=True)
+    positive = np.add.reduceat(np.where(labels, weights, 0.0), starts)
+    negative = np.add.reduceat(np.where(labels, 0.0, weights), starts)
+    negatives_below = np.cumsum(negative) - negative
+    total_pos, total_neg = positive.sum(), negative.sum()
+    if total_pos <= 0 or total_neg <= 0:
+        raise ValueError("AUC needs both classes with positive total weight")
+    return float(np.sum(positive * (negatives_below + 0.5 * negative)) / (total_pos * total_neg))

@@ -1,0 +1,237 @@
+"""The ``validate`` report: on-shell start, off-shell truth, DiDi and reweighted DiDi side by side.
+
+Writes into REPORT_DIR:
+
+    observables/<name>.png|pdf   27 observables, main panel + ratio to truth (paper Fig. 3)
+    migration/<name>.png|pdf     DiDi value against the on-shell start of the same event (Fig. 4)
+    weights/weights.png|pdf      classifier weights, linear and log (Fig. 5)        [--weights]
+    weights/tail_clustering.*    where the largest / smallest weights sit (Fig. 6)  [--weights]
+    metrics.json                 per observable: largest |ratio - 1| in bulk and tails, chi^2/ndf;
+                                 AUC of fresh two-sample classifiers
+    index.md, index.html         summary table linking the figures
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LheDidiError
+from ..io.reader import LheReader
+from ..kinematics.observables import classifier_observables
+from ..reweight import WEIGHT_ID
+from ..training.classifier import ClassifierSettings, fit_classifier
+from . import plots
+from .metrics import binning, compare_to_truth, weighted_histogram
+
+MIGRATION_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_Wm", "m_blp", "m_bbarlm")
+TAIL_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_blp", "pt_t", "eta_b")
+# fresh two-sample classifiers: small and quick, the numbers compare samples, not architectures
+AUC_SETTINGS = ClassifierSettings(width=128, depth=3, epochs=30, patience=5, lr_patience=3, validation_fraction=0.5)
+
+
+@dataclass
+class Sample:
+    """Observables (N, 27) of one file with its nominal weights, source indices and classifier weights."""
+
+    path: Path
+    names: list[str]
+    values: np.ndarray
+    weights: np.ndarray
+    index: np.ndarray
+    source_index: np.ndarray
+    classifier_weights: np.ndarray | None
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, self.names.index(name)]
+
+
+def load_sample(path: str | Path, max_events: int | None = None, classifier_weights: bool = False,
+                progress=None) -> Sample:
+    """Read a file's observables; with ``classifier_weights`` also its ``didi_classifier`` named weight
+    (nominal weights are divided by it when the file says it was multiplied in)."""
+    reader = LheReader(path)
+    if classifier_weights and WEIGHT_ID not in reader.header.weight_ids:
+        raise LheDidiError(f"{path}: no '{WEIGHT_ID}' named weight (run `lhe-didi reweight` or transform with a classifier)")
+    multiplied = any(block.get("classifier") and block["classifier"].get("multiply_nominal")
+                     for block in reader.header.lhe_didi_provenance)
+    values, weights, index, source, named, names = [], [], [], [], [], []
+    n = 0
+    for batch in reader.batches(50_000):
+        take = len(batch) if max_events is None else min(len(batch), max_events - n)
+        names, v = classifier_observables(batch.momenta[:take])
+        values.append(v)
+        weights.append(batch.weight[:take])
+        index.append(batch.index[:take])
+        source.append(batch.source_index[:take])
+        if classifier_weights:
+            named.append(batch.named_weights[WEIGHT_ID][:take])
+        n += take
+        if progress is not None:
+            progress(take)
+        if max_events is not None and n >= max_events:
+            break
+    if n == 0:
+        raise LheDidiError(f"{path}: no events")
+    w = np.concatenate(weights)
+    cw = np.concatenate(named) if classifier_weights else None
+    if cw is not None and multiplied:
+        w = np.divide(w, cw, out=np.zeros_like(w), where=cw > 0)
+    return Sample(Path(path), names, np.concatenate(values), w, np.concatenate(index), np.concatenate(source), cw)
+
+
+def _two_sample_auc(truth: Sample, generated: Sample, weights: np.ndarray, max_events: int, seed: int) -> float:
+    """Held-out AUC of a fresh classifier trained on truth vs generated (with ``weights``)."""
+    settings = ClassifierSettings(**{**AUC_SETTINGS.__dict__, "seed": seed})
+    n_t, n_g = min(len(truth.values), max_events), min(len(generated.values), max_events)
+    fitted = fit_classifier(truth.names, truth.values[:n_t], generated.values[:n_g], settings,
+                            truth.weights[:n_t], weights[:n_g], progress=False)
+    return fitted.validation_auc
+
+
+def _posterior_band(name: str, edges: np.ndarray, draws: list[Sample]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Mean +- standard deviation of the normalised histograms of K >= 2 posterior draws."""
+    if len(draws) < 2:
+        return None
+    contents = np.stack([weighted_histogram(d.column(name), edges, d.weights)[0] for d in draws])
+    mean, std = contents.mean(axis=0), contents.std(axis=0, ddof=1)
+    return mean - std, mean + std
+
+
+def build_report(onshell: str | Path, offshell: str | Path, generated: str | Path, output_dir: str | Path,
+                 use_weights: bool = False, posterior: tuple[str | Path, ...] = (), max_events: int | None = None,
+                 auc: bool = True, auc_events: int = 200_000, seed: int = 0, progress=None) -> dict:
+    """Write the report (see the module docstring) and return the metrics."""
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise LheDidiError(f"{output_dir}: exists and is not a directory")
+    start = load_sample(onshell, max_events, progress=progress)
+    truth = load_sample(offshell, max_events, progress=progress)
+    gen = load_sample(generated, max_events, classifier_weights=use_weights, progress=progress)
+    draws = [load_sample(p, max_events, progress=progress) for p in posterior]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    reweighted = gen.weights * gen.classifier_weights if use_weights else None
+
+    figures: dict[str, list[str]] = {"observables": [], "migration": [], "weights": []}
+    metrics: dict = {"files": {"onshell": str(onshell), "offshell": str(offshell), "generated": str(generated),
+                               "posterior": [str(p) for p in posterior]},
+                     "events": {"onshell": len(start.values), "offshell": len(truth.values), "generated": len(gen.values)},
+                     "scoring": {"min_truth_events_per_bin": 100, "bulk": "bins overlapping the central 90% of truth",
+                                 "deviation": "|sample/truth - 1| of normalised histograms"},
+                     "observables": {}}
+    edges_of = {}
+    for name in gen.names:
+        edges = edges_of[name] = binning(name, truth.column(name))
+        comparisons = {"onshell": (start.column(name), start.weights), "generated": (gen.column(name), gen.weights)}
+        if reweighted is not None:
+            comparisons["reweighted"] = (gen.column(name), reweighted)
+        metrics["observables"][name] = {key: compare_to_truth(name, truth.column(name), values, w, truth.weights, edges)
+                                        for key, (values, w) in comparisons.items()}
+        samples = {"onshell": comparisons["onshell"], "truth": (truth.column(name), truth.weights), **{
+            k: v for k, v in comparisons.items() if k != "onshell"}}
+        figure = plots.observable_figure(name, edges, samples, _posterior_band(name, edges, draws))
+        figures["observables"] += plots.save(figure, output_dir / "observables" / name)
+
+    position = {int(i): row for row, i in enumerate(start.index)}
+    rows = np.array([position.get(int(i), -1) for i in gen.source_index])
+    paired = rows >= 0
+    metrics["migration_pairs"] = int(paired.sum())
+    if paired.any():
+        for name in MIGRATION_OBSERVABLES:
+            figure = plots.migration_figure(name, edges_of[name], start.column(name)[rows[paired]], gen.column(name)[paired])
+            figures["migration"] += plots.save(figure, output_dir / "migration" / name)
+
+    if use_weights:
+        w = gen.classifier_weights
+        clip = _recorded_clip(generated)
+        metrics["weights"] = {"mean": float(w.mean()), "quantiles_1_50_99": np.quantile(w, [0.01, 0.5, 0.99]).tolist(),
+                              "max": float(w.max()), "at_clip": int((w >= clip).sum()) if clip else 0, "clip": clip}
+        figures["weights"] += plots.save(plots.weight_figure(w, clip), output_dir / "weights" / "weights")
+        figure = plots.tail_clustering_figure(list(TAIL_OBSERVABLES), edges_of, {n: gen.column(n) for n in TAIL_OBSERVABLES},
+                                              w, {n: truth.column(n) for n in TAIL_OBSERVABLES})
+        figures["weights"] += plots.save(figure, output_dir / "weights" / "tail_clustering")
+
+    if auc:
+        metrics["auc"] = {"truth_vs_onshell": _two_sample_auc(truth, start, start.weights, auc_events, seed),
+                          "truth_vs_generated": _two_sample_auc(truth, gen, gen.weights, auc_events, seed)}
+        if reweighted is not None:
+            metrics["auc"]["truth_vs_reweighted"] = _two_sample_auc(truth, gen, reweighted, auc_events, seed)
+        metrics["auc"]["note"] = "fresh classifier, 50% of the events held out; 0.5 = indistinguishable"
+
+    metrics["summary"] = _summary(metrics["observables"])
+    metrics["figures"] = figures
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n")
+    (output_dir / "index.md").write_text(_markdown(metrics))
+    (output_dir / "index.html").write_text(_html(metrics))
+    return metrics
+
+
+def _recorded_clip(path: str | Path) -> float | None:
+    """The weight clip recorded in the file's provenance (latest step that attached classifier weights)."""
+    blocks = [b["classifier"] for b in LheReader(path).header.lhe_didi_provenance if b.get("classifier")]
+    return blocks[-1].get("weight_clip") if blocks else None
+
+
+def _summary(observables: dict) -> dict:
+    """Per sample: the worst observable in the bulk and in the tails."""
+    summary = {}
+    for key in next(iter(observables.values())):
+        for region in ("bulk", "tails"):
+            scored = [(m[key][f"{region}_max_deviation"], name) for name, m in observables.items()
+                      if m[key][f"{region}_max_deviation"] is not None]
+            if scored:
+                worst, name = max(scored)
+                summary[f"{key}_{region}_max_deviation"] = {"value": worst, "observable": name}
+    return summary
+
+
+def _fmt(metric: dict, region: str) -> str:
+    value = metric[f"{region}_max_deviation"]
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f}% ± {100 * metric[f'{region}_max_deviation_stat_error']:.1f}"
+
+
+def _markdown(metrics: dict) -> str:
+    keys = list(next(iter(metrics["observables"].values())))
+    lines = ["# lhe-didi validation report", "",
+             f"Files: on-shell `{metrics['files']['onshell']}` ({metrics['events']['onshell']} events), "
+             f"truth `{metrics['files']['offshell']}` ({metrics['events']['offshell']}), "
+             f"generated `{metrics['files']['generated']}` ({metrics['events']['generated']}).", "",
+             "Largest |x/truth − 1| over bins with ≥ 100 truth events (± the statistical error of that bin), "
+             "bulk = bins overlapping the central 90% of truth; χ²/ndf over the same bins.", ""]
+    if "auc" in metrics:
+        lines += ["Two-sample AUC (fresh classifier, 0.5 = indistinguishable): " + ", ".join(
+            f"{k.replace('_', ' ')} {v:.4f}" for k, v in metrics["auc"].items() if k != "note"), ""]
+    header = "| observable | " + " | ".join(f"{k} bulk | {k} tails | {k} χ²/ndf" for k in keys) + " |"
+    lines += [header, "|" + "---|" * (1 + 3 * len(keys))]
+    for name, m in metrics["observables"].items():
+        cells = " | ".join(f"{_fmt(m[k], 'bulk')} | {_fmt(m[k], 'tails')} | {m[k]['chi2_ndf']:.2f}" for k in keys)
+        lines.append(f"| [{name}](observables/{name}.png) | {cells} |")
+    lines += ["", "Figures: " + ", ".join(f"[{Path(f).stem}]({Path(f).relative_to(Path(f).parents[1])})"
+                                         for group in ("migration", "weights") for f in metrics["figures"][group]
+                                         if f.endswith(".png")), ""]
+    return "\n".join(lines)
+
+
+def _html(metrics: dict) -> str:
+    keys = list(next(iter(metrics["observables"].values())))
+    rows = "".join(
+        f"<tr><td><a href='observables/{name}.png'>{html.escape(name)}</a></td>"
+        + "".join(f"<td>{_fmt(m[k], 'bulk')}</td><td>{_fmt(m[k], 'tails')}</td><td>{m[k]['chi2_ndf']:.2f}</td>" for k in keys)
+        + "</tr>\n" for name, m in metrics["observables"].items())
+    head = "".join(f"<th>{k} bulk</th><th>{k} tails</th><th>{k} χ²/ndf</th>" for k in keys)
+    images = "".join(f"<a href='{Path(f).parent.name}/{Path(f).name}'><img src='{Path(f).parent.name}/{Path(f).name}' width='380'></a>\n"
+                     for group in ("observables", "migration", "weights") for f in metrics["figures"][group] if f.endswith(".png"))
+    auc = ""
+    if "auc" in metrics:
+        auc = "<p>Two-sample AUC (0.5 = indistinguishable): " + ", ".join(
+            f"{html.escape(k)} {v:.4f}" for k, v in metrics["auc"].items() if k != "note") + "</p>"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>lhe-didi validation</title></head><body>"
+            f"<h1>lhe-didi validation report</h1><p>largest |x/truth − 1| over bins with ≥ 100 truth events "
+            f"(bulk: central 90% of truth)</p>{auc}<table border='1' cellspacing='0'><tr><th>observable</th>{head}</tr>\n"
+            f"{rows}</table>\n{images}</body></html>\n")
