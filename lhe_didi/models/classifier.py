@@ -18,7 +18,7 @@ from ..kinematics.observables import classifier_observables, classifier_preproce
 
 
 class EventClassifier(nn.Module):
-    """MLP (Linear -> BatchNorm -> SiLU -> Dropout) x depth -> Linear, returning one logit per event."""
+    """MLP (Linear -> BatchNorm -> SiLU -> Dropout) x depth -> Linear (zero-initialised), one logit per event."""
 
     def __init__(self, inputs: int = 27, width: int = 256, depth: int = 5, dropout: float = 0.1):
         super().__init__()
@@ -28,8 +28,10 @@ class EventClassifier(nn.Module):
         for _ in range(depth):
             layers += [nn.Linear(size, width), nn.BatchNorm1d(width), nn.SiLU(), nn.Dropout(dropout)]
             size = width
-        layers.append(nn.Linear(size, 1))
-        self.layers = nn.Sequential(*layers)
+        last = nn.Linear(size, 1)
+        nn.init.zeros_(last.weight)  # starts at C = 1/2 everywhere, i.e. w = 1: "no difference found"
+        nn.init.zeros_(last.bias)
+        self.layers = nn.Sequential(*layers, last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x).squeeze(-1)

@@ -59,7 +59,8 @@ class FittedClassifier:
 
 
 def _balanced(weights_truth: np.ndarray, weights_generated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rescale event weights so that each class sums to half the number of events (mean weight 1 overall)."""
+    """Rescale event weights so that each class sums to half the number of events (mean weight 1 overall):
+    then the optimal C/(1 - C) is p_truth / p_generated with no prior-ratio factor."""
     half = 0.5 * (len(weights_truth) + len(weights_generated))
     return weights_truth * half / weights_truth.sum(), weights_generated * half / weights_generated.sum()
 
@@ -75,22 +76,25 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
     rng = np.random.default_rng(settings.seed)
     truth_weights = np.ones(len(truth)) if truth_weights is None else truth_weights
     generated_weights = np.ones(len(generated)) if generated_weights is None else generated_weights
-    tw, gw = _balanced(truth_weights, generated_weights)
-    values = np.concatenate([truth, generated])
-    labels = np.concatenate([np.ones(len(truth)), np.zeros(len(generated))])
-    weights = np.concatenate([tw, gw])
-    order = rng.permutation(len(values))
-    values, labels, weights = values[order], labels[order], weights[order]
-    n_val = max(2, int(round(settings.validation_fraction * len(values))))
-    scaler = InputScaler.fit(names, values[:-n_val])
 
-    def tensors(part):
-        return (torch.as_tensor(scaler(values[part]), dtype=torch.float32, device=device),
-                torch.as_tensor(labels[part], dtype=torch.float32, device=device),
-                torch.as_tensor(weights[part], dtype=torch.float32, device=device))
+    def split(values, weights):  # per class, so that both splits hold both classes in proportion
+        order = rng.permutation(len(values))
+        n_val = max(1, int(round(settings.validation_fraction * len(values))))
+        return (values[order[n_val:]], weights[order[n_val:]]), (values[order[:n_val]], weights[order[:n_val]])
 
-    x_train, y_train, w_train = tensors(slice(None, -n_val))
-    x_val, y_val, w_val = tensors(slice(-n_val, None))
+    truth_train, truth_val = split(truth, truth_weights)
+    generated_train, generated_val = split(generated, generated_weights)
+    scaler = InputScaler.fit(names, np.concatenate([truth_train[0], generated_train[0]]))
+
+    def tensors(truth_part, generated_part):
+        tw, gw = _balanced(truth_part[1], generated_part[1])
+        x = np.concatenate([truth_part[0], generated_part[0]])
+        y = np.concatenate([np.ones(len(tw)), np.zeros(len(gw))])
+        w = np.concatenate([tw, gw])
+        return tuple(torch.as_tensor(a, dtype=torch.float32, device=device) for a in (scaler(x), y, w))
+
+    x_train, y_train, w_train = tensors(truth_train, generated_train)
+    x_val, y_val, w_val = tensors(truth_val, generated_val)
     network = EventClassifier(len(names), settings.width, settings.depth, settings.dropout).to(device)
     optimizer = torch.optim.Adam(network.parameters(), lr=settings.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=settings.lr_factor,
@@ -131,7 +135,7 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
         elif epoch + 1 - best[1] >= settings.patience:
             break
     network.load_state_dict(best[2])
-    auc = weighted_auc(validation_logits().double().cpu().numpy(), labels[-n_val:], weights[-n_val:])
+    auc = weighted_auc(validation_logits().double().cpu().numpy(), y_val.cpu().numpy(), w_val.double().cpu().numpy())
     return FittedClassifier(network.eval(), scaler, history, best[1], auc, device)
 
 

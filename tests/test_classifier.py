@@ -1,0 +1,190 @@
+"""Classifier reweighting and the validate report: AUC, weights ~ 1 on identical samples, clipping,
+named weights in LHE files, report contents."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from lhe_didi.cli import main
+from lhe_didi.errors import LheDidiError
+from lhe_didi.io.reader import LheReader
+from lhe_didi.kinematics.observables import classifier_observables
+from lhe_didi.models.classifier import logits_of, weights_from_logits
+from lhe_didi.reweight import WEIGHT_ID, ClassifierModel
+from lhe_didi.training.classifier import ClassifierSettings, fit_classifier
+from lhe_didi.transform import DEFAULT_MODEL, DidiModel
+from lhe_didi.validation.metrics import compare_to_truth, weighted_auc
+
+QUICK = ["--epochs", "3", "--width", "16", "--depth", "2", "--batch-size", "256", "--device", "cpu"]
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def didi_output(tmp_path_factory, example_lo_path):
+    """The shipped DiDi model applied to the bundled hvq example, without classifier weights."""
+    out = tmp_path_factory.mktemp("didi") / "didi.lhe"
+    result = run("transform", example_lo_path, "-o", out, "--no-classifier", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def quick_classifier(tmp_path_factory, example_lo_path, didi_output):
+    """A small classifier trained in seconds: hvq example (as 'truth') against its DiDi output."""
+    out = tmp_path_factory.mktemp("classifier") / "clf"
+    result = run("train", "classifier", example_lo_path, didi_output, "-o", out, *QUICK)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_weighted_auc_matches_pairwise_definition():
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 6, 40).astype(float)  # many ties
+    labels = rng.random(40) < 0.4
+    weights = rng.random(40) + 0.1
+    numerator = 0.0
+    for i, j in itertools.product(np.flatnonzero(labels), np.flatnonzero(~labels)):
+        numerator += weights[i] * weights[j] * (1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0.0)
+    expected = numerator / (weights[labels].sum() * weights[~labels].sum())
+    assert weighted_auc(scores, labels, weights) == pytest.approx(expected, rel=1e-12)
+    assert weighted_auc(np.arange(10.0), np.arange(10) >= 5) == 1.0
+
+
+def test_samples_of_one_distribution_give_weights_near_one(hvq_lo_path):
+    """Two disjoint halves of one real hvq sample: nothing to learn, so C ~ 1/2 and w ~ 1 (the
+    classifier is trained: its validation loss is scored every epoch and the best epoch kept)."""
+    reader = LheReader(hvq_lo_path)
+    momenta = next(reader.batches(40_000)).momenta
+    names, values = classifier_observables(momenta)
+    settings = ClassifierSettings(width=32, depth=2, epochs=15, batch_size=1024, patience=5, device="cpu")
+    fitted = fit_classifier(names, values[:20_000], values[20_000:], settings, progress=False)
+    assert len(fitted.history) > 5
+    w = weights_from_logits(logits_of(fitted.network, fitted.scaler, momenta, fitted.device))
+    assert abs(np.mean(w) - 1.0) < 0.03
+    assert np.quantile(np.abs(w - 1.0), 0.99) < 0.15
+    assert abs(fitted.validation_auc - 0.5) < 0.03
+
+
+def test_weights_recover_a_known_density_ratio(hvq_lo_path):
+    """'Generated' = real hvq events kept with probability a(x) = exp(-pT(l+)/100 GeV), so the exact
+    weight is p_truth/p_generated = <a>/a(x). The learned w follows it and undoes the pT(l+) bias."""
+    momenta = next(LheReader(hvq_lo_path).batches(60_000)).momenta
+    names, values = classifier_observables(momenta)
+    column = names.index("pt_lp")
+    truth, pool = values[:20_000], values[20_000:]
+    acceptance = np.exp(-pool[:, column] / 100.0)
+    keep = np.random.default_rng(0).random(len(pool)) < acceptance
+    exact = acceptance.mean() / acceptance[keep]
+    settings = ClassifierSettings(width=32, depth=2, epochs=20, batch_size=512, device="cpu")
+    fitted = fit_classifier(names, truth, pool[keep], settings, progress=False)
+    w = weights_from_logits(logits_of(fitted.network, fitted.scaler, momenta[20_000:][keep], fitted.device))
+    assert np.median(np.abs(w / exact - 1)) < 0.15
+    assert np.corrcoef(np.log(w), np.log(exact))[0, 1] > 0.8
+    truth_mean = truth[:, column].mean()
+    assert pool[keep, column].mean() / truth_mean < 0.85  # the bias to undo
+    assert abs(np.average(pool[keep, column], weights=w) / truth_mean - 1) < 0.05
+
+
+def test_weights_are_exp_logit_and_clipped():
+    logits = np.array([-2.0, 0.0, 1.0, 5.0, 1000.0])
+    np.testing.assert_allclose(weights_from_logits(logits, None)[:4], np.exp(logits[:4]))
+    clipped = weights_from_logits(logits, 15.0)
+    np.testing.assert_allclose(clipped, [np.exp(-2.0), 1.0, np.e, 15.0, 15.0])
+    sigmoid = 1 / (1 + np.exp(-logits[:4]))
+    np.testing.assert_allclose(clipped[:3], (sigmoid / (1 - sigmoid))[:3])
+
+
+def test_classifier_model_directory_is_verified(quick_classifier):
+    model = ClassifierModel(quick_classifier, "cpu")
+    card = (quick_classifier / "MODEL_CARD.md").read_text()
+    assert model.content_hash in card and "AUC" in card
+    assert model.didi_model_hash == DidiModel(DEFAULT_MODEL, "cpu").content_hash  # read from the DiDi file's header
+    with pytest.raises(LheDidiError, match="holds a classifier model, expected didi"):
+        DidiModel(quick_classifier, "cpu")
+    config = json.loads((quick_classifier / "config.json").read_text())
+    config["training"]["lr"] = 0.5
+    (quick_classifier.parent / "tampered").mkdir()
+    (quick_classifier.parent / "tampered" / "config.json").write_text(json.dumps(config))
+    (quick_classifier.parent / "tampered" / "weights.safetensors").write_bytes((quick_classifier / "weights.safetensors").read_bytes())
+    with pytest.raises(LheDidiError, match="content hash mismatch"):
+        ClassifierModel(quick_classifier.parent / "tampered", "cpu")
+
+
+def test_weights_in_lhe_survive_read_back_and_clip_is_honoured(tmp_path, example_lo_path, didi_output, quick_classifier):
+    out = tmp_path / "weighted.lhe"
+    result = run("transform", example_lo_path, "-o", out, "--classifier", quick_classifier, "--device", "cpu",
+                 "--weight-clip", "1.0")
+    assert result.exit_code == 0, result.output
+    events = LheReader(out).read_all()
+    plain = LheReader(didi_output).read_all()
+    np.testing.assert_array_equal(events.source_index, plain.source_index)
+    w = events.named_weights[WEIGHT_ID]
+    expected = ClassifierModel(quick_classifier, "cpu").weights(events.momenta, clip=1.0)
+    np.testing.assert_allclose(w, expected, rtol=1e-6)  # 11 printed digits vs float32 network
+    assert w.max() <= 1.0 and (w == 1.0).any() and (w < 1.0).any()
+    np.testing.assert_array_equal(events.weight, plain.weight)  # --keep-nominal is the default
+    header = LheReader(out).header
+    assert WEIGHT_ID in header.weight_ids and "clipped at 1" in header.preamble and "not applied to XWGTUP" in header.preamble
+
+    multiplied = tmp_path / "multiplied.lhe"
+    result = run("reweight", didi_output, "-o", multiplied, "--classifier", quick_classifier, "--multiply-nominal",
+                 "--no-weight-clip")
+    assert result.exit_code == 0, result.output
+    again = LheReader(multiplied).read_all()
+    w = again.named_weights[WEIGHT_ID]
+    np.testing.assert_allclose(again.weight, plain.weight * w, rtol=1e-9)
+    np.testing.assert_array_equal(again.momenta, plain.momenta)
+    result = run("reweight", multiplied, "-o", tmp_path / "twice.lhe", "--classifier", quick_classifier)
+    assert result.exit_code == 1 and "already carries" in result.output and not (tmp_path / "twice.lhe").exists()
+
+
+def test_train_alias_and_classifier_errors(tmp_path, example_lo_path):
+    result = run("train", "classifier", example_lo_path, tmp_path / "missing.lhe", "-o", tmp_path / "c", *QUICK)
+    assert result.exit_code == 1 and "no such file" in result.output and not (tmp_path / "c").exists()
+    result = run("reweight", example_lo_path, "-o", tmp_path / "r.lhe", "--classifier", tmp_path / "nothing")
+    assert result.exit_code == 1 and "model directory does not exist" in result.output
+
+
+def test_compare_to_truth_scores_bulk_and_tails():
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=200_000)
+    same = compare_to_truth("x", truth, rng.normal(size=200_000), edges=np.linspace(-4, 4, 41))
+    shifted = compare_to_truth("x", truth, rng.normal(0.2, 1.0, size=200_000), edges=np.linspace(-4, 4, 41))
+    assert same["bulk_max_deviation"] < 5 * same["bulk_max_deviation_stat_error"]
+    assert 0.5 < same["chi2_ndf"] < 2.0
+    assert shifted["chi2_ndf"] > 50 and shifted["tails_max_deviation"] > 0.3
+    assert same["bulk_bins"] + same["tails_bins"] == same["bins_scored"]
+
+
+def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_path, hvq_lo_path, didi_output, quick_classifier):
+    weighted = tmp_path / "weighted.lhe"
+    assert run("reweight", didi_output, "-o", weighted, "--classifier", quick_classifier).exit_code == 0
+    report = tmp_path / "report"
+    result = run("validate", "--onshell", example_lo_path, "--offshell", hvq_lo_path, "--generated", weighted,
+                 "--weights", "--posterior", didi_output, "--posterior", weighted, "-o", report,
+                 "--max-events", "2000", "--auc-events", "1000")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert len(metrics["observables"]) == 27
+    for name, entry in metrics["observables"].items():
+        assert set(entry) == {"onshell", "generated", "reweighted"}
+        for suffix in (".png", ".pdf"):
+            assert (report / "observables" / f"{name}{suffix}").stat().st_size > 1000
+    for name in ("m_t", "m_tbar", "m_Wp", "m_Wm", "m_blp", "m_bbarlm"):
+        assert (report / "migration" / f"{name}.png").exists()
+    assert (report / "weights" / "weights.png").exists() and (report / "weights" / "tail_clustering.pdf").exists()
+    assert metrics["migration_pairs"] == metrics["events"]["generated"]
+    assert all(0.0 <= metrics["auc"][k] <= 1.0 for k in ("truth_vs_onshell", "truth_vs_generated", "truth_vs_reweighted"))
+    assert metrics["weights"]["clip"] == 15.0 and metrics["weights"]["max"] <= 15.0
+    index = (report / "index.html").read_text()
+    assert "observables/m_t.png" in index and "migration/m_t.png" in index
+    assert (report / "index.md").read_text().count("| [") == 27
+    result = run("validate", "--onshell", example_lo_path, "--offshell", hvq_lo_path, "--generated", didi_output,
+                 "--weights", "-o", tmp_path / "r2", "--no-auc")
+    assert result.exit_code == 1 and "no 'didi_classifier' named weight" in result.output
