@@ -2,9 +2,10 @@
 
     python benchmarks/bench_transform.py [--model DIR] [--input FILE] [--events N] [--device cpu|cuda]
 
-Reports (medians of repeats): end-to-end events/s (read + flow + write), the
-flow alone in events/s, velocity evaluations (NFE) per dopri5 solve, and the
-median training seconds per epoch recorded in the model directory.
+Reports (medians of repeats): end-to-end events/s (read + flow + write) without
+and with classifier weights, the flow alone and the classifier alone in events/s,
+velocity evaluations (NFE) per dopri5 solve, and the median training seconds per
+epoch recorded in the model directory.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from lhe_didi.io.reader import LheReader, concatenate
 from lhe_didi.kinematics import event_map
 from lhe_didi.kinematics.recoil import to_zero_pt_frame
+from lhe_didi.reweight import DEFAULT_CLASSIFIER, ClassifierModel
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel, transform_file
 
 HVQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "hvq" / "hvq_lo_emu_100k.lhe.gz"
@@ -29,6 +31,7 @@ HVQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "hvq" / "hvq_lo_
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--classifier", type=Path, default=DEFAULT_CLASSIFIER)
     parser.add_argument("--input", type=Path, default=HVQ)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=50_000)
@@ -57,6 +60,13 @@ def main():
         flow_times.append(time.perf_counter() - start)
         nfe.append(model.function_evaluations / max(1, -(-len(features) // args.batch_size)))
 
+    classifier = ClassifierModel(args.classifier, args.device) if (args.classifier / "config.json").exists() else None
+    classifier_times = []
+    for _ in range(args.repeats if classifier else 0):
+        start = time.perf_counter()
+        classifier.weights(batch.momenta)
+        classifier_times.append(time.perf_counter() - start)
+
     with tempfile.TemporaryDirectory() as tmp:
         subset = Path(tmp) / "input.lhe"
         # end to end on a file of exactly the benchmark size
@@ -65,10 +75,14 @@ def main():
         reader = LheReader(args.input)
         with LheWriter(subset, reader.header, {"command": "benchmark input"}) as writer:
             writer.write(batch)
-        end_to_end = []
+        end_to_end, weighted = [], []
         for _ in range(args.repeats):
-            report = transform_file(subset, Path(tmp) / "out.lhe", args.model, args.device, args.batch_size)
+            report = transform_file(subset, Path(tmp) / "out.lhe", args.model, args.device, args.batch_size,
+                                    use_classifier=False)
             end_to_end.append(report.seconds)
+            if classifier:
+                weighted.append(transform_file(subset, Path(tmp) / "out.lhe", args.model, args.device, args.batch_size,
+                                               classifier_dir=args.classifier).seconds)
 
     history = [h for h in model.config["training"]["history"] if h["epoch"] > 0]
     threads = torch.get_num_threads()
@@ -76,6 +90,9 @@ def main():
     print(f"events {len(features)}, batch {args.batch_size}, repeats {args.repeats} (medians)")
     print(f"flow only:   {len(features) / statistics.median(flow_times):9.0f} events/s, NFE per solve {statistics.median(nfe):.0f}")
     print(f"end to end:  {len(features) / statistics.median(end_to_end):9.0f} events/s ({report.events_out} written)")
+    if classifier:
+        print(f"classifier:  {len(features) / statistics.median(classifier_times):9.0f} events/s (observables + network)")
+        print(f"end to end with classifier weights: {len(features) / statistics.median(weighted):9.0f} events/s")
     if history:
         print(f"training:    {np.median([h['seconds'] for h in history]):.1f} s/epoch on {model.config['training']['device_used']}")
 

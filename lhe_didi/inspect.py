@@ -48,6 +48,7 @@ class FileSummary:
     masses: dict[str, list[np.ndarray]] = field(default_factory=lambda: {k: [] for k in PEAK_SYSTEMS})
     cross_section: tuple[float, float] = (float("nan"), float("nan"))
     skipped: Counter = field(default_factory=Counter)
+    named_weights: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
 
 def summarize(reader: LheReader, progress=None) -> FileSummary:
@@ -65,6 +66,8 @@ def summarize(reader: LheReader, progress=None) -> FileSummary:
         summary.n_with_extras += int((n_extras > 0).sum())
         summary.extra_partons.update(ak.to_numpy(ak.flatten(batch.extras.pdg)).tolist())
         summary.b_masses.update(np.unique(batch.masses[:, [0, 3]]).round(6).tolist())
+        for wid, values in batch.named_weights.items():
+            summary.named_weights.setdefault(wid, []).append(values)
         masses = system_masses(batch.momenta)
         for name in PEAK_SYSTEMS:
             summary.masses[name].append(masses[name])
@@ -98,6 +101,11 @@ def format_summary(summary: FileSummary) -> str:
             f"m({name:4s})         peak {peak:7.2f} GeV, FWHM {fwhm:5.2f} GeV, median {np.median(values):7.2f},"
             f" range {values.min():.1f}-{values.max():.1f} GeV"
         )
+    for wid, chunks in summary.named_weights.items():
+        values = np.concatenate(chunks)
+        q1, q50, q99 = np.quantile(values, [0.01, 0.5, 0.99])
+        lines.append(f"weight {wid:10s} mean {values.mean():.4g}, 1/50/99% {q1:.3g}/{q50:.3g}/{q99:.3g},"
+                     f" range {values.min():.3g}-{values.max():.3g}")
     for reason, count in sorted(summary.skipped.items()):
         lines.append(f"skipped           {count} x {reason}")
     return "\n".join(lines)
