@@ -24,7 +24,7 @@ from ..models.classifier import EventClassifier, InputScaler
 from ..models.store import save_model_dir
 from ..validation.metrics import weighted_auc
 from .data import load_observables
-from .didi import resolve_device
+from .didi import log_epoch, resolve_device
 
 
 @dataclass
@@ -130,6 +130,9 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
         history.append({"epoch": epoch + 1, "train_loss": running / max(steps, 1), "validation_loss": val_loss,
                         "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started})
         epochs.set_postfix(train=f"{running / max(steps, 1):.5f}", val=f"{val_loss:.5f}")
+        if progress:
+            log_epoch(description, epoch + 1, settings.epochs, train_loss=running / max(steps, 1),
+                      validation_loss=val_loss, lr=history[-1]["lr"], seconds=history[-1]["seconds"])
         if val_loss < best[0]:
             best = (val_loss, epoch + 1, copy.deepcopy(network.state_dict()))
         elif epoch + 1 - best[1] >= settings.patience:

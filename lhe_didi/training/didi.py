@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,6 +58,13 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise LheDidiError("--device cuda requested but no CUDA device is available")
     return torch.device(name)
+
+
+def log_epoch(description: str, epoch: int, total: int, **values: float) -> None:
+    """One stderr line per epoch for batch jobs, where the tqdm bar is off (stderr not a terminal)."""
+    if not sys.stderr.isatty():
+        text = ", ".join(f"{k} {v:.5g}" for k, v in values.items())
+        print(f"{description}: epoch {epoch}/{total}, {text}", file=sys.stderr, flush=True)
 
 
 def feature_ranges(*samples: np.ndarray) -> dict:
@@ -184,6 +192,9 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
         history.append({"epoch": epoch + 1, "train_loss": running / steps_per_epoch, "validation_loss": val_loss,
                         "seconds": time.perf_counter() - started})
         epochs.set_postfix(train=f"{running / steps_per_epoch:.4f}", val=f"{val_loss:.4f}")
+        if progress:
+            log_epoch("training DiDi", epoch + 1, settings.epochs, train_loss=running / steps_per_epoch,
+                      validation_loss=val_loss, seconds=history[-1]["seconds"])
         checkpoint.save(model, optimizer, scheduler, epoch + 1, history, generator)
 
     config = {
