@@ -131,6 +131,8 @@ def test_weights_in_lhe_survive_read_back_and_clip_is_honoured(tmp_path, example
     np.testing.assert_array_equal(events.weight, plain.weight)  # --keep-nominal is the default
     header = LheReader(out).header
     assert WEIGHT_ID in header.weight_ids and "clipped at 1" in header.preamble and "not applied to XWGTUP" in header.preamble
+    summary = run("inspect", out)
+    assert summary.exit_code == 0 and f"weight {WEIGHT_ID}" in summary.output and "range" in summary.output
 
     multiplied = tmp_path / "multiplied.lhe"
     result = run("reweight", didi_output, "-o", multiplied, "--classifier", quick_classifier, "--multiply-nominal",

@@ -90,6 +90,8 @@ def test_train_and_transform_from_the_command_line(tmp_path, example_lo_path, hv
     result = run("transform", example_lo_path, "-o", out, "--model", model, "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "of 1000 events" in result.output and out.exists()
+    # the shipped classifier was trained against the shipped DiDi model, not this one
+    assert "no classifier weights attached" in result.output and "didi_classifier" not in out.read_text()
     result = run("transform", example_lo_path, "-o", tmp_path / "draw.lhe", "--model", model, "--posterior-draw", "1")
     assert result.exit_code == 1 and "needs a Bayesian model" in result.output
     assert not (tmp_path / "draw.lhe").exists()

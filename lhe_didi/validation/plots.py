@@ -52,7 +52,9 @@ def observable_figure(name: str, edges: np.ndarray, samples: dict[str, tuple[np.
     generated distribution over Bayesian posterior draws, drawn as a shaded band."""
     figure, (main, ratio) = plt.subplots(2, 1, sharex=True, figsize=(6, 5.2), gridspec_kw={"height_ratios": [3, 1.2]})
     width = np.diff(edges)
-    truth, _ = weighted_histogram(samples["truth"][0], edges, samples["truth"][1])
+    truth, truth_error = weighted_histogram(samples["truth"][0], edges, samples["truth"][1])
+    well_filled = (truth > 0) & (truth_error < 0.1 * truth)  # ~ >= 100 truth events
+    largest = 0.0
     for key, (values, weights) in samples.items():
         label, colour, line = STYLE[key]
         content, error = weighted_histogram(values, edges, weights)
@@ -63,6 +65,7 @@ def observable_figure(name: str, edges: np.ndarray, samples: dict[str, tuple[np.
             ratio.stairs(1 + r_err, edges, baseline=1 - r_err, fill=True, color="0.85", label="truth stat.")
             continue
         mplhep.histplot(r, edges, ax=ratio, color=colour, linestyle=line, yerr=False)
+        largest = max(largest, float(np.max(np.abs(r[well_filled] - 1), initial=0.0)))
         if key in ("generated", "reweighted"):
             main.stairs((content + error) / width, edges, baseline=(content - error) / width, fill=True,
                         color=colour, alpha=0.2)
@@ -81,7 +84,8 @@ def observable_figure(name: str, edges: np.ndarray, samples: dict[str, tuple[np.
             main.set_ylim(0.3 * positive.min(), 3.0 * positive.max())
     main.legend(frameon=False, fontsize=8)
     ratio.axhline(1.0, color="black", lw=0.8)
-    ratio.set_ylim(0.8, 1.2)
+    span = 0.2 if largest <= 0.2 else 0.5 if largest <= 0.5 else 1.0  # paper's +-20% unless that hides a bin
+    ratio.set_ylim(1 - span, 1 + span)
     ratio.set_ylabel("/ truth")
     ratio.set_xlabel(axis_label(name))
     ratio.set_xlim(edges[0], edges[-1])
@@ -116,9 +120,9 @@ def weight_figure(weights: np.ndarray, clip: float | None):
     logarithmic.set_xscale("log")
     logarithmic.set_yscale("log")
     logarithmic.set_xlabel("w = C/(1-C)")
+    linear.set_xlim(0, min(top, 3.0))
     if clip is not None:
-        for axis in (linear, logarithmic):
-            axis.axvline(clip, color="0.4", ls=":", label=f"clip {clip:g}")
+        logarithmic.axvline(clip, color="0.4", ls=":", label=f"clip {clip:g}")
         logarithmic.legend(frameon=False)
     return figure
 
