@@ -288,6 +288,10 @@ def validate(onshell, offshell, generated, use_weights, posterior, output, max_e
                                auc, auc_events, seed, progress=bar.update)
     for key, entry in metrics["summary"].items():
         click.echo(f"{key.replace('_', ' ')}: {100 * entry['value']:.1f}% ({entry['observable']})")
+    if "weights" in metrics:
+        w = metrics["weights"]
+        click.echo(f"classifier weights: mean {w['mean']:.4f}, {w['at_clip']} at the clip, effective sample"
+                   f" {100 * w['effective_sample_fraction']:.1f}% of the events")
     for key, value in metrics.get("auc", {}).items():
         if key != "note":
             click.echo(f"AUC {key.replace('_', ' ')}: {value:.4f}")

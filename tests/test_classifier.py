@@ -184,6 +184,7 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     assert metrics["migration_pairs"] == metrics["events"]["generated"]
     assert all(0.0 <= metrics["auc"][k] <= 1.0 for k in ("truth_vs_onshell", "truth_vs_generated", "truth_vs_reweighted"))
     assert metrics["weights"]["clip"] == 15.0 and metrics["weights"]["max"] <= 15.0
+    assert 0.0 < metrics["weights"]["effective_sample_fraction"] <= 1.0
     index = (report / "index.html").read_text()
     assert "observables/m_t.png" in index and "migration/m_t.png" in index
     assert (report / "index.md").read_text().count("| [") == 27

@@ -149,7 +149,8 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
         w = gen.classifier_weights
         clip = _recorded_clip(generated)
         metrics["weights"] = {"mean": float(w.mean()), "quantiles_1_50_99": np.quantile(w, [0.01, 0.5, 0.99]).tolist(),
-                              "max": float(w.max()), "at_clip": int((w >= clip).sum()) if clip else 0, "clip": clip}
+                              "max": float(w.max()), "at_clip": int((w >= clip).sum()) if clip else 0, "clip": clip,
+                              "effective_sample_fraction": float(reweighted.sum() ** 2 / (reweighted**2).sum() / len(w))}
         figures["weights"] += plots.save(plots.weight_figure(w, clip), output_dir / "weights" / "weights")
         figure = plots.tail_clustering_figure(list(TAIL_OBSERVABLES), edges_of, {n: gen.column(n) for n in TAIL_OBSERVABLES},
                                               w, {n: truth.column(n) for n in TAIL_OBSERVABLES})
