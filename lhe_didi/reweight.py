@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from .io.events import EventBatch
 from .io.reader import LheReader
 from .io.writer import LheWriter
 from .models.classifier import EventClassifier, InputScaler, logits_of, weights_from_logits
-from .models.store import load_model_dir
+from .models.store import load_network
 from .training.didi import resolve_device
 
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[1] / "models" / "classifier-default"
@@ -32,18 +32,11 @@ class ClassifierModel:
     """A loaded, verified truth-vs-generated classifier."""
 
     def __init__(self, directory: str | Path, device: str = "auto"):
-        tensors, config = load_model_dir(directory, "classifier")
         self.directory = Path(directory)
-        self.config = config
         self.device = resolve_device(device)
-        self.network = EventClassifier(**config["architecture"])
-        try:
-            self.network.load_state_dict(tensors)
-        except RuntimeError as exc:
-            raise LheDidiError(f"{directory}: weights do not match the architecture ({str(exc).splitlines()[0]})") from None
-        self.network.to(self.device).eval()
-        self.scaler = InputScaler.from_dict(config["preprocessing"])
-        self.content_hash = config["content_hash"]
+        self.network, self.config = load_network(directory, "classifier", EventClassifier, self.device)
+        self.scaler = InputScaler.from_dict(self.config["preprocessing"])
+        self.content_hash = self.config["content_hash"]
 
     @property
     def didi_model_hash(self) -> str | None:
@@ -112,10 +105,8 @@ def apply_weights(batch: EventBatch, weights: np.ndarray, multiply_nominal: bool
     """A copy of ``batch`` whose XWGTUP and named weights are multiplied by ``weights`` if ``multiply_nominal``."""
     if not multiply_nominal:
         return batch
-    out = batch.select(np.ones(len(batch), dtype=bool))
-    out.weight = batch.weight * weights
-    out.named_weights = {k: v * weights for k, v in batch.named_weights.items()}
-    return out
+    return replace(batch, weight=batch.weight * weights,
+                   named_weights={k: v * weights for k, v in batch.named_weights.items()})
 
 
 def resolve_classifier(classifier_dir: str | Path | None, didi_hash: str | None, device: str) -> ClassifierModel | None:

@@ -31,7 +31,7 @@ from .io.reader import LheReader
 from .io.writer import LheWriter
 from .kinematics import event_map
 from .kinematics.recoil import from_zero_pt_frame, to_zero_pt_frame
-from .models.store import load_model_dir
+from .models.store import load_network
 from .models.velocity import VelocityField
 from .reweight import WEIGHT_ID, WeightSettings, WeightSummary, apply_weights, resolve_classifier
 from .training.didi import resolve_device
@@ -43,16 +43,10 @@ class DidiModel:
     """A loaded, verified DiDi model ready to integrate its velocity field."""
 
     def __init__(self, directory: str | Path, device: str = "auto", posterior_draw: int | None = None):
-        tensors, config = load_model_dir(directory, "didi")
         self.directory = Path(directory)
-        self.config = config
         self.device = resolve_device(device)
-        self.network = VelocityField(**config["architecture"])
-        try:
-            self.network.load_state_dict(tensors)
-        except RuntimeError as exc:
-            raise LheDidiError(f"{directory}: weights do not match the architecture ({str(exc).splitlines()[0]})") from None
-        self.network.to(self.device).eval()
+        self.network, config = load_network(directory, "didi", VelocityField, self.device)
+        self.config = config
         if posterior_draw is not None:
             if not config["architecture"]["bayesian"]:
                 raise LheDidiError(f"{directory}: --posterior-draw needs a Bayesian model; this one is deterministic")

@@ -93,3 +93,15 @@ def load_model_dir(directory: str | os.PathLike, kind: str) -> tuple[dict[str, t
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise LheDidiError(f"{directory}/{WEIGHTS}: unreadable ({exc})") from None
     return tensors, config
+
+
+def load_network(directory: str | os.PathLike, kind: str, build, device: torch.device) -> tuple[torch.nn.Module, dict]:
+    """A verified model directory as a network: ``build(**config["architecture"])`` with the stored weights,
+    on ``device`` in evaluation mode; returns (network, config)."""
+    tensors, config = load_model_dir(directory, kind)
+    network = build(**config["architecture"])
+    try:
+        network.load_state_dict(tensors)
+    except RuntimeError as exc:
+        raise LheDidiError(f"{directory}: weights do not match the architecture ({str(exc).splitlines()[0]})") from None
+    return network.to(device).eval(), config
