@@ -40,13 +40,7 @@ def main():
     args = parser.parse_args()
 
     model = DidiModel(args.model, args.device)
-    batches, n = [], 0
-    for batch in LheReader(args.input).batches(10_000):
-        batches.append(batch)
-        n += len(batch)
-        if n >= args.events:
-            break
-    batch = concatenate(batches)
+    batch = concatenate(list(LheReader(args.input).batches(10_000, args.events)))
     features = event_map.encode(to_zero_pt_frame(batch.momenta)).features
 
     flow_times, nfe = [], []

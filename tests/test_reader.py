@@ -141,3 +141,14 @@ def test_non_finite_momenta(tmp_path, example_text):
         LheReader(path).read_all()
     reader = LheReader(path, skip_invalid=True)
     assert len(reader.read_all()) == 2 and reader.skipped_reasons["non-finite (NaN or inf) momentum or mass"] == 1
+
+
+def test_batches_stop_after_max_events(example_lo_path):
+    reader = LheReader(example_lo_path)
+    sizes = [len(b) for b in reader.batches(300, max_events=700)]
+    assert sizes == [300, 300, 100] and reader.n_read == 700
+    first = list(LheReader(example_lo_path).batches(300, max_events=700))
+    full = LheReader(example_lo_path).read_all()
+    np.testing.assert_array_equal(np.concatenate([b.momenta for b in first]), full.momenta[:700])
+    assert [len(b) for b in LheReader(example_lo_path).batches(400, max_events=5000)] == [400, 400, 200]
+    assert list(LheReader(example_lo_path).batches(10, max_events=0)) == []

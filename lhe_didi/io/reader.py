@@ -314,17 +314,18 @@ class LheReader:
         """How many events were skipped for each reason."""
         return Counter(reason for _, reason in self.skipped)
 
-    def batches(self, batch_size: int = 10_000) -> Iterator[EventBatch]:
-        """Yield the file's events in chunks of at most ``batch_size``."""
+    def batches(self, batch_size: int = 10_000, max_events: int | None = None) -> Iterator[EventBatch]:
+        """Yield the file's events in chunks of at most ``batch_size``; stop after ``max_events`` events (None: all)."""
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         events = iter(self._open_pylhe().events)
         builder = _BatchBuilder(self.header.weight_ids)
-        finished = False
+        remaining = math.inf if max_events is None else max_events
+        finished = remaining <= 0
         while not finished:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", RuntimeWarning)
-                while len(builder) < batch_size:
+                while len(builder) < min(batch_size, remaining):
                     try:
                         event = next(events)
                     except StopIteration:
@@ -348,6 +349,8 @@ class LheReader:
                         if not self.skip_invalid:
                             raise
                         self.skipped.append((index, exc.reason))
+            remaining -= len(builder)
+            finished = finished or remaining <= 0
             if len(builder):
                 yield builder.build()
                 builder = _BatchBuilder(self.header.weight_ids)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LheDidiError
-from ..io.reader import LheReader
+from ..io.reader import LheHeader, LheReader
 from ..kinematics import event_map
 from ..kinematics.observables import classifier_observables
 from ..kinematics.recoil import to_zero_pt_frame
@@ -37,14 +38,10 @@ def load_features(path: str | Path, max_events: int | None = None, seed: int = 0
     negative weight (NLO samples) are dropped and counted in the provenance.
     """
     reader = LheReader(path)
-    chunks, weights, n = [], [], 0
-    for batch in reader.batches(50_000):
-        take = len(batch) if max_events is None else min(len(batch), max_events - n)
-        chunks.append(event_map.encode(to_zero_pt_frame(batch.momenta[:take])).features)
-        weights.append(batch.weight[:take])
-        n += take
-        if max_events is not None and n >= max_events:
-            break
+    chunks, weights = [], []
+    for batch in reader.batches(50_000, max_events):
+        chunks.append(event_map.encode(to_zero_pt_frame(batch.momenta)).features)
+        weights.append(batch.weight)
     features = np.concatenate(chunks) if chunks else np.zeros((0, len(event_map.TRAINING_FEATURES)))
     weights = np.concatenate(weights) if weights else np.zeros(0)
     copies = unit_weight_copies(weights, np.random.default_rng(seed))
@@ -56,28 +53,60 @@ def load_features(path: str | Path, max_events: int | None = None, seed: int = 0
     return np.repeat(features, copies, axis=0), provenance
 
 
+@dataclass
+class ObservableSample:
+    """The 27 classifier observables of a file's events with their weights and event bookkeeping."""
+
+    path: Path
+    header: LheHeader
+    names: list[str]
+    values: np.ndarray  # (N, 27)
+    weights: np.ndarray  # (N,) XWGTUP
+    index: np.ndarray  # (N,) event number in the file
+    source_index: np.ndarray  # (N,) input event of a transformed event, -1 if unknown
+    classifier_weights: np.ndarray | None  # (N,) the classifier's named weight, if requested
+
+    def column(self, name: str) -> np.ndarray:
+        """Values (N,) of one observable."""
+        return self.values[:, self.names.index(name)]
+
+
+def load_observable_sample(path: str | Path, max_events: int | None = None, classifier_weight_id: str | None = None,
+                           progress=None) -> ObservableSample:
+    """Observables of up to ``max_events`` events of a file, with the classifier weight (the named weight
+    ``classifier_weight_id``, see :data:`lhe_didi.reweight.WEIGHT_ID`) if an id is given."""
+    reader = LheReader(path)
+    if classifier_weight_id is not None and classifier_weight_id not in reader.header.weight_ids:
+        raise LheDidiError(f"{path}: no '{classifier_weight_id}' named weight"
+                           " (run `lhe-didi reweight` or transform with a classifier)")
+    names: list[str] = []
+    columns: dict[str, list[np.ndarray]] = {"values": [], "weights": [], "index": [], "source": [], "named": []}
+    for batch in reader.batches(50_000, max_events):
+        names, values = classifier_observables(batch.momenta)
+        columns["values"].append(values)
+        columns["weights"].append(batch.weight)
+        columns["index"].append(batch.index)
+        columns["source"].append(batch.source_index)
+        if classifier_weight_id is not None:
+            columns["named"].append(batch.named_weights[classifier_weight_id])
+        if progress is not None:
+            progress(len(batch))
+    if not columns["values"]:
+        raise LheDidiError(f"{path}: no events")
+    joined = {k: np.concatenate(v) if v else None for k, v in columns.items()}
+    return ObservableSample(Path(path), reader.header, names, joined["values"], joined["weights"], joined["index"],
+                            joined["source"], joined["named"])
+
+
 def load_observables(path: str | Path, max_events: int | None = None) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
     """Classifier observables (names, (N, 27)) and event weights (N,) of up to ``max_events`` events,
     with the file's provenance. Negative-weight events are dropped and counted in the provenance."""
-    reader = LheReader(path)
-    chunks, weights, n = [], [], 0
-    names: list[str] = []
-    for batch in reader.batches(50_000):
-        take = len(batch) if max_events is None else min(len(batch), max_events - n)
-        names, values = classifier_observables(batch.momenta[:take])
-        chunks.append(values)
-        weights.append(batch.weight[:take])
-        n += take
-        if max_events is not None and n >= max_events:
-            break
-    if not chunks:
-        raise LheDidiError(f"{path}: no events")
-    values, weights = np.concatenate(chunks), np.concatenate(weights)
-    keep = weights > 0
+    sample = load_observable_sample(path, max_events)
+    keep = sample.weights > 0
     if not keep.any():
         raise LheDidiError(f"{path}: no events with positive weight")
     provenance = {"path": str(Path(path)), "sha256": file_sha256(path), "events_used": int(keep.sum()),
                   "negative_weight_events_dropped": int((~keep).sum()),
-                  "cross_section_pb": reader.header.total_cross_section[0],
-                  "didi_model_hash": reader.header.didi_model_hash}
-    return names, values[keep], weights[keep], provenance
+                  "cross_section_pb": sample.header.total_cross_section[0],
+                  "didi_model_hash": sample.header.didi_model_hash}
+    return sample.names, sample.values[keep], sample.weights[keep], provenance

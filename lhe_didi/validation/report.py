@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LheDidiError
-from ..io.reader import LheReader
-from ..kinematics.observables import classifier_observables
 from ..reweight import WEIGHT_ID
 from ..training.classifier import ClassifierSettings, fit_classifier
+from ..training.data import ObservableSample, load_observable_sample
 from . import plots
 from .metrics import binning, compare_to_truth, weighted_histogram
 
@@ -34,66 +33,33 @@ TAIL_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_blp", "pt_t", "eta_b")
 AUC_SETTINGS = ClassifierSettings(width=128, depth=3, epochs=30, patience=5, lr_patience=3, validation_fraction=0.5)
 
 
-@dataclass
-class Sample:
-    """Observables (N, 27) of one file with its nominal weights, source indices and classifier weights."""
-
-    path: Path
-    names: list[str]
-    values: np.ndarray
-    weights: np.ndarray
-    index: np.ndarray
-    source_index: np.ndarray
-    classifier_weights: np.ndarray | None
-
-    def column(self, name: str) -> np.ndarray:
-        return self.values[:, self.names.index(name)]
-
-
 def load_sample(path: str | Path, max_events: int | None = None, classifier_weights: bool = False,
-                progress=None) -> Sample:
+                progress=None) -> ObservableSample:
     """Read a file's observables; with ``classifier_weights`` also its ``didi_classifier`` named weight
     (nominal weights are divided by it when the file says it was multiplied in)."""
-    reader = LheReader(path)
-    if classifier_weights and WEIGHT_ID not in reader.header.weight_ids:
-        raise LheDidiError(f"{path}: no '{WEIGHT_ID}' named weight (run `lhe-didi reweight` or transform with a classifier)")
-    multiplied = any(block.get("classifier") and block["classifier"].get("multiply_nominal")
-                     for block in reader.header.lhe_didi_provenance)
-    values, weights, index, source, named, names = [], [], [], [], [], []
-    n = 0
-    for batch in reader.batches(50_000):
-        take = len(batch) if max_events is None else min(len(batch), max_events - n)
-        names, v = classifier_observables(batch.momenta[:take])
-        values.append(v)
-        weights.append(batch.weight[:take])
-        index.append(batch.index[:take])
-        source.append(batch.source_index[:take])
-        if classifier_weights:
-            named.append(batch.named_weights[WEIGHT_ID][:take])
-        n += take
-        if progress is not None:
-            progress(take)
-        if max_events is not None and n >= max_events:
-            break
-    if n == 0:
-        raise LheDidiError(f"{path}: no events")
-    w = np.concatenate(weights)
-    cw = np.concatenate(named) if classifier_weights else None
-    if cw is not None and multiplied:
-        w = np.divide(w, cw, out=np.zeros_like(w), where=cw > 0)
-    return Sample(Path(path), names, np.concatenate(values), w, np.concatenate(index), np.concatenate(source), cw)
+    sample = load_observable_sample(path, max_events, WEIGHT_ID if classifier_weights else None, progress)
+    cw = sample.classifier_weights
+    if cw is not None and (_weight_settings(sample) or {}).get("multiply_nominal"):
+        sample.weights = np.divide(sample.weights, cw, out=np.zeros_like(sample.weights), where=cw > 0)
+    return sample
 
 
-def _two_sample_auc(truth: Sample, generated: Sample, weights: np.ndarray, max_events: int, seed: int) -> float:
+def _weight_settings(sample: ObservableSample) -> dict | None:
+    """How the file's classifier weights were attached (latest lhe-didi step that attached them), if any."""
+    blocks = [b["classifier"] for b in sample.header.lhe_didi_provenance if b.get("classifier")]
+    return blocks[-1] if blocks else None
+
+
+def _two_sample_auc(truth: ObservableSample, generated: ObservableSample, weights: np.ndarray, max_events: int, seed: int) -> float:
     """Held-out AUC of a fresh classifier trained on truth vs generated (with ``weights``)."""
-    settings = ClassifierSettings(**{**AUC_SETTINGS.__dict__, "seed": seed})
+    settings = replace(AUC_SETTINGS, seed=seed)
     n_t, n_g = min(len(truth.values), max_events), min(len(generated.values), max_events)
     fitted = fit_classifier(truth.names, truth.values[:n_t], generated.values[:n_g], settings,
                             truth.weights[:n_t], weights[:n_g], progress=False)
     return fitted.validation_auc
 
 
-def _posterior_band(name: str, edges: np.ndarray, draws: list[Sample]) -> tuple[np.ndarray, np.ndarray] | None:
+def _posterior_band(name: str, edges: np.ndarray, draws: list[ObservableSample]) -> tuple[np.ndarray, np.ndarray] | None:
     """Mean +- standard deviation of the normalised histograms of K >= 2 posterior draws."""
     if len(draws) < 2:
         return None
@@ -147,7 +113,7 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
 
     if use_weights:
         w = gen.classifier_weights
-        clip = _recorded_clip(generated)
+        clip = (_weight_settings(gen) or {}).get("weight_clip")
         metrics["weights"] = {"mean": float(w.mean()), "quantiles_1_50_99": np.quantile(w, [0.01, 0.5, 0.99]).tolist(),
                               "max": float(w.max()), "at_clip": int((w >= clip).sum()) if clip else 0, "clip": clip,
                               "effective_sample_fraction": float(reweighted.sum() ** 2 / (reweighted**2).sum() / len(w))}
@@ -169,12 +135,6 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
     (output_dir / "index.md").write_text(_markdown(metrics))
     (output_dir / "index.html").write_text(_html(metrics))
     return metrics
-
-
-def _recorded_clip(path: str | Path) -> float | None:
-    """The weight clip recorded in the file's provenance (latest step that attached classifier weights)."""
-    blocks = [b["classifier"] for b in LheReader(path).header.lhe_didi_provenance if b.get("classifier")]
-    return blocks[-1].get("weight_clip") if blocks else None
 
 
 def _summary(observables: dict) -> dict:
