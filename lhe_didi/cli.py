@@ -181,7 +181,8 @@ def reweight(input_file, output, classifier, device, weight_clip, no_weight_clip
     settings = WeightSettings(None if no_weight_clip else weight_clip, multiply_nominal)
     with _progress("reweighting") as bar:
         summary = reweight_file(input_file, output, classifier, settings, device, progress=bar.update)
-    click.echo(f"wrote {summary.count} events to {output}; {summary.line()}")
+    click.echo(f"wrote {summary.count} events to {output} ({summary.count / max(summary.seconds, 1e-9):.0f} events/s);"
+               f" {summary.line()}")
 
 
 class _TrainGroup(click.Group):
