@@ -214,6 +214,10 @@ def train():
 @click.option("--prior-width", type=float, default=1.0, show_default=True)
 @click.option("--lr", type=float, default=1e-4, show_default=True, help="OneCycle starting learning rate.")
 @click.option("--max-lr", type=float, default=1e-3, show_default=True, help="OneCycle peak learning rate.")
+@click.option("--coupling", type=click.Choice(["independent", "ot"]), default="independent", show_default=True,
+              help="How training pairs are drawn: independently (paper Eq. 8) or by mini-batch optimal transport.")
+@click.option("--ot-block", type=click.IntRange(min=2), default=256, show_default=True,
+              help="Events per exact optimal-transport assignment (--coupling ot).")
 @click.option("--max-events", type=click.IntRange(min=10), help="Use at most this many events of each file.")
 @click.option("--validation-fraction", type=click.FloatRange(0.0, 0.5, min_open=True), default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)

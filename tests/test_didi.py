@@ -129,6 +129,17 @@ def test_resume_continues_from_checkpoint(tmp_path, example_lo_path, hvq_nlo_pat
     assert len(first["history"]) == 3
 
 
+def test_training_with_ot_coupling(tmp_path, example_lo_path, hvq_nlo_path):
+    runs = {}
+    for coupling in ("independent", "ot"):
+        settings = DidiSettings(**{**TINY, "epochs": 4, "coupling": coupling, "ot_block": 64})
+        runs[coupling] = train_didi(example_lo_path, hvq_nlo_path, tmp_path / coupling, settings, progress=False)["history"]
+    # the zero field's loss is the mean squared pair distance: OT pairs are much closer
+    assert runs["ot"][0]["validation_loss"] < 0.6 * runs["independent"][0]["validation_loss"]
+    assert runs["ot"][-1]["validation_loss"] < runs["ot"][0]["validation_loss"]
+    assert np.isfinite(runs["ot"][-1]["train_loss"])
+
+
 def test_bayesian_network_kl_and_posterior_samples():
     network = VelocityField(width=16, depth=2, embedding=8, bayesian=True)
     for layer in network.bayesian_layers():

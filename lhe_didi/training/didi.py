@@ -1,6 +1,7 @@
 """Unpaired conditional flow matching between off-shell (t = 0) and on-shell (t = 1) events.
 
-Method paper Eq. (8): x0 ~ p_off, x1 ~ p_on drawn independently, x(t) = (1 - t) x0 + t x1,
+Method paper Eq. (8): x0 ~ p_off, x1 ~ p_on drawn independently (or paired by mini-batch optimal
+transport, ``coupling="ot"``, see :mod:`.coupling`), x(t) = (1 - t) x0 + t x1,
 target velocity x1 - x0, t ~ U(0, 1), batch-wise noise of scale 1e-4 on x0 and x1;
 Bayesian loss Eq. (9) with the KL term normalised per training event. AdamW with a
 OneCycle schedule from ``lr`` up to ``max_lr``. Checkpoints after every epoch allow
@@ -26,6 +27,7 @@ from ..errors import LheDidiError
 from ..kinematics import event_map
 from ..models.store import save_model_dir
 from ..models.velocity import VelocityField
+from .coupling import COUPLINGS, pair
 from .data import load_features
 
 
@@ -45,6 +47,8 @@ class DidiSettings:
     max_lr: float = 1e-3
     weight_decay: float = 1e-5
     noise: float = 1e-4
+    coupling: str = "independent"
+    ot_block: int = 256
     validation_fraction: float = 0.1
     max_events: int | None = None
     seed: int = 0
@@ -126,6 +130,8 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
                resume: bool = False, progress: bool = True) -> dict:
     """Train a Direct Diffusion model and write it to ``output``; returns the training summary."""
     device = resolve_device(settings.device)
+    if settings.coupling not in COUPLINGS:
+        raise LheDidiError(f"unknown coupling {settings.coupling!r}; choose from {', '.join(COUPLINGS)}")
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
     output = Path(output)
@@ -167,7 +173,8 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
         with torch.no_grad():
             check = torch.Generator(device=device).manual_seed(12345)
             n_val = min(len(off_val), len(on_val))
-            return cfm_loss(model, off_val[:n_val], on_val[:n_val], check).item()
+            x0, x1 = pair(off_val[:n_val], on_val[:n_val], settings.coupling, settings.ot_block)
+            return cfm_loss(model, x0, x1, check).item()
 
     if not history:  # epoch 0: the untrained (zero) field, i.e. the mean squared displacement
         history.append({"epoch": 0, "train_loss": None, "validation_loss": validation_loss(), "seconds": 0.0})
@@ -181,7 +188,8 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
         running = 0.0
         for step in range(steps_per_epoch):
             batch = slice(step * batch_size, (step + 1) * batch_size)
-            loss = cfm_loss(model, off_train[off_order[batch]], on_train[on_order[batch]], generator, settings.noise)
+            x0, x1 = pair(off_train[off_order[batch]], on_train[on_order[batch]], settings.coupling, settings.ot_block)
+            loss = cfm_loss(model, x0, x1, generator, settings.noise)
             total = loss + settings.kl_scale * model.kl() / n_train if settings.bayesian else loss
             optimizer.zero_grad(set_to_none=True)
             total.backward()
