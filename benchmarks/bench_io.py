@@ -19,6 +19,7 @@ import numpy as np
 from lhe_didi.io.reader import LheReader, concatenate
 from lhe_didi.io.writer import LheWriter
 from lhe_didi.kinematics import event_map as em
+from lhe_didi.kinematics.representation import Preprocessor
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "hvq" / "hvq_lo_emu_100k.lhe.gz"
 
@@ -54,7 +55,7 @@ def main() -> None:
     n = len(batch)
     t_read = timed(read, args.repeats)
 
-    preprocessor = em.Preprocessor.fit(em.encode(batch.momenta).features)
+    preprocessor = Preprocessor.fit(em.encode(batch.momenta).features)
 
     def map_round_trip():
         encoded = em.encode(batch.momenta)

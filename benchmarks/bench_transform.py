@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from lhe_didi.io.reader import LheReader, concatenate
-from lhe_didi.kinematics import event_map
 from lhe_didi.kinematics.recoil import to_zero_pt_frame
 from lhe_didi.reweight import DEFAULT_CLASSIFIER, ClassifierModel
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel, transform_file
@@ -41,7 +40,7 @@ def main():
 
     model = DidiModel(args.model, args.device)
     batch = concatenate(list(LheReader(args.input).batches(10_000, args.events)))
-    features = event_map.encode(to_zero_pt_frame(batch.momenta)).features
+    features = model.representation.encode(to_zero_pt_frame(batch.momenta)).features
 
     flow_times, nfe = [], []
     for _ in range(args.repeats):

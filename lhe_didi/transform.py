@@ -1,7 +1,7 @@
 """On-shell -> off-shell event transformation with a trained Direct Diffusion model.
 
-Per chunk of events: six decay products -> zero-pT frame (NLO recoil) -> 17-D
-coordinates -> standardised -> dx/dt = v(x, t) solved from t = 1 to t = 0 with
+Per chunk of events: six decay products -> zero-pT frame (NLO recoil) -> the
+model's coordinates (17-D particle or 15-D decay-chain, :mod:`lhe_didi.kinematics.representation`) -> standardised -> dx/dt = v(x, t) solved from t = 1 to t = 0 with
 torchdiffeq's adaptive dopri5 -> inverse preprocessing -> four-momenta -> pT
 balance restored -> boosted so that the system balances the extra partons ->
 written with the bb4l-like writer, with the classifier weight w = C/(1 - C)
@@ -10,8 +10,8 @@ nu~ keeps the network's own (pT, phi) and the six-body system is boosted
 transversely, which preserves all invariant masses; ``neutrino="balance"``
 recomputes nu~ from the 15 physical coordinates as in the method paper (on the
 300k-event model it halves the m_t~ peak precision, see the README).
-Outputs that are not physical (non-finite, pT <= 0, a coordinate beyond the
-training range, parton momentum fraction above 1) are not written; their
+Outputs that are not physical (non-finite, pT <= 0, a rapidity beyond the
+training range, a mass below its two-body threshold, parton momentum fraction above 1) are not written; their
 indices are reported and recorded at the end of the output file.
 """
 
@@ -29,7 +29,7 @@ from .errors import LheDidiError
 from .io.events import EventBatch, momentum_fractions
 from .io.reader import LheReader
 from .io.writer import LheWriter
-from .kinematics import event_map
+from .kinematics.representation import Preprocessor
 from .kinematics.recoil import from_zero_pt_frame, to_zero_pt_frame
 from .models.store import load_network
 from .models.velocity import VelocityField
@@ -51,14 +51,15 @@ class DidiModel:
             if not config["architecture"]["bayesian"]:
                 raise LheDidiError(f"{directory}: --posterior-draw needs a Bayesian model; this one is deterministic")
             self.network.freeze_posterior_draw(posterior_draw)
-        self.preprocessor = event_map.Preprocessor.from_dict(config["preprocessing"])
+        self.preprocessor = Preprocessor.from_dict(config["preprocessing"])
+        self.representation = self.preprocessor.representation
         self.low = np.asarray(config["feature_ranges"]["min"])
         self.high = np.asarray(config["feature_ranges"]["max"])
         self.content_hash = config["content_hash"]
         self.function_evaluations = 0
 
     def flow(self, features: np.ndarray, rtol: float = 1e-5, atol: float = 1e-5) -> np.ndarray:
-        """Integrate 17-D on-shell coordinates (N, 17) from t = 1 to t = 0; returns off-shell coordinates."""
+        """Integrate on-shell coordinates (N, D) from t = 1 to t = 0; returns off-shell coordinates."""
         z = torch.as_tensor(self.preprocessor.forward(features), dtype=torch.float32, device=self.device)
 
         def velocity(t, x):
@@ -72,11 +73,7 @@ class DidiModel:
 
     def unphysical(self, features: np.ndarray) -> np.ndarray:
         """Mask of outputs that are non-finite, have pT <= 0 or leave the training range."""
-        bad = ~np.all(np.isfinite(features), axis=1)
-        bad |= np.any(features[:, event_map.PT_COLUMNS] <= 0.0, axis=1)
-        eta = [i for i, name in enumerate(event_map.TRAINING_FEATURES) if name.startswith("eta")]
-        bad |= np.any((features[:, eta] < self.low[eta]) | (features[:, eta] > self.high[eta]), axis=1)
-        return bad
+        return self.representation.unphysical(features, self.low, self.high)
 
 
 @dataclass
@@ -97,14 +94,17 @@ def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: floa
                     beam_energies: tuple[float, float], neutrino: str = "boost") -> tuple[EventBatch, np.ndarray]:
     """Transform one batch; returns the physical events and the indices of unphysical ones.
 
-    ``neutrino``: how pT balance is restored, see :func:`lhe_didi.kinematics.event_map.decode`.
+    ``neutrino``: how pT balance is restored in the particle representation, see
+    :func:`lhe_didi.kinematics.event_map.decode` (the decay-chain representation balances exactly).
     """
     recoil = batch.extra_transverse_momentum
-    encoded = event_map.encode(to_zero_pt_frame(batch.momenta))
+    encoded = model.representation.encode(to_zero_pt_frame(batch.momenta))
     features = model.flow(encoded.features, rtol, atol)
     bad = model.unphysical(features)
     safe = np.where(bad[:, None], encoded.features, features)  # placeholder rows, dropped below
-    momenta = event_map.decode(safe, encoded.rotation, batch.masses, neutrino=neutrino)  # zero-pT frame
+    momenta = model.representation.decode(safe, encoded.rotation, batch.masses, neutrino)  # zero-pT frame
+    bad |= ~np.all(np.isfinite(momenta), axis=(1, 2))  # below a two-body threshold (decay chain)
+    momenta[bad] = to_zero_pt_frame(batch.momenta[bad])  # placeholder rows, dropped below
     out = batch.with_momenta(from_zero_pt_frame(momenta, -recoil))
     out.source_index = batch.index
     bad |= ~momentum_fractions(out.final_state_momentum, beam_energies)[2]

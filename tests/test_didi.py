@@ -111,6 +111,22 @@ def test_transform_nlo_keeps_extras_order_and_invariants(tmp_path, tiny_model, h
     assert f"{report.events_out} written" in tail
 
 
+def test_decay_chain_model_trains_and_transforms(tmp_path, example_lo_path, hvq_nlo_path, nlo_batch):
+    settings = DidiSettings(**{**TINY, "epochs": 4, "representation": "decay-chain"})
+    result = train_didi(example_lo_path, hvq_nlo_path, tmp_path / "chain", settings, progress=False)
+    assert result["history"][-1]["validation_loss"] < result["history"][0]["validation_loss"]
+    model = DidiModel(tmp_path / "chain", "cpu")
+    assert model.representation.name == "decay-chain" and model.network.config["dim"] == 15
+    out = tmp_path / "off.lhe"
+    report = transform_file(hvq_nlo_path, out, tmp_path / "chain", device="cpu", batch_size=2000)
+    assert report.events_out + len(report.unphysical) == 5000 and report.events_out > 4500  # 4 epochs on 1k events
+    back = LheReader(out).read_all()
+    kept = np.setdiff1d(np.arange(5000), report.unphysical)
+    np.testing.assert_array_equal(back.pdg, nlo_batch.pdg[kept])
+    np.testing.assert_allclose(back.extra_momentum, nlo_batch.extra_momentum[kept], rtol=1e-9, atol=1e-7)
+    assert [p for e in pylhe.LHEFile.fromfile(out).events for p in check_event(e.particles)] == []
+    assert np.abs(back.momenta - nlo_batch.momenta[kept]).max() > 1.0
+
 def test_same_seed_same_output(tmp_path, tiny_model, example_lo_path):
     for name in ("a", "b"):
         transform_file(example_lo_path, tmp_path / f"{name}.lhe", tiny_model[0], device="cpu", seed=7)

@@ -11,8 +11,8 @@ The inverse rebuilds (E, px, py, pz) with fixed external masses, undoes the
 rotation and recomputes nu~ from the balance. Everything is float64 and
 vectorised over events.
 
-:class:`Preprocessor` then applies pT -> pT^(1/3), phi -> arctanh(phi/pi) and
-standardisation with stored mean and standard deviation.
+:func:`shape` then applies pT -> pT^(1/3) and phi -> arctanh(phi/pi) before the
+standardisation of :class:`lhe_didi.kinematics.representation.Preprocessor`.
 """
 
 from __future__ import annotations
@@ -139,61 +139,20 @@ def _momenta(features, rotation, masses, balance):
     return np.stack([energy, px, py, pz], axis=-1)
 
 
-class Preprocessor:
-    """pT^(1/3), arctanh(phi/pi) and standardisation of the 17 training coordinates.
+PHI_LIMIT = 1.0 - 1e-15  # |phi/pi| is clipped below 1 so that arctanh stays finite at phi = pi
 
-    ``mean`` and ``std`` are fitted on preprocessed training data and stored
-    with a model so that encoding is reproducible.
-    """
 
-    PHI_LIMIT = 1.0 - 1e-15  # |phi/pi| is clipped below 1 so that arctanh stays finite at phi = pi
+def shape(features: np.ndarray) -> np.ndarray:
+    """Non-linear preprocessing of the 17 coordinates: pT^(1/3) and arctanh(phi/pi)."""
+    out = np.array(features, dtype=np.float64, copy=True)
+    out[:, PT_COLUMNS] = np.cbrt(out[:, PT_COLUMNS])
+    out[:, PHI_COLUMNS] = np.arctanh(np.clip(out[:, PHI_COLUMNS] / np.pi, -PHI_LIMIT, PHI_LIMIT))
+    return out
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray):
-        self.mean = np.asarray(mean, dtype=np.float64)
-        self.std = np.asarray(std, dtype=np.float64)
-        if self.mean.shape != (len(_SLOTS),) or self.std.shape != (len(_SLOTS),):
-            raise ValueError("mean and std must have 17 entries")
-        if not np.all(self.std > 0):
-            raise ValueError("std must be positive")
 
-    @staticmethod
-    def shape(features: np.ndarray) -> np.ndarray:
-        """Apply the non-linear part: pT^(1/3) and arctanh(phi/pi)."""
-        out = np.array(features, dtype=np.float64, copy=True)
-        out[:, PT_COLUMNS] = np.cbrt(out[:, PT_COLUMNS])
-        ratio = np.clip(out[:, PHI_COLUMNS] / np.pi, -Preprocessor.PHI_LIMIT, Preprocessor.PHI_LIMIT)
-        out[:, PHI_COLUMNS] = np.arctanh(ratio)
-        return out
-
-    @staticmethod
-    def unshape(shaped: np.ndarray) -> np.ndarray:
-        """Invert :meth:`shape`; negative cube roots map to negative pT (caught by physicality checks)."""
-        out = np.array(shaped, dtype=np.float64, copy=True)
-        out[:, PT_COLUMNS] = out[:, PT_COLUMNS] ** 3
-        out[:, PHI_COLUMNS] = np.pi * np.tanh(out[:, PHI_COLUMNS])
-        return out
-
-    @classmethod
-    def fit(cls, features: np.ndarray) -> Preprocessor:
-        """Fit mean and standard deviation on (N, 17) training coordinates."""
-        shaped = cls.shape(features)
-        return cls(shaped.mean(axis=0), shaped.std(axis=0))
-
-    def forward(self, features: np.ndarray) -> np.ndarray:
-        """(N, 17) coordinates -> standardised network inputs."""
-        return (self.shape(features) - self.mean) / self.std
-
-    def inverse(self, standardised: np.ndarray) -> np.ndarray:
-        """Standardised network outputs -> (N, 17) coordinates."""
-        return self.unshape(np.asarray(standardised, dtype=np.float64) * self.std + self.mean)
-
-    def to_dict(self) -> dict:
-        """JSON-serialisable statistics."""
-        return {"features": TRAINING_FEATURES, "mean": self.mean.tolist(), "std": self.std.tolist()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Preprocessor:
-        """Inverse of :meth:`to_dict`; checks the feature layout matches this version."""
-        if data.get("features") != TRAINING_FEATURES:
-            raise ValueError("preprocessing statistics were made for a different feature layout")
-        return cls(np.asarray(data["mean"]), np.asarray(data["std"]))
+def unshape(shaped: np.ndarray) -> np.ndarray:
+    """Invert :func:`shape`; negative cube roots map to negative pT (caught by physicality checks)."""
+    out = np.array(shaped, dtype=np.float64, copy=True)
+    out[:, PT_COLUMNS] = out[:, PT_COLUMNS] ** 3
+    out[:, PHI_COLUMNS] = np.pi * np.tanh(out[:, PHI_COLUMNS])
+    return out

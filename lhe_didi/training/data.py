@@ -1,4 +1,4 @@
-"""Training inputs: LHE files -> 17-D DiDi coordinates (decay products in their zero-pT frame) or classifier observables."""
+"""Training inputs: LHE files -> DiDi coordinates (decay products in their zero-pT frame) or classifier observables."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import LheDidiError
 from ..io.reader import LheHeader, LheReader
-from ..kinematics import event_map
+from ..kinematics import representation as representations
 from ..kinematics.observables import classifier_observables
 from ..kinematics.recoil import to_zero_pt_frame
 from ..models.store import file_sha256
@@ -30,19 +30,21 @@ def unit_weight_copies(weights: np.ndarray, rng: np.random.Generator) -> np.ndar
     return (whole + (rng.random(len(weights)) < relative - whole)).astype(np.int64)
 
 
-def load_features(path: str | Path, max_events: int | None = None, seed: int = 0) -> tuple[np.ndarray, dict]:
-    """17-D (pT, eta, phi) coordinates of up to ``max_events`` events, and provenance of the file.
+def load_features(path: str | Path, max_events: int | None = None, seed: int = 0,
+                  representation: str = "particles") -> tuple[np.ndarray, dict]:
+    """DiDi coordinates (:mod:`lhe_didi.kinematics.representation`) of up to ``max_events`` events, and provenance of the file.
 
     Events with weight above the sample's unit weight (kept by the reference generator when
     they exceed its maximum weight) are repeated, see :func:`unit_weight_copies`; events with
     negative weight (NLO samples) are dropped and counted in the provenance.
     """
+    coordinates = representations.get(representation)
     reader = LheReader(path)
     chunks, weights = [], []
     for batch in reader.batches(50_000, max_events):
-        chunks.append(event_map.encode(to_zero_pt_frame(batch.momenta)).features)
+        chunks.append(coordinates.encode(to_zero_pt_frame(batch.momenta)).features)
         weights.append(batch.weight)
-    features = np.concatenate(chunks) if chunks else np.zeros((0, len(event_map.TRAINING_FEATURES)))
+    features = np.concatenate(chunks) if chunks else np.zeros((0, len(coordinates.features)))
     weights = np.concatenate(weights) if weights else np.zeros(0)
     copies = unit_weight_copies(weights, np.random.default_rng(seed))
     provenance = {"path": str(Path(path)), "sha256": file_sha256(path), "events_used": int(len(features)),

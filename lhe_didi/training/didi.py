@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..errors import LheDidiError
-from ..kinematics import event_map
+from ..kinematics.representation import REPRESENTATIONS, Preprocessor
 from ..models.store import save_model_dir
 from ..models.velocity import VelocityField
 from .coupling import COUPLINGS, pair
@@ -47,6 +47,7 @@ class DidiSettings:
     max_lr: float = 1e-3
     weight_decay: float = 1e-5
     noise: float = 1e-4
+    representation: str = "particles"
     coupling: str = "independent"
     ot_block: int = 256
     validation_fraction: float = 0.1
@@ -132,19 +133,21 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
     device = resolve_device(settings.device)
     if settings.coupling not in COUPLINGS:
         raise LheDidiError(f"unknown coupling {settings.coupling!r}; choose from {', '.join(COUPLINGS)}")
+    if settings.representation not in REPRESENTATIONS:
+        raise LheDidiError(f"unknown representation {settings.representation!r}; choose from {', '.join(REPRESENTATIONS)}")
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
     output = Path(output)
     checkpoint = _Checkpoint(output.with_name(output.name + ".checkpoint"))
 
-    on, on_info = load_features(onshell, settings.max_events, settings.seed)
-    off, off_info = load_features(offshell, settings.max_events, settings.seed + 1)
+    on, on_info = load_features(onshell, settings.max_events, settings.seed, settings.representation)
+    off, off_info = load_features(offshell, settings.max_events, settings.seed + 1, settings.representation)
     # the two samples are used in random order; shuffle once so that the validation tail is unbiased
     rng = np.random.default_rng(settings.seed)
     on, off = on[rng.permutation(len(on))], off[rng.permutation(len(off))]
     if min(len(on), len(off)) < 10:
         raise LheDidiError("need at least 10 events in each training file")
-    preprocessor = event_map.Preprocessor.fit(np.concatenate([on, off]))
+    preprocessor = Preprocessor.fit(np.concatenate([on, off]), settings.representation)
     ranges = feature_ranges(on, off)
 
     def split(features):
@@ -208,7 +211,7 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
     config = {
         "kind": "didi",
         "architecture": model.config,
-        "features": event_map.TRAINING_FEATURES,
+        "features": preprocessor.representation.features,
         "preprocessing": preprocessor.to_dict(),
         "feature_ranges": ranges,
         "training": {**asdict(settings), "device_used": str(device), "steps_per_epoch": steps_per_epoch, "batch_size_used": batch_size,
@@ -219,6 +222,13 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
     content_hash = save_model_dir(output, model.state_dict(), config, model_card(config))
     shutil.rmtree(checkpoint.directory, ignore_errors=True)
     return {"content_hash": content_hash, "history": history, "output": str(output)}
+
+
+_INPUTS = {
+    "particles": "17-D (pT^(1/3), eta, arctanh(phi/pi)) of b, l+, nu, b~, l-, nu~ rotated so that l+ has phi = 0,",
+    "decay-chain": "15-D decay chain: top pT^(1/3) and rapidities, asinh((m^2 - M^2)/(M Gamma)) of m_t and m_W per side,\n"
+                   "  arctanh of the W and lepton decay angles (cos theta, phi/pi) in the top and W rest frames,",
+}
 
 
 def model_card(config: dict) -> str:
@@ -235,8 +245,9 @@ def model_card(config: dict) -> str:
 - **Content hash**: `{{content_hash}}` (checked at load) — lhe-didi {__version__}
 - **Architecture**: {"Bayesian " if arch["bayesian"] else ""}MLP, {arch["depth"]} x {arch["width"]}, SiLU, time embedding {arch["embedding"]},
   last layer zero-initialised{f', prior width {arch["prior_width"]}, c = {train["kl_scale"]}' if arch["bayesian"] else ''}.
-- **Inputs**: 17-D (pT^(1/3), eta, arctanh(phi/pi)) of b, l+, nu, b~, l-, nu~ rotated so that l+ has phi = 0,
+- **Inputs**: {_INPUTS[config["preprocessing"].get("representation", "particles")]}
   standardised; decay products taken in the frame where their system has zero pT.
+- **Training pairs**: {train.get("coupling", "independent")} coupling{f' (exact optimal transport in blocks of {train["ot_block"]})' if train.get("coupling") == "ot" else ' (paper Eq. 8)'}.
 - **Training data**: on-shell `{data["onshell"]["path"]}` ({data["onshell"]["events_used"]} events, sha256 `{data["onshell"]["sha256"][:16]}…`),
   off-shell `{data["offshell"]["path"]}` ({data["offshell"]["events_used"]} events, sha256 `{data["offshell"]["sha256"][:16]}…`);
   {100 * train["validation_fraction"]:.0f}% held out for validation. Events above unit weight expanded / negative-weight

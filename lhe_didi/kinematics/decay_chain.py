@@ -1,0 +1,196 @@
+"""Decay-chain coordinates of the six decay products: t -> b W+(-> l+ nu), t~ -> b~ W-(-> l- nu~).
+
+Per side (t = b + l+ + nu, W+ = l+ + nu; likewise for t~) nine numbers describe three momenta
+of fixed external mass: the top's (pT, y, phi, m_t), the W mass m_W, the W direction in the top
+rest frame (cos theta_W, phi_W) and the lepton direction in the W rest frame (cos theta_l, phi_l);
+the momentum magnitudes follow from two-body kinematics. Frames: the W angles are measured about
+the top's flight direction with the beam axis fixing phi = 0, the lepton angles about the W
+direction (in the top rest frame) with the top's flight direction fixing phi = 0; the W rest frame
+is reached from the top rest frame.
+
+The map is a bijection for every event, resonant or not: the labels only name which particles are
+grouped, so non-resonant (single-top-like, off-shell) configurations are as well described as
+tt~ ones. The resonance masses become coordinates of their own, so the network sees the sharp
+Breit-Wigner peaks as smooth densities after :func:`shape` (asinh((m - M) / Gamma)), instead of having
+to reproduce them through a precise combination of 9 particle coordinates; :func:`shape` also sends
+the two-body thresholds (m_W > 0, m_t > m_W + m_b) to -infinity, so every network output is a
+kinematically allowed decay chain.
+
+Events are taken in the frame where the six momenta have zero summed pT, so the t~ has pT = pT_t and
+phi = phi_t + pi; with the global azimuth (phi_t, returned as ``rotation``) 15 coordinates remain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..constants import B, B_BAR, B_MASS, LEPTON_MINUS, LEPTON_PLUS, NEUTRINO, NEUTRINO_BAR, TOP_MASS, TOP_WIDTH, W_MASS, W_WIDTH
+from .observables import as_vectors
+
+SIDE_COORDINATES = ("m_t", "m_W", "costheta_W", "phi_W", "costheta_l", "phi_l")
+FEATURES = ["pt_t", "y_t", *(f"{c}_top" for c in SIDE_COORDINATES), "y_tbar", *(f"{c}_tbar" for c in SIDE_COORDINATES)]
+"""The 15 coordinates, e.g. ``m_t_top``, ``costheta_l_tbar`` (unshaped values in GeV and radians)."""
+
+_SIDES = ((B, LEPTON_PLUS, NEUTRINO), (B_BAR, LEPTON_MINUS, NEUTRINO_BAR))
+_BEAM = np.array([0.0, 0.0, 1.0])
+_RESONANCES = {"m_t": (TOP_MASS, TOP_WIDTH), "m_W": (W_MASS, W_WIDTH)}
+
+
+def _column(name: str) -> int:
+    return FEATURES.index(name)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _axes(axis: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Right-handed frame with z along ``axis`` and x in the plane of ``axis`` and ``reference``."""
+    z = _unit(axis)
+    y = _unit(np.cross(np.broadcast_to(reference, z.shape), z))
+    return np.cross(y, z), y, z
+
+
+def _angles(momentum: np.ndarray, axes) -> tuple[np.ndarray, np.ndarray]:
+    x, y, z = axes
+    p = momentum[:, 1:]
+    return np.sum(p * z, axis=1) / np.linalg.norm(p, axis=1), np.arctan2(np.sum(p * y, axis=1), np.sum(p * x, axis=1))
+
+
+def _direction(costheta, phi, axes) -> np.ndarray:
+    x, y, z = axes
+    sintheta = np.sqrt(np.clip(1.0 - costheta**2, 0.0, None))
+    return (sintheta * np.cos(phi))[:, None] * x + (sintheta * np.sin(phi))[:, None] * y + costheta[:, None] * z
+
+
+def _four(vectors) -> np.ndarray:
+    return np.stack([np.asarray(vectors.E), np.asarray(vectors.px), np.asarray(vectors.py), np.asarray(vectors.pz)], axis=-1)
+
+
+def _rest_frame(momentum: np.ndarray, of: np.ndarray) -> np.ndarray:
+    return _four(as_vectors(momentum).boostCM_of_p4(as_vectors(of)))
+
+
+def _lab_frame(momentum: np.ndarray, of: np.ndarray) -> np.ndarray:
+    return _four(as_vectors(momentum).boost_p4(as_vectors(of)))
+
+
+def _mass(p: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.maximum(p[:, 0] ** 2 - np.sum(p[:, 1:] ** 2, axis=1), 0.0))
+
+
+def two_body_momentum(mass: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> np.ndarray:
+    """Daughter momentum in the rest frame of ``mass`` -> m1 + m2; NaN below threshold."""
+    lam = (mass**2 - (m1 + m2) ** 2) * (mass**2 - (m1 - m2) ** 2)
+    with np.errstate(invalid="ignore"):
+        return np.where(mass >= m1 + m2, np.sqrt(np.maximum(lam, 0.0)) / (2.0 * mass), np.nan)
+
+
+def _encode_side(b, lepton, neutrino):
+    w = lepton + neutrino
+    top = b + w
+    w_star = _rest_frame(w, top)
+    top_axes = _axes(top[:, 1:], _BEAM)
+    costheta_w, phi_w = _angles(w_star, top_axes)
+    lepton_star = _rest_frame(_rest_frame(lepton, top), w_star)
+    costheta_l, phi_l = _angles(lepton_star, _axes(w_star[:, 1:], top_axes[2]))
+    return top, [_mass(top), _mass(w), costheta_w, phi_w, costheta_l, phi_l]
+
+
+def encode(momenta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Six four-momenta (N, 6, 4) in their zero-pT frame -> 15 coordinates (N, 15) and the azimuth phi_t (N,)."""
+    momenta = np.asarray(momenta, dtype=np.float64)
+    top, top_side = _encode_side(*(momenta[:, i] for i in _SIDES[0]))
+    tbar, tbar_side = _encode_side(*(momenta[:, i] for i in _SIDES[1]))
+    pt = np.hypot(top[:, 1], top[:, 2])
+    rapidity = [0.5 * np.log((p[:, 0] + p[:, 3]) / (p[:, 0] - p[:, 3])) for p in (top, tbar)]
+    features = np.stack([pt, rapidity[0], *top_side, rapidity[1], *tbar_side], axis=1)
+    return features, np.arctan2(top[:, 2], top[:, 1])
+
+
+def _decode_side(pt, phi, rapidity, coordinates, masses):
+    m_top, m_w, costheta_w, phi_w, costheta_l, phi_l = coordinates
+    m_b, m_lepton, m_neutrino = masses
+    transverse_mass = np.sqrt(m_top**2 + pt**2)
+    top = np.stack([transverse_mass * np.cosh(rapidity), pt * np.cos(phi), pt * np.sin(phi),
+                    transverse_mass * np.sinh(rapidity)], axis=1)
+    top_axes = _axes(top[:, 1:], _BEAM)
+    w_direction = _direction(costheta_w, phi_w, top_axes)
+    p_w = two_body_momentum(m_top, m_w, m_b)[:, None] * w_direction
+    w_star = np.concatenate([np.sqrt(np.sum(p_w**2, axis=1) + m_w**2)[:, None], p_w], axis=1)
+    b_star = np.concatenate([np.sqrt(np.sum(p_w**2, axis=1) + m_b**2)[:, None], -p_w], axis=1)
+    p_l = two_body_momentum(m_w, m_lepton, m_neutrino)[:, None] * _direction(costheta_l, phi_l, _axes(w_direction, top_axes[2]))
+    lepton = np.concatenate([np.sqrt(np.sum(p_l**2, axis=1) + m_lepton**2)[:, None], p_l], axis=1)
+    neutrino = np.concatenate([np.sqrt(np.sum(p_l**2, axis=1) + m_neutrino**2)[:, None], -p_l], axis=1)
+    return (_lab_frame(b_star, top), _lab_frame(_lab_frame(lepton, w_star), top),
+            _lab_frame(_lab_frame(neutrino, w_star), top))
+
+
+def decode(features: np.ndarray, rotation: np.ndarray, masses: np.ndarray) -> np.ndarray:
+    """15 coordinates (N, 15) and azimuth phi_t -> six four-momenta (N, 6, 4) with zero summed pT.
+
+    ``masses`` (N, 6) are the external masses. Coordinates below a two-body threshold
+    (m_t < m_W + m_b, m_W < m_l + m_nu) give NaN momenta: callers flag them as unphysical.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    rotation = np.asarray(rotation, dtype=np.float64)
+    masses = np.asarray(masses, dtype=np.float64)
+    pt = features[:, _column("pt_t")]
+    out = np.empty((len(features), 6, 4))
+    for side, (label, azimuth) in enumerate((("top", rotation), ("tbar", rotation + np.pi))):
+        coordinates = [features[:, _column(f"{c}_{label}")] for c in SIDE_COORDINATES]
+        rapidity = features[:, _column("y_t" if side == 0 else "y_tbar")]
+        slots = _SIDES[side]
+        decayed = _decode_side(pt, azimuth, rapidity, coordinates, [masses[:, i] for i in slots])
+        for slot, momentum in zip(slots, decayed):
+            out[:, slot] = momentum
+    return out
+
+
+ANGLE_COLUMNS = [i for i, name in enumerate(FEATURES) if name.startswith("phi_")]
+COSINE_COLUMNS = [i for i, name in enumerate(FEATURES) if name.startswith("costheta_")]
+_LIMIT = 1.0 - 1e-15  # |cos theta|, |phi/pi| are clipped below 1 so that arctanh stays finite
+_SMALLEST = 1e-300  # floor of the distance to a threshold (events exactly at it, massless-b files)
+
+
+def _mass_to_line(mass, resonance, threshold):
+    """m above ``threshold`` -> the real line: asinh((m - M) / Gamma) (flat over the Breit-Wigner peak,
+    logarithmic in the tails) with the threshold sent to -infinity by an inverse softplus."""
+    pole, width = resonance
+    u, low = np.arcsinh((mass - pole) / width), np.arcsinh((threshold - pole) / width)
+    return low + np.log(np.maximum(np.expm1(u - low), _SMALLEST))
+
+
+def _line_to_mass(value, resonance, threshold):
+    """Inverse of :func:`_mass_to_line`: every real value gives a mass above the threshold."""
+    pole, width = resonance
+    low = np.arcsinh((threshold - pole) / width)
+    return pole + width * np.sinh(low + np.logaddexp(0.0, value - low))
+
+
+def shape(features: np.ndarray) -> np.ndarray:
+    """Non-linear preprocessing: pT^(1/3); the masses mapped to the real line above their thresholds
+    (m_W > 0, m_t > m_W + m_b with m_b = 4.75 GeV) with the Breit-Wigner peaks flattened, see
+    :func:`_mass_to_line`; arctanh(cos theta) and arctanh(phi/pi)."""
+    out = np.array(features, dtype=np.float64, copy=True)
+    out[:, _column("pt_t")] = np.cbrt(out[:, _column("pt_t")])
+    for side in ("top", "tbar"):
+        m_top, m_w = features[:, _column(f"m_t_{side}")], features[:, _column(f"m_W_{side}")]
+        out[:, _column(f"m_W_{side}")] = _mass_to_line(m_w, _RESONANCES["m_W"], 0.0)
+        out[:, _column(f"m_t_{side}")] = _mass_to_line(m_top, _RESONANCES["m_t"], m_w + B_MASS)
+    out[:, COSINE_COLUMNS] = np.arctanh(np.clip(out[:, COSINE_COLUMNS], -_LIMIT, _LIMIT))
+    out[:, ANGLE_COLUMNS] = np.arctanh(np.clip(out[:, ANGLE_COLUMNS] / np.pi, -_LIMIT, _LIMIT))
+    return out
+
+
+def unshape(shaped: np.ndarray) -> np.ndarray:
+    """Invert :func:`shape`; any real input gives masses above their thresholds."""
+    out = np.array(shaped, dtype=np.float64, copy=True)
+    out[:, _column("pt_t")] = out[:, _column("pt_t")] ** 3
+    for side in ("top", "tbar"):
+        m_w = _line_to_mass(shaped[:, _column(f"m_W_{side}")], _RESONANCES["m_W"], 0.0)
+        out[:, _column(f"m_W_{side}")] = m_w
+        out[:, _column(f"m_t_{side}")] = _line_to_mass(shaped[:, _column(f"m_t_{side}")], _RESONANCES["m_t"], m_w + B_MASS)
+    out[:, COSINE_COLUMNS] = np.tanh(out[:, COSINE_COLUMNS])
+    out[:, ANGLE_COLUMNS] = np.pi * np.tanh(out[:, ANGLE_COLUMNS])
+    return out

@@ -1,0 +1,143 @@
+"""The coordinate systems a DiDi model can work in, and the standardisation of their coordinates.
+
+* ``particles`` (method paper, :mod:`.event_map`): (pT, eta, phi) of the six decay products,
+  17 training coordinates (nu~'s redundant pT and phi kept).
+* ``decay-chain`` (:mod:`.decay_chain`): top kinematics, resonance masses and decay angles,
+  15 coordinates, with the Breit-Wigner peaks of m_t and m_W flattened by the preprocessing.
+
+Both act on the six decay products in the frame where their summed pT vanishes. A model directory
+records its representation in ``config["preprocessing"]["representation"]``; older models without
+the entry use ``particles``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import decay_chain, event_map
+
+
+class Representation:
+    """Common interface: encode momenta, decode coordinates, shape for the network, physicality."""
+
+    name: str
+    features: list[str]
+
+    def encode(self, momenta: np.ndarray) -> event_map.EncodedEvents:
+        """Six four-momenta (N, 6, 4) in their zero-pT frame -> coordinates and global azimuth."""
+        raise NotImplementedError
+
+    def decode(self, features: np.ndarray, rotation: np.ndarray, masses: np.ndarray, neutrino: str) -> np.ndarray:
+        """Coordinates -> six four-momenta (N, 6, 4) with zero summed pT (NaN where not physical)."""
+        raise NotImplementedError
+
+    def shape(self, features: np.ndarray) -> np.ndarray:
+        """Non-linear preprocessing before standardisation."""
+        raise NotImplementedError
+
+    def unshape(self, shaped: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`shape`."""
+        raise NotImplementedError
+
+    def unphysical(self, features: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        """Mask of network outputs that are non-finite, have pT <= 0 or leave the training range
+        (``low``, ``high``) in a longitudinal coordinate."""
+        bad = ~np.all(np.isfinite(features), axis=1)
+        positive = [i for i, name in enumerate(self.features) if name.startswith("pt_")]
+        bad |= np.any(features[:, positive] <= 0.0, axis=1)
+        ranged = [i for i, name in enumerate(self.features) if name.startswith(("eta_", "y_"))]
+        bad |= np.any((features[:, ranged] < low[ranged]) | (features[:, ranged] > high[ranged]), axis=1)
+        return bad
+
+
+class Particles(Representation):
+    """(pT, eta, phi) of b, l+, nu, b~, l-, nu~, l+ rotated to phi = 0 (17 coordinates)."""
+
+    name = "particles"
+    features = event_map.TRAINING_FEATURES
+
+    def encode(self, momenta):
+        return event_map.encode(momenta)
+
+    def decode(self, features, rotation, masses, neutrino="boost"):
+        return event_map.decode(features, rotation, masses, neutrino=neutrino)
+
+    def shape(self, features):
+        return event_map.shape(features)
+
+    def unshape(self, shaped):
+        return event_map.unshape(shaped)
+
+
+class DecayChain(Representation):
+    """Top (pT, y), resonance masses and decay angles of both sides (15 coordinates)."""
+
+    name = "decay-chain"
+    features = decay_chain.FEATURES
+
+    def encode(self, momenta):
+        features, rotation = decay_chain.encode(momenta)
+        return event_map.EncodedEvents(features=features, rotation=rotation)
+
+    def decode(self, features, rotation, masses, neutrino="boost"):
+        """pT balance is exact by construction; ``neutrino`` has no effect here."""
+        return decay_chain.decode(features, rotation, masses)
+
+    def shape(self, features):
+        return decay_chain.shape(features)
+
+    def unshape(self, shaped):
+        return decay_chain.unshape(shaped)
+
+
+REPRESENTATIONS = {r.name: r for r in (Particles(), DecayChain())}
+
+
+def get(name: str) -> Representation:
+    """The representation called ``name`` (``particles`` or ``decay-chain``)."""
+    try:
+        return REPRESENTATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown representation {name!r}; choose from {', '.join(REPRESENTATIONS)}") from None
+
+
+class Preprocessor:
+    """Shaping (see each representation) and standardisation with stored mean and standard deviation,
+    fitted on training data and stored with a model so that encoding is reproducible."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, representation: str = "particles"):
+        self.representation = get(representation)
+        self.mean = np.asarray(mean, dtype=np.float64)
+        self.std = np.asarray(std, dtype=np.float64)
+        size = len(self.representation.features)
+        if self.mean.shape != (size,) or self.std.shape != (size,):
+            raise ValueError(f"mean and std must have {size} entries for the {representation} representation")
+        if not np.all(self.std > 0):
+            raise ValueError("std must be positive")
+
+    @classmethod
+    def fit(cls, features: np.ndarray, representation: str = "particles") -> Preprocessor:
+        """Fit mean and standard deviation on (N, D) training coordinates."""
+        shaped = get(representation).shape(features)
+        return cls(shaped.mean(axis=0), shaped.std(axis=0), representation)
+
+    def forward(self, features: np.ndarray) -> np.ndarray:
+        """(N, D) coordinates -> standardised network inputs."""
+        return (self.representation.shape(features) - self.mean) / self.std
+
+    def inverse(self, standardised: np.ndarray) -> np.ndarray:
+        """Standardised network outputs -> (N, D) coordinates."""
+        return self.representation.unshape(np.asarray(standardised, dtype=np.float64) * self.std + self.mean)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable statistics."""
+        return {"representation": self.representation.name, "features": self.representation.features,
+                "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Preprocessor:
+        """Inverse of :meth:`to_dict`; checks the feature layout matches this version."""
+        representation = get(data.get("representation", "particles"))
+        if data.get("features") != representation.features:
+            raise ValueError("preprocessing statistics were made for a different feature layout")
+        return cls(np.asarray(data["mean"]), np.asarray(data["std"]), representation.name)
