@@ -10,8 +10,8 @@ nu~ keeps the network's own (pT, phi) and the six-body system is boosted
 transversely, which preserves all invariant masses; ``neutrino="balance"``
 recomputes nu~ from the 15 physical coordinates as in the method paper (on the
 300k-event model it halves the m_t~ peak precision, see the README).
-Outputs that are not physical (non-finite, pT <= 0, a rapidity beyond the
-training range, a mass below its two-body threshold, parton momentum fraction above 1) are not written; their
+Outputs that are not physical (non-finite, pT <= 0, a rapidity or resonance mass beyond
+the training range, a mass below its two-body threshold, parton momentum fraction above 1) are not written; their
 indices are reported and recorded at the end of the output file.
 """
 

@@ -41,11 +41,11 @@ class Representation:
 
     def unphysical(self, features: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
         """Mask of network outputs that are non-finite, have pT <= 0 or leave the training range
-        (``low``, ``high``) in a longitudinal coordinate."""
+        (``low``, ``high``) in a longitudinal coordinate or a resonance mass."""
         bad = ~np.all(np.isfinite(features), axis=1)
         positive = [i for i, name in enumerate(self.features) if name.startswith("pt_")]
         bad |= np.any(features[:, positive] <= 0.0, axis=1)
-        ranged = [i for i, name in enumerate(self.features) if name.startswith(("eta_", "y_"))]
+        ranged = [i for i, name in enumerate(self.features) if name.startswith(("eta_", "y_", "m_"))]
         bad |= np.any((features[:, ranged] < low[ranged]) | (features[:, ranged] > high[ranged]), axis=1)
         return bad
 
