@@ -98,13 +98,14 @@ def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: floa
     :func:`lhe_didi.kinematics.event_map.decode` (the decay-chain representation balances exactly).
     """
     recoil = batch.extra_transverse_momentum
-    encoded = model.representation.encode(to_zero_pt_frame(batch.momenta))
+    zero_pt = to_zero_pt_frame(batch.momenta)
+    encoded = model.representation.encode(zero_pt)
     features = model.flow(encoded.features, rtol, atol)
     bad = model.unphysical(features)
     safe = np.where(bad[:, None], encoded.features, features)  # placeholder rows, dropped below
     momenta = model.representation.decode(safe, encoded.rotation, batch.masses, neutrino)  # zero-pT frame
     bad |= ~np.all(np.isfinite(momenta), axis=(1, 2))  # below a two-body threshold (decay chain)
-    momenta[bad] = to_zero_pt_frame(batch.momenta[bad])  # placeholder rows, dropped below
+    momenta[bad] = zero_pt[bad]  # placeholder rows, dropped below
     out = batch.with_momenta(from_zero_pt_frame(momenta, -recoil))
     out.source_index = batch.index
     bad |= ~momentum_fractions(out.final_state_momentum, beam_energies)[2]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..constants import B, B_BAR, B_MASS, LEPTON_MINUS, LEPTON_PLUS, NEUTRINO, NEUTRINO_BAR, TOP_MASS, TOP_WIDTH, W_MASS, W_WIDTH
-from .observables import as_vectors
+from .observables import as_vectors, invariant_mass
 
 SIDE_COORDINATES = ("m_t", "m_W", "costheta_W", "phi_W", "costheta_l", "phi_l")
 FEATURES = ["pt_t", "y_t", *(f"{c}_top" for c in SIDE_COORDINATES), "y_tbar", *(f"{c}_tbar" for c in SIDE_COORDINATES)]
@@ -75,10 +75,6 @@ def _lab_frame(momentum: np.ndarray, of: np.ndarray) -> np.ndarray:
     return _four(as_vectors(momentum).boost_p4(as_vectors(of)))
 
 
-def _mass(p: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(p[:, 0] ** 2 - np.sum(p[:, 1:] ** 2, axis=1), 0.0))
-
-
 def two_body_momentum(mass: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> np.ndarray:
     """Daughter momentum in the rest frame of ``mass`` -> m1 + m2; NaN below threshold."""
     lam = (mass**2 - (m1 + m2) ** 2) * (mass**2 - (m1 - m2) ** 2)
@@ -94,7 +90,7 @@ def _encode_side(b, lepton, neutrino):
     costheta_w, phi_w = _angles(w_star, top_axes)
     lepton_star = _rest_frame(_rest_frame(lepton, top), w_star)
     costheta_l, phi_l = _angles(lepton_star, _axes(w_star[:, 1:], top_axes[2]))
-    return top, [_mass(top), _mass(w), costheta_w, phi_w, costheta_l, phi_l]
+    return top, [invariant_mass(top), invariant_mass(w), costheta_w, phi_w, costheta_l, phi_l]
 
 
 def encode(momenta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,11 +133,10 @@ def decode(features: np.ndarray, rotation: np.ndarray, masses: np.ndarray) -> np
     masses = np.asarray(masses, dtype=np.float64)
     pt = features[:, _column("pt_t")]
     out = np.empty((len(features), 6, 4))
-    for side, (label, azimuth) in enumerate((("top", rotation), ("tbar", rotation + np.pi))):
+    sides = (("top", "y_t", rotation), ("tbar", "y_tbar", rotation + np.pi))
+    for (label, rapidity, azimuth), slots in zip(sides, _SIDES):
         coordinates = [features[:, _column(f"{c}_{label}")] for c in SIDE_COORDINATES]
-        rapidity = features[:, _column("y_t" if side == 0 else "y_tbar")]
-        slots = _SIDES[side]
-        decayed = _decode_side(pt, azimuth, rapidity, coordinates, [masses[:, i] for i in slots])
+        decayed = _decode_side(pt, azimuth, features[:, _column(rapidity)], coordinates, [masses[:, i] for i in slots])
         for slot, momentum in zip(slots, decayed):
             out[:, slot] = momentum
     return out

@@ -24,7 +24,8 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..errors import LheDidiError
-from ..kinematics.representation import REPRESENTATIONS, Preprocessor
+from ..kinematics import representation as representations
+from ..kinematics.representation import Preprocessor
 from ..models.store import save_model_dir
 from ..models.velocity import VelocityField
 from .coupling import COUPLINGS, pair
@@ -133,8 +134,10 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
     device = resolve_device(settings.device)
     if settings.coupling not in COUPLINGS:
         raise LheDidiError(f"unknown coupling {settings.coupling!r}; choose from {', '.join(COUPLINGS)}")
-    if settings.representation not in REPRESENTATIONS:
-        raise LheDidiError(f"unknown representation {settings.representation!r}; choose from {', '.join(REPRESENTATIONS)}")
+    try:  # checked before the (long) reading of the training files
+        representations.get(settings.representation)
+    except ValueError as exc:
+        raise LheDidiError(str(exc)) from None
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
     output = Path(output)
@@ -171,13 +174,14 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
         start_epoch, history = checkpoint.load(model, optimizer, scheduler, generator, device)
     n_train = len(off_train)
 
+    n_val = min(len(off_val), len(on_val))
+    validation_pairs = pair(off_val[:n_val], on_val[:n_val], settings.coupling, settings.ot_block)  # fixed
+
     def validation_loss() -> float:
         model.eval()
         with torch.no_grad():
             check = torch.Generator(device=device).manual_seed(12345)
-            n_val = min(len(off_val), len(on_val))
-            x0, x1 = pair(off_val[:n_val], on_val[:n_val], settings.coupling, settings.ot_block)
-            return cfm_loss(model, x0, x1, check).item()
+            return cfm_loss(model, *validation_pairs, check).item()
 
     if not history:  # epoch 0: the untrained (zero) field, i.e. the mean squared displacement
         history.append({"epoch": 0, "train_loss": None, "validation_loss": validation_loss(), "seconds": 0.0})
@@ -226,8 +230,9 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
 
 _INPUTS = {
     "particles": "17-D (pT^(1/3), eta, arctanh(phi/pi)) of b, l+, nu, b~, l-, nu~ rotated so that l+ has phi = 0,",
-    "decay-chain": "15-D decay chain: top pT^(1/3) and rapidities, asinh((m^2 - M^2)/(M Gamma)) of m_t and m_W per side,\n"
-                   "  arctanh of the W and lepton decay angles (cos theta, phi/pi) in the top and W rest frames,",
+    "decay-chain": "15-D decay chain: top pT^(1/3) and rapidities, m_t and m_W per side as asinh((m - M)/Gamma) with the\n"
+                   "  two-body thresholds sent to -infinity, arctanh of the W and lepton decay angles (cos theta, phi/pi) in the\n"
+                   "  top and W rest frames,",
 }
 
 
