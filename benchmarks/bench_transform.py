@@ -1,11 +1,13 @@
 """Transform throughput and ODE cost of a DiDi model, and training time per epoch.
 
     python benchmarks/bench_transform.py [--model DIR] [--input FILE] [--events N] [--device cpu|cuda]
+                                         [--solve-batch N ...]
 
 Reports (medians of repeats): end-to-end events/s (read + flow + write) without
 and with classifier weights, the flow alone and the classifier alone in events/s,
 velocity evaluations (NFE) per dopri5 solve, and the median training seconds per
-epoch recorded in the model directory.
+epoch recorded in the model directory. ``--solve-batch 2000 5000 20000`` compares
+the flow for several numbers of events per dopri5 solve.
 """
 
 from __future__ import annotations
@@ -36,22 +38,29 @@ def main():
     parser.add_argument("--batch-size", type=int, default=50_000)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--solve-batch", type=int, nargs="*",
+                        help="events per dopri5 solve to compare for the flow (default: the model's own choice)")
     args = parser.parse_args()
 
     model = DidiModel(args.model, args.device)
     batch = concatenate(list(LheReader(args.input).batches(10_000, args.events)))
     features = model.representation.encode(to_zero_pt_frame(batch.momenta)).features
 
-    flow_times, nfe = [], []
-    for _ in range(args.repeats):
-        model.function_evaluations = 0
-        start = time.perf_counter()
-        for first in range(0, len(features), args.batch_size):
-            model.flow(features[first:first + args.batch_size])
-        if model.device.type == "cuda":
-            torch.cuda.synchronize()
-        flow_times.append(time.perf_counter() - start)
-        nfe.append(model.function_evaluations / max(1, -(-len(features) // args.batch_size)))
+    flow_rates = {}
+    for solve_batch in args.solve_batch or [model.solve_batch]:
+        model.solve_batch = solve_batch
+        flow_times, nfe = [], []
+        for _ in range(args.repeats):
+            model.function_evaluations = model.solves = 0
+            start = time.perf_counter()
+            for first in range(0, len(features), args.batch_size):
+                model.flow(features[first:first + args.batch_size])
+            if model.device.type == "cuda":
+                torch.cuda.synchronize()
+            flow_times.append(time.perf_counter() - start)
+            nfe.append(model.function_evaluations / max(model.solves, 1))
+        flow_rates[solve_batch] = (len(features) / statistics.median(flow_times), statistics.median(nfe))
+    model.solve_batch = DidiModel(args.model, args.device).solve_batch
 
     classifier = ClassifierModel(args.classifier, args.device) if (args.classifier / "config.json").exists() else None
     classifier_times = []
@@ -81,7 +90,8 @@ def main():
     threads = torch.get_num_threads()
     print(f"model {args.model} ({model.config['architecture']}), device {model.device}, torch threads {threads}")
     print(f"events {len(features)}, batch {args.batch_size}, repeats {args.repeats} (medians)")
-    print(f"flow only:   {len(features) / statistics.median(flow_times):9.0f} events/s, NFE per solve {statistics.median(nfe):.0f}")
+    for solve_batch, (rate, nfe) in flow_rates.items():
+        print(f"flow only:   {rate:9.0f} events/s, NFE per solve {nfe:.0f} (solves of {solve_batch or 'all'} events)")
     print(f"end to end:  {len(features) / statistics.median(end_to_end):9.0f} events/s ({report.events_out} written)")
     if classifier:
         print(f"classifier:  {len(features) / statistics.median(classifier_times):9.0f} events/s (observables + network)")

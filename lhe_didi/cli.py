@@ -157,7 +157,7 @@ def transform(input_file, output, model, device, batch_size, rtol, atol, seed, s
                                 classifier_dir=classifier, use_classifier=not no_classifier, weight_settings=settings)
     rate = report.events_in / max(report.seconds, 1e-9)
     click.echo(f"wrote {report.events_out} of {report.events_in} events to {output} ({rate:.0f} events/s,"
-               f" {report.function_evaluations / max(report.chunks, 1):.0f} velocity evaluations per chunk)")
+               f" {report.function_evaluations / max(report.solves, 1):.0f} velocity evaluations per ODE solve)")
     if report.weights is not None:
         click.echo(report.weights.line())
     if report.unphysical:

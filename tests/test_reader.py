@@ -152,3 +152,31 @@ def test_batches_stop_after_max_events(example_lo_path):
     np.testing.assert_array_equal(np.concatenate([b.momenta for b in first]), full.momenta[:700])
     assert [len(b) for b in LheReader(example_lo_path).batches(400, max_events=5000)] == [400, 400, 200]
     assert list(LheReader(example_lo_path).batches(10, max_events=0)) == []
+
+
+def test_event_with_different_named_weights_is_skipped_whole(tmp_path, example_text):
+    text = _first_events(example_text, 4)
+    events = text.split("<event>")
+    rwgt = "<rwgt>\n<wgt id='a'> 1.5 </wgt>\n</rwgt>\n</event>"
+    events[1:] = [e.replace("</event>", rwgt) for e in events[1:]]
+    events[2] = events[2].replace("<wgt id='a'>", "<wgt id='b'>")
+    path = _write(tmp_path, "weights.lhe", "<event>".join(events))
+    with pytest.raises(EventContentError, match="event 1: its named weights differ"):
+        LheReader(path).read_all()
+    reader = LheReader(path, skip_invalid=True)
+    batch = reader.read_all()
+    assert batch.index.tolist() == [0, 2, 3] and list(batch.named_weights) == ["a"]
+    assert batch.named_weights["a"].tolist() == [1.5, 1.5, 1.5]
+    assert len(batch.momenta) == len(batch.weight) == len(batch.extras) == 3
+
+
+def test_invalid_event_is_reported_before_a_later_truncation(tmp_path, example_text):
+    text = _first_events(example_text, 4)
+    events = text.split("<event>")
+    events[1] = events[1].replace("\n      13     1", "\n       1     1").replace("\n     -13     1", "\n       1     1")
+    truncated = "<event>".join(events)[: text.rindex("<event>") + 100]
+    path = _write(tmp_path, "bad_then_truncated.lhe", truncated)
+    with pytest.raises(EventContentError, match="event 0: no dileptonic final state"):
+        LheReader(path).read_all()
+    with pytest.raises(LheFormatError):
+        LheReader(path, skip_invalid=True).read_all()

@@ -28,7 +28,7 @@ import pylhe
 
 from ..constants import CHARGED_LEPTONS, NEUTRINOS, PDG_B, PDG_TOP, PDG_W
 from ..errors import EventContentError, LheFormatError
-from .events import EventBatch, extras_array
+from .events import EventBatch
 
 _MAX_PREAMBLE_BYTES = 64 * 1024 * 1024
 _DECOMPRESSION_ERRORS = (OSError, EOFError, zlib.error)
@@ -106,46 +106,6 @@ def _read_preamble(path: Path) -> tuple[str, str, str]:
     return root.group(0), text[root.end() : init_start], text[init_start:init_end]
 
 
-def _identify(particles: list[pylhe.LHEParticle], event_index: int):
-    """Return (incoming, final six, resonances, extras) as lists of 1-based record indices."""
-    incoming = [i for i, p in enumerate(particles, 1) if p.status == -1]
-    if len(incoming) != 2:
-        raise EventContentError(event_index, f"{len(incoming)} incoming partons (status -1), expected 2")
-
-    def unique(predicate, what):
-        found = [i for i, p in enumerate(particles, 1) if predicate(p)]
-        if len(found) != 1:
-            raise EventContentError(
-                event_index, f"no dileptonic final state (b l+ nu b~ l- nu~): {len(found)} candidates for {what}"
-            )
-        return found[0]
-
-    resonances = {}
-    for name, pid in (("t", PDG_TOP), ("t~", -PDG_TOP), ("W+", PDG_W), ("W-", -PDG_W)):
-        found = [i for i, p in enumerate(particles, 1) if p.status == 2 and p.id == pid]
-        resonances[name] = found[0] if len(found) == 1 else None
-
-    def from_mother(mother_name):
-        mother = resonances[mother_name]
-        if mother is None:
-            return lambda p: True
-        return lambda p: p.mother1 == mother
-
-    def is_final(p):
-        return p.status == 1
-
-    b = unique(lambda p: is_final(p) and p.id == PDG_B and from_mother("t")(p), "b")
-    bbar = unique(lambda p: is_final(p) and p.id == -PDG_B and from_mother("t~")(p), "b~")
-    lplus = unique(lambda p: is_final(p) and -p.id in CHARGED_LEPTONS and from_mother("W+")(p), "l+")
-    nu = unique(lambda p: is_final(p) and p.id in NEUTRINOS and from_mother("W+")(p), "nu")
-    lminus = unique(lambda p: is_final(p) and p.id in CHARGED_LEPTONS and from_mother("W-")(p), "l-")
-    nubar = unique(lambda p: is_final(p) and -p.id in NEUTRINOS and from_mother("W-")(p), "nu~")
-    six = [b, lplus, nu, bbar, lminus, nubar]
-    taken = set(six)
-    extras = [i for i, p in enumerate(particles, 1) if p.status == 1 and i not in taken]
-    return incoming, six, resonances, extras
-
-
 SOURCE_EVENT_TAG = "#lhe-didi source-event"
 
 
@@ -160,108 +120,164 @@ def _source_index(event: pylhe.LHEEvent) -> int:
     return -1
 
 
-class _BatchBuilder:
-    """Accumulates identified events as Python lists, then freezes them into an EventBatch."""
+# Per particle, in this order: the record columns the builder keeps.
+_COLUMNS = ("id", "status", "mother1", "mother2", "color1", "color2", "e", "px", "py", "pz", "m")
+_ID, _STATUS, _MOTHER1, _MOTHER2, _COLOR1, _COLOR2, _E, _PX, _PY, _PZ, _M = range(len(_COLUMNS))
+_RESONANCES = (("t", PDG_TOP), ("t~", -PDG_TOP), ("W+", PDG_W), ("W-", -PDG_W))
 
-    def __init__(self, weight_ids: list[str] | None):
-        self.rows: dict[str, list] = {k: [] for k in EventBatch.__dataclass_fields__ if k != "named_weights"}
-        self.weight_ids = weight_ids
-        self.named_weights: dict[str, list[float]] = {}
+
+class _BatchBuilder:
+    """Collects parsed events as flat particle rows; :meth:`build` identifies the decay products of
+    all events at once (numpy) and freezes the valid ones into an EventBatch.
+
+    Identification (per event): exactly two incoming partons (status -1); resonances t, t~, W+, W-
+    are the status-2 entries with that id when there is exactly one; each of b, l+, nu, b~, l-, nu~
+    must be the unique status-1 particle of its kind whose mother is its resonance (any mother when
+    the resonance is absent). Other status-1 particles are extras. Checks run in a fixed order and
+    an event gets the reason of its first failing check.
+    """
+
+    def __init__(self):
+        self.index: list[int] = []
+        self.n_particles: list[int] = []
+        self.particles: list[tuple] = []
+        self.info: list[tuple] = []
+        self.source_index: list[int] = []
+        self.weights: list[dict[str, float]] = []
 
     def __len__(self):
-        return len(self.rows["index"])
+        return len(self.index)
 
-    def add(self, event_index: int, event: pylhe.LHEEvent):
+    def add(self, event_index: int, event: pylhe.LHEEvent) -> None:
         particles = event.particles
         info = event.eventinfo
-        if len(particles) != info.nparticles:
-            raise EventContentError(event_index, f"NUP={info.nparticles} but {len(particles)} particle lines")
-        incoming, six, resonances, extras = _identify(particles, event_index)
-        for p in particles:
-            if not all(math.isfinite(v) for v in (p.e, p.px, p.py, p.pz, p.m)):
-                raise EventContentError(event_index, "non-finite (NaN or inf) momentum or mass")
-        if not all(math.isfinite(v) for v in (info.weight, info.scale)):
-            raise EventContentError(event_index, "non-finite event weight or scale")
+        self.index.append(event_index)
+        self.n_particles.append(len(particles))
+        self.particles.extend((p.id, p.status, p.mother1, p.mother2, p.color1, p.color2, p.e, p.px, p.py, p.pz, p.m)
+                              for p in particles)
+        self.info.append((info.nparticles, info.pid, info.weight, info.scale, info.aqed, info.aqcd))
+        self.source_index.append(_source_index(event))
+        self.weights.append(event.weights)
 
-        def four(i):
-            p = particles[i - 1]
-            return (p.e, p.px, p.py, p.pz)
+    def build(self, weight_keys: tuple[str, ...] | None) -> tuple[EventBatch, list[tuple[int, str]]]:
+        """The batch of valid events and ``(event index, reason)`` for every invalid one, in file order.
 
-        role_of = {incoming[0]: 1, incoming[1]: 2}
-        for role, name in enumerate(("t", "t~", "W+", "W-"), start=3):
-            if resonances[name] is not None:
-                role_of[resonances[name]] = role
-
-        r = self.rows
-        r["index"].append(event_index)
-        r["momenta"].append([four(i) for i in six])
-        r["masses"].append([particles[i - 1].m for i in six])
-        r["pdg"].append([particles[i - 1].id for i in six])
-        r["colours"].append([(particles[i - 1].color1, particles[i - 1].color2) for i in six])
-        r["incoming_pdg"].append([particles[i - 1].id for i in incoming])
-        r["incoming_colours"].append([(particles[i - 1].color1, particles[i - 1].color2) for i in incoming])
-        r["incoming_momenta"].append([four(i) for i in incoming])
-        # Without resonance entries a top inherits the colour of its b quark.
-        r["resonance_colours"].append(
-            [
-                (particles[i - 1].color1, particles[i - 1].color2) if i is not None else fallback
-                for i, fallback in zip(
-                    (resonances["t"], resonances["t~"], resonances["W+"], resonances["W-"]),
-                    (r["colours"][-1][0], r["colours"][-1][3], (0, 0), (0, 0)),
-                )
-            ]
-        )
-        r["extras"].append(
-            [
-                {
-                    "pdg": particles[i - 1].id,
-                    "colour1": particles[i - 1].color1,
-                    "colour2": particles[i - 1].color2,
-                    "E": particles[i - 1].e,
-                    "px": particles[i - 1].px,
-                    "py": particles[i - 1].py,
-                    "pz": particles[i - 1].pz,
-                    "mass": particles[i - 1].m,
-                    "mother1": role_of.get(particles[i - 1].mother1, 0),
-                    "mother2": role_of.get(particles[i - 1].mother2, 0),
-                }
-                for i in extras
-            ]
-        )
-        r["process_id"].append(info.pid)
-        r["weight"].append(info.weight)
-        r["scale"].append(info.scale)
-        r["aqed"].append(info.aqed)
-        r["aqcd"].append(info.aqcd)
-        r["source_index"].append(_source_index(event))
-        if len(self) == 1:
-            self.named_weights = {k: [] for k in event.weights}
-        if set(event.weights) != set(self.named_weights):
-            raise EventContentError(event_index, "its named weights differ from those of the preceding events")
-        for k, v in event.weights.items():
-            self.named_weights[k].append(v)
-
-    def build(self) -> EventBatch:
-        r = self.rows
+        ``weight_keys``: the named weights every event must carry (None: those of the first valid event).
+        """
         n = len(self)
+        counts = np.asarray(self.n_particles, dtype=np.int64)
+        table = np.asarray(self.particles, dtype=np.float64).reshape(-1, len(_COLUMNS))
+        event_of = np.repeat(np.arange(n), counts)
+        record = np.arange(len(table)) - np.repeat(np.cumsum(counts) - counts, counts) + 1  # 1-based
+        pid = table[:, _ID].astype(np.int64)
+        status = table[:, _STATUS].astype(np.int64)
+        mother1 = table[:, _MOTHER1].astype(np.int64)
+        info = np.asarray(self.info, dtype=np.float64).reshape(n, 6)
+        reasons = np.full(n, None, dtype=object)
+
+        def fail(bad: np.ndarray, reason) -> None:
+            """Give ``reason`` (a string, or a function of the event number) to bad events without one."""
+            for e in np.flatnonzero(bad & (reasons == None)):  # noqa: E711 (elementwise)
+                reasons[e] = reason if isinstance(reason, str) else reason(e)
+
+        def count_and_row(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Per event: how many particles match, and the row of the (last) match."""
+            row = np.full(n, -1, dtype=np.int64)
+            row[event_of[mask]] = np.flatnonzero(mask)
+            return np.bincount(event_of[mask], minlength=n), row
+
+        fail(info[:, 0] != counts, lambda e: f"NUP={int(info[e, 0])} but {counts[e]} particle lines")
+        n_incoming, _ = count_and_row(status == -1)
+        fail(n_incoming != 2, lambda e: f"{n_incoming[e]} incoming partons (status -1), expected 2")
+
+        resonance_row = {}
+        for name, code in _RESONANCES:
+            found, row = count_and_row((status == 2) & (pid == code))
+            resonance_row[name] = np.where(found == 1, row, -1)
+
+        def from_mother(name: str) -> np.ndarray:
+            row = resonance_row[name][event_of]
+            return (row < 0) | (mother1 == record[np.maximum(row, 0)])
+
+        final = status == 1
+        roles = (("b", (pid == PDG_B) & from_mother("t")),
+                 ("l+", np.isin(-pid, CHARGED_LEPTONS) & from_mother("W+")),
+                 ("nu", np.isin(pid, NEUTRINOS) & from_mother("W+")),
+                 ("b~", (pid == -PDG_B) & from_mother("t~")),
+                 ("l-", np.isin(pid, CHARGED_LEPTONS) & from_mother("W-")),
+                 ("nu~", np.isin(-pid, NEUTRINOS) & from_mother("W-")))
+        six = np.empty((n, 6), dtype=np.int64)
+        check_order = (0, 3, 1, 2, 4, 5)  # b, b~, l+, nu, l-, nu~ as reported
+        for slot in check_order:
+            what, mask = roles[slot]
+            found, six[:, slot] = count_and_row(final & mask)
+            fail(found != 1, lambda e, what=what, found=found:
+                 f"no dileptonic final state (b l+ nu b~ l- nu~): {found[e]} candidates for {what}")
+        finite = np.isfinite(table[:, _E:]).all(axis=1)
+        fail(np.bincount(event_of[~finite], minlength=n) > 0, "non-finite (NaN or inf) momentum or mass")
+        fail(~np.isfinite(info[:, 2:4]).all(axis=1), "non-finite event weight or scale")
+        if weight_keys is None:
+            valid = np.flatnonzero(reasons == None)  # noqa: E711
+            weight_keys = tuple(self.weights[valid[0]]) if len(valid) else ()
+        fail(np.array([set(w) != set(weight_keys) for w in self.weights], dtype=bool),
+             "its named weights differ from those of the preceding events")
+
+        good = reasons == None  # noqa: E711
+        invalid = [(self.index[e], reasons[e]) for e in np.flatnonzero(~good)]
+        return self._freeze(good, table, event_of, record, six, resonance_row, info, weight_keys), invalid
+
+    def _freeze(self, good, table, event_of, record, six, resonance_row, info, weight_keys) -> EventBatch:
+        n_good = int(good.sum())
+        keep = good[event_of]
+        status = table[:, _STATUS].astype(np.int64)
+        incoming = np.flatnonzero(keep & (status == -1)).reshape(n_good, 2)
+        six = six[good]
+        taken = np.zeros(len(table), dtype=bool)
+        taken[six.ravel()] = True
+        extras = np.flatnonzero(keep & (status == 1) & ~taken)
+
+        colours = table[:, [_COLOR1, _COLOR2]].astype(np.int64)
+        momenta = table[:, [_E, _PX, _PY, _PZ]]
+        resonance = np.stack([resonance_row[name][good] for name, _ in _RESONANCES], axis=1)  # (n, 4), -1: absent
+        fallback = np.zeros((n_good, 4, 2), dtype=np.int64)  # without resonance entries a top takes its b's colour
+        fallback[:, 0], fallback[:, 1] = colours[six[:, 0]], colours[six[:, 3]]
+        resonance_colours = np.where((resonance >= 0)[:, :, None], colours[np.maximum(resonance, 0)], fallback)
+
+        # extra partons: mother pointers as roles (1, 2 incoming; 3-6 t, t~, W+, W-; 0 other)
+        position = np.cumsum(good) - 1
+        owner = position[event_of[extras]]
+        role_records = np.concatenate([incoming, resonance], axis=1)  # rows; -1 where absent
+        role_records = np.where(role_records >= 0, record[np.maximum(role_records, 0)], -1)
+        mothers = []
+        for column in (_MOTHER1, _MOTHER2):
+            pointer = table[extras, column].astype(np.int64)
+            matches = role_records[owner] == pointer[:, None]
+            mothers.append(np.where(matches.any(axis=1), matches.argmax(axis=1) + 1, 0))
+        extra_fields = {"pdg": table[extras, _ID].astype(np.int64), "colour1": colours[extras, 0],
+                        "colour2": colours[extras, 1], "E": table[extras, _E], "px": table[extras, _PX],
+                        "py": table[extras, _PY], "pz": table[extras, _PZ], "mass": table[extras, _M],
+                        "mother1": mothers[0], "mother2": mothers[1]}
+        extras_per_event = np.bincount(owner, minlength=n_good)
+        info = info[good]
+        rows = np.flatnonzero(good)
         return EventBatch(
-            index=np.asarray(r["index"], dtype=np.int64),
-            momenta=np.asarray(r["momenta"], dtype=np.float64).reshape(n, 6, 4),
-            masses=np.asarray(r["masses"], dtype=np.float64).reshape(n, 6),
-            pdg=np.asarray(r["pdg"], dtype=np.int64).reshape(n, 6),
-            colours=np.asarray(r["colours"], dtype=np.int64).reshape(n, 6, 2),
-            incoming_pdg=np.asarray(r["incoming_pdg"], dtype=np.int64).reshape(n, 2),
-            incoming_colours=np.asarray(r["incoming_colours"], dtype=np.int64).reshape(n, 2, 2),
-            incoming_momenta=np.asarray(r["incoming_momenta"], dtype=np.float64).reshape(n, 2, 4),
-            resonance_colours=np.asarray(r["resonance_colours"], dtype=np.int64).reshape(n, 4, 2),
-            extras=extras_array(r["extras"]),
-            process_id=np.asarray(r["process_id"], dtype=np.int64),
-            weight=np.asarray(r["weight"], dtype=np.float64),
-            scale=np.asarray(r["scale"], dtype=np.float64),
-            aqed=np.asarray(r["aqed"], dtype=np.float64),
-            aqcd=np.asarray(r["aqcd"], dtype=np.float64),
-            source_index=np.asarray(r["source_index"], dtype=np.int64),
-            named_weights={k: np.asarray(v, dtype=np.float64) for k, v in self.named_weights.items()},
+            index=np.asarray(self.index, dtype=np.int64)[good],
+            momenta=momenta[six],
+            masses=table[six, _M],
+            pdg=table[six, _ID].astype(np.int64),
+            colours=colours[six],
+            incoming_pdg=table[incoming, _ID].astype(np.int64),
+            incoming_colours=colours[incoming],
+            incoming_momenta=momenta[incoming],
+            resonance_colours=resonance_colours,
+            extras=ak.unflatten(ak.zip(extra_fields), extras_per_event),
+            process_id=info[:, 1].astype(np.int64),
+            weight=info[:, 2],
+            scale=info[:, 3],
+            aqed=info[:, 4],
+            aqcd=info[:, 5],
+            source_index=np.asarray(self.source_index, dtype=np.int64)[good],
+            named_weights={k: np.array([self.weights[e][k] for e in rows], dtype=np.float64) for k in weight_keys},
         )
 
 
@@ -282,6 +298,7 @@ class LheReader:
         self.skip_invalid = skip_invalid
         self.skipped: list[tuple[int, str]] = []
         self.n_read = 0
+        self._weight_keys: tuple[str, ...] | None = None  # named weights of the file's first valid event
         root_tag, preamble, init_block = _read_preamble(self.path)
         lhefile = self._open_pylhe()
         init = lhefile.init
@@ -315,51 +332,56 @@ class LheReader:
         return Counter(reason for _, reason in self.skipped)
 
     def batches(self, batch_size: int = 10_000, max_events: int | None = None) -> Iterator[EventBatch]:
-        """Yield the file's events in chunks of at most ``batch_size``; stop after ``max_events`` events (None: all)."""
+        """Yield the file's events in chunks of at most ``batch_size``; stop after reading ``max_events``
+        events (None: all). Chunks are shorter where invalid events were skipped."""
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         events = iter(self._open_pylhe().events)
-        builder = _BatchBuilder(self.header.weight_ids)
         remaining = math.inf if max_events is None else max_events
-        finished = remaining <= 0
-        while not finished:
+        while remaining > 0:
+            builder = _BatchBuilder()
+            failure = None
             with warnings.catch_warnings():
                 warnings.simplefilter("error", RuntimeWarning)
                 while len(builder) < min(batch_size, remaining):
                     try:
                         event = next(events)
                     except StopIteration:
-                        finished = True
+                        remaining = 0
                         break
                     except RuntimeWarning as exc:
-                        raise LheFormatError(
-                            f"{self.path}: truncated or malformed after {self.n_read} events ({exc})"
-                        ) from None
+                        failure = LheFormatError(f"{self.path}: truncated or malformed after {self.n_read} events ({exc})")
+                        break
                     except (ValueError, IndexError) as exc:
-                        raise LheFormatError(f"{self.path}: event {self.n_read}: malformed record ({exc})") from None
+                        failure = LheFormatError(f"{self.path}: event {self.n_read}: malformed record ({exc})")
+                        break
                     except _DECOMPRESSION_ERRORS as exc:
-                        raise LheFormatError(
-                            f"{self.path}: cannot decompress after {self.n_read} events ({exc})"
-                        ) from None
-                    index = self.n_read
+                        failure = LheFormatError(f"{self.path}: cannot decompress after {self.n_read} events ({exc})")
+                        break
+                    builder.add(self.n_read, event)
                     self.n_read += 1
-                    try:
-                        builder.add(index, event)
-                    except EventContentError as exc:
-                        if not self.skip_invalid:
-                            raise
-                        self.skipped.append((index, exc.reason))
             remaining -= len(builder)
-            finished = finished or remaining <= 0
-            if len(builder):
-                yield builder.build()
-                builder = _BatchBuilder(self.header.weight_ids)
+            batch = self._build(builder)  # an invalid event before a format error is reported first
+            if failure is not None:
+                raise failure
+            if len(batch):
+                yield batch
+
+    def _build(self, builder: _BatchBuilder) -> EventBatch:
+        """Freeze a chunk: raise for its first invalid event, or record the invalid ones as skipped."""
+        batch, invalid = builder.build(self._weight_keys)
+        if invalid and not self.skip_invalid:
+            raise EventContentError(*invalid[0])
+        self.skipped.extend(invalid)
+        if self._weight_keys is None and len(batch):
+            self._weight_keys = tuple(batch.named_weights)
+        return batch
 
     def read_all(self) -> EventBatch:
         """Read every event into one batch (small files and tests)."""
         batches = list(self.batches())
         if not batches:
-            return _BatchBuilder(self.header.weight_ids).build()
+            return _BatchBuilder().build(())[0]
         return concatenate(batches)
 
 

@@ -23,6 +23,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
 
 from .. import __version__
@@ -31,15 +32,21 @@ from ..kinematics.observables import invariant_mass
 from .events import EventBatch, momentum_fractions
 from .reader import SOURCE_EVENT_TAG, LheHeader
 
-# Record layout (1-based LHE indices) for an event with k extra partons.
+# Record layout (1-based LHE indices): 1-2 incoming, 3 t, 4 t~, then k extra partons, then
+# W+ (5+k), b, W- (7+k), b~, l+, nu, l-, nu~.
 _IN1, _IN2, _TOP, _TOPBAR = 1, 2, 3, 4
 _MOMENTUM_TOLERANCE = 1e-6  # relative, on the event's total energy
+_EVENT_LINE = "%3d %6d % .10e % .10e % .10e % .10e\n"  # NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP
+_PARTICLE_LINE = "%9d%5d%5d%5d%5d%5d % .11e % .11e % .11e % .11e % .11e 0.0000e+00 9.0000e+00\n"
 
 
-def _layout(k: int) -> dict[str, int]:
-    first = 5 + k
-    names = ("W+", "b", "W-", "b~", "l+", "nu", "l-", "nu~")
-    return {name: first + offset for offset, name in enumerate(names)}
+def _lines(pdg, status, mother1, mother2, colour1, colour2, momentum, mass) -> np.ndarray:
+    """Values of particle lines for n events as an (n, 11) array in :data:`_PARTICLE_LINE` order;
+    ``momentum`` is (n, 4) as (E, px, py, pz), the other arguments (n,) arrays or scalars."""
+    n = len(momentum)
+    columns = [pdg, status, mother1, mother2, colour1, colour2,
+               momentum[:, 1], momentum[:, 2], momentum[:, 3], momentum[:, 0], mass]
+    return np.stack([np.broadcast_to(np.asarray(c, dtype=np.float64), (n,)) for c in columns], axis=1)
 
 
 def _xml_text(text: str) -> str:
@@ -133,47 +140,48 @@ class LheWriter:
         incoming_p = np.stack(
             [np.stack([plus, zero, zero, plus], axis=-1), np.stack([minus, zero, zero, -minus], axis=-1)], axis=1
         )
-        extras_list = batch.extras.tolist()
+        rows = [
+            np.stack([12.0 + batch.n_extras, batch.process_id, batch.weight, batch.scale, batch.aqed, batch.aqcd], axis=1),
+            _lines(batch.incoming_pdg[:, 0], -1, 0, 0, *batch.incoming_colours[:, 0].T, incoming_p[:, 0], 0.0),
+            _lines(batch.incoming_pdg[:, 1], -1, 0, 0, *batch.incoming_colours[:, 1].T, incoming_p[:, 1], 0.0),
+            _lines(6, 2, _IN1, _IN2, *batch.resonance_colours[:, 0].T, resonance_p[:, 0], resonance_m[:, 0]),
+            _lines(-6, 2, _IN1, _IN2, *batch.resonance_colours[:, 1].T, resonance_p[:, 1], resonance_m[:, 1]),
+        ]
+        decays = [
+            _lines(24, 2, _TOP, _TOP, *batch.resonance_colours[:, 2].T, resonance_p[:, 2], resonance_m[:, 2]),
+            _lines(batch.pdg[:, 0], 1, _TOP, _TOP, *batch.colours[:, 0].T, momenta[:, 0], batch.masses[:, 0]),
+            _lines(-24, 2, _TOPBAR, _TOPBAR, *batch.resonance_colours[:, 3].T, resonance_p[:, 3], resonance_m[:, 3]),
+            _lines(batch.pdg[:, 3], 1, _TOPBAR, _TOPBAR, *batch.colours[:, 3].T, momenta[:, 3], batch.masses[:, 3]),
+        ]
+        weights = np.stack(list(named.values()), axis=1) if named else np.zeros((len(batch), 0))
+        weight_lines = "".join(f"<wgt id='{wid.replace('%', '%%')}'> % .10e </wgt>\n" for wid in named)
+        rwgt = "<rwgt>\n" + weight_lines + "</rwgt>\n" if named else ""
 
-        for i in range(len(batch)):
-            k = len(extras_list[i])
-            slot = _layout(k)
-            lines = [
-                f"{12 + k:>3d} {batch.process_id[i]:>6d} {batch.weight[i]: .10e} {batch.scale[i]: .10e}"
-                f" {batch.aqed[i]: .10e} {batch.aqcd[i]: .10e}\n"
-            ]
-            for j, index in enumerate((_IN1, _IN2)):
-                c1, c2 = batch.incoming_colours[i, j]
-                lines.append(_particle_line(batch.incoming_pdg[i, j], -1, 0, 0, c1, c2, incoming_p[i, j], 0.0))
-            for j, pdg in enumerate((6, -6)):
-                c1, c2 = batch.resonance_colours[i, j]
-                lines.append(_particle_line(pdg, 2, _IN1, _IN2, c1, c2, resonance_p[i, j], resonance_m[i, j]))
-            mother_index = {0: 0, 1: _IN1, 2: _IN2, 3: _TOP, 4: _TOPBAR, 5: slot["W+"], 6: slot["W-"]}
-            for extra in extras_list[i]:
-                p = (extra["E"], extra["px"], extra["py"], extra["pz"])
-                lines.append(
-                    _particle_line(
-                        extra["pdg"], 1, mother_index[extra["mother1"]], mother_index[extra["mother2"]],
-                        extra["colour1"], extra["colour2"], p, extra["mass"],
-                    )
-                )
-            c = batch.colours[i]
-            rc = batch.resonance_colours[i]
-            pdg = batch.pdg[i]
-            m = batch.masses[i]
-            lines.append(_particle_line(24, 2, _TOP, _TOP, rc[2, 0], rc[2, 1], resonance_p[i, 2], resonance_m[i, 2]))
-            lines.append(_particle_line(pdg[0], 1, _TOP, _TOP, c[0, 0], c[0, 1], momenta[i, 0], m[0]))
-            lines.append(_particle_line(-24, 2, _TOPBAR, _TOPBAR, rc[3, 0], rc[3, 1], resonance_p[i, 3], resonance_m[i, 3]))
-            lines.append(_particle_line(pdg[3], 1, _TOPBAR, _TOPBAR, c[3, 0], c[3, 1], momenta[i, 3], m[3]))
-            for j, mother in ((1, slot["W+"]), (2, slot["W+"]), (4, slot["W-"]), (5, slot["W-"])):
-                lines.append(_particle_line(pdg[j], 1, mother, mother, c[j, 0], c[j, 1], momenta[i, j], m[j]))
-            if batch.source_index[i] >= 0:
-                lines.append(f"{SOURCE_EVENT_TAG} {batch.source_index[i]}\n")
-            if named:
-                lines.append("<rwgt>\n")
-                lines.extend(f"<wgt id='{wid}'> {values[i]: .10e} </wgt>\n" for wid, values in named.items())
-                lines.append("</rwgt>\n")
-            yield "<event>\n" + "".join(lines) + "</event>\n"
+        blocks = np.empty(len(batch), dtype=object)
+        n_extras = batch.n_extras
+        has_source = batch.source_index >= 0
+        for k in np.unique(n_extras):
+            for source in (False, True):
+                group = np.flatnonzero((n_extras == k) & (has_source == source))
+                if not len(group):
+                    continue
+                w_plus, w_minus = 5 + k, 7 + k  # record numbers of the W's after k extra partons
+                to_record = np.array([0, _IN1, _IN2, _TOP, _TOPBAR, w_plus, w_minus])  # MOTHER_ROLES -> record
+                extras = batch.extras[group]
+                flat = {name: ak.to_numpy(ak.flatten(extras[name])).reshape(len(group), k) for name in extras.fields}
+                radiated = [_lines(flat["pdg"][:, j], 1, to_record[flat["mother1"][:, j]], to_record[flat["mother2"][:, j]],
+                                   flat["colour1"][:, j], flat["colour2"][:, j],
+                                   np.stack([flat[c][:, j] for c in ("E", "px", "py", "pz")], axis=1), flat["mass"][:, j])
+                            for j in range(k)]
+                leptons = [_lines(batch.pdg[group, j], 1, mother, mother, *batch.colours[group, j].T, momenta[group, j],
+                                  batch.masses[group, j])
+                           for j, mother in ((1, w_plus), (2, w_plus), (4, w_minus), (5, w_minus))]
+                table = np.concatenate([r[group] for r in rows] + radiated + [d[group] for d in decays] + leptons
+                                       + ([batch.source_index[group, None]] if source else []) + [weights[group]], axis=1)
+                template = ("<event>\n" + _EVENT_LINE + _PARTICLE_LINE * (12 + k)
+                            + (SOURCE_EVENT_TAG + " %d\n" if source else "") + rwgt + "</event>\n")
+                blocks[group] = [template % tuple(values) for values in table.tolist()]
+        return blocks.tolist()
 
     def close(self) -> Path:
         """Finish the file and move it to its final name."""
