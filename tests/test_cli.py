@@ -1,6 +1,7 @@
 """CLI: version, inspect, one-line errors with non-zero exit for bad input."""
 
 import gzip
+import json
 import subprocess
 import sys
 
@@ -86,6 +87,7 @@ def test_train_and_transform_from_the_command_line(tmp_path, example_lo_path, hv
                  "--embedding", "8", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "wrote model" in result.output and (model / "MODEL_CARD.md").exists()
+    assert json.loads((model / "config.json").read_text())["preprocessing"]["representation"] == "decay-chain"
     out = tmp_path / "out.lhe"
     result = run("transform", example_lo_path, "-o", out, "--model", model, "--device", "cpu")
     assert result.exit_code == 0, result.output

@@ -48,7 +48,7 @@ class DidiSettings:
     max_lr: float = 1e-3
     weight_decay: float = 1e-5
     noise: float = 1e-4
-    representation: str = "particles"
+    representation: str = "decay-chain"
     coupling: str = "independent"
     ot_block: int = 256
     validation_fraction: float = 0.1
