@@ -162,6 +162,13 @@ def test_compare_to_truth_scores_bulk_and_tails():
     assert 0.5 < same["chi2_ndf"] < 2.0
     assert shifted["chi2_ndf"] > 50 and shifted["tails_max_deviation"] > 0.3
     assert same["bulk_bins"] + same["tails_bins"] == same["bins_scored"]
+    # identical shapes: what is left beyond 2 sigma is a fluctuation, far below the bins' resolution
+    assert same["bulk_max_excess"] < 2 * same["bulk_median_stat_error"] < 0.05
+    # a known shape change: x > 0 weighted 1.1, so every ratio is 1.1/(1 + 0.1 f) or 1/(1 + 0.1 f), f = P(x > 0)
+    known = compare_to_truth("x", truth, truth, weights=np.where(truth > 0, 1.1, 1.0), edges=np.linspace(-4, 4, 41))
+    norm = 1 + 0.1 * np.mean(truth > 0)
+    assert known["bulk_max_deviation"] == pytest.approx(max(1.1 / norm - 1, 1 - 1 / norm), rel=1e-9)
+    assert 0.02 < known["bulk_max_excess"] < known["bulk_max_deviation"]  # 200k events: bin errors ~1%
 
 
 def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_path, hvq_lo_path, didi_output, quick_classifier):

@@ -6,6 +6,7 @@ import numpy as np
 
 MIN_TRUTH_EVENTS = 100  # bins with fewer truth events are shown but not scored (stat. error > 10%)
 BULK_QUANTILES = (0.05, 0.95)  # bins overlapping the central 90% of truth are "bulk", the rest "tails"
+EXCESS_SIGMAS = 2.0  # "excess": |ratio - 1| minus this many statistical errors of the ratio, floored at 0
 
 
 def binning(name: str, truth: np.ndarray) -> np.ndarray:
@@ -38,8 +39,10 @@ def weighted_histogram(values: np.ndarray, edges: np.ndarray, weights: np.ndarra
 
 def compare_to_truth(name: str, truth: np.ndarray, sample: np.ndarray, weights: np.ndarray | None = None,
                      truth_weights: np.ndarray | None = None, edges: np.ndarray | None = None) -> dict:
-    """Shape comparison of one observable with truth over bins holding >= MIN_TRUTH_EVENTS truth events:
-    largest |ratio - 1| in the bulk and in the tails (with that bin's statistical error) and chi^2/ndf."""
+    """Shape comparison of one observable with truth over bins holding >= MIN_TRUTH_EVENTS truth events,
+    per region (bulk, tails): the largest |ratio - 1| (with that bin's statistical error), the largest
+    excess max(0, |ratio - 1| - 2 sigma) (a deviation the statistics cannot explain), the median
+    statistical error of the ratio (the resolution); and chi^2/ndf."""
     edges = binning(name, truth) if edges is None else edges
     t, t_err = weighted_histogram(truth, edges, truth_weights)
     s, s_err = weighted_histogram(sample, edges, weights)
@@ -52,12 +55,17 @@ def compare_to_truth(name: str, truth: np.ndarray, sample: np.ndarray, weights: 
     result = {"bins_scored": int(scored.sum())}
     for region, mask in (("bulk", scored & bulk), ("tails", scored & ~bulk)):
         if mask.any():
-            worst = np.flatnonzero(mask)[np.argmax(np.abs(ratio[mask] - 1))]
+            deviation = np.abs(ratio[mask] - 1)
+            worst = np.flatnonzero(mask)[np.argmax(deviation)]
             result[f"{region}_max_deviation"] = float(abs(ratio[worst] - 1))
             result[f"{region}_max_deviation_stat_error"] = float(ratio_err[worst])
             result[f"{region}_worst_bin"] = [float(edges[worst]), float(edges[worst + 1])]
+            # what survives the statistics: the largest lower bound |ratio - 1| - 2 sigma over the bins
+            result[f"{region}_max_excess"] = float(max(0.0, np.max(deviation - EXCESS_SIGMAS * ratio_err[mask])))
+            result[f"{region}_median_stat_error"] = float(np.median(ratio_err[mask]))
         else:
             result[f"{region}_max_deviation"] = None
+            result[f"{region}_max_excess"] = None
         result[f"{region}_bins"] = int(mask.sum())
     variance = s_err**2 + t_err**2
     use = scored & (variance > 0)

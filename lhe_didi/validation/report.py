@@ -87,7 +87,9 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
                                "posterior": [str(p) for p in posterior]},
                      "events": {"onshell": len(start.values), "offshell": len(truth.values), "generated": len(gen.values)},
                      "scoring": {"min_truth_events_per_bin": 100, "bulk": "bins overlapping the central 90% of truth",
-                                 "deviation": "|sample/truth - 1| of normalised histograms"},
+                                 "deviation": "|sample/truth - 1| of normalised histograms",
+                                 "excess": "max(0, deviation - 2 x the ratio's statistical error), largest over bins",
+                                 "median_stat_error": "median statistical error of the ratio over the region's bins"},
                      "observables": {}}
     edges_of = {}
     for name in gen.names:
@@ -138,16 +140,34 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
 
 
 def _summary(observables: dict) -> dict:
-    """Per sample: the worst observable in the bulk and in the tails."""
+    """Per sample: the worst observable in the bulk and in the tails, by deviation and by excess
+    beyond 2 sigma, and the largest median statistical error (the coarsest resolution)."""
     summary = {}
     for key in next(iter(observables.values())):
         for region in ("bulk", "tails"):
-            scored = [(m[key][f"{region}_max_deviation"], name) for name, m in observables.items()
-                      if m[key][f"{region}_max_deviation"] is not None]
-            if scored:
-                worst, name = max(scored)
-                summary[f"{key}_{region}_max_deviation"] = {"value": worst, "observable": name}
+            for metric in ("max_deviation", "max_excess", "median_stat_error"):
+                scored = [(m[key][f"{region}_{metric}"], name) for name, m in observables.items()
+                          if m[key].get(f"{region}_{metric}") is not None]
+                if scored:
+                    worst, name = max(scored)
+                    summary[f"{key}_{region}_{metric}"] = {"value": worst, "observable": name}
     return summary
+
+
+def _summary_lines(metrics: dict) -> list[str]:
+    """One line per sample and region: worst deviation, worst excess beyond 2 sigma, coarsest resolution."""
+    summary, lines = metrics["summary"], []
+    for key in next(iter(metrics["observables"].values())):
+        for region in ("bulk", "tails"):
+            parts = [f"{label} {100 * summary[f'{key}_{region}_{metric}']['value']:.1f}% "
+                     f"({summary[f'{key}_{region}_{metric}']['observable']})"
+                     for metric, label in (("max_deviation", "largest |x/truth − 1|"),
+                                           ("max_excess", "largest excess beyond 2σ"),
+                                           ("median_stat_error", "coarsest median bin error"))
+                     if f"{key}_{region}_{metric}" in summary]
+            if parts:
+                lines.append(f"{key} {region}: " + ", ".join(parts))
+    return lines
 
 
 def _fmt(metric: dict, region: str) -> str:
@@ -168,6 +188,8 @@ def _markdown(metrics: dict) -> str:
     if "auc" in metrics:
         lines += ["Two-sample AUC (fresh classifier, 0.5 = indistinguishable): " + ", ".join(
             f"{k.replace('_', ' ')} {v:.4f}" for k, v in metrics["auc"].items() if k != "note"), ""]
+    lines += ["Over all observables (excess: |x/truth − 1| − 2σ of the bin, the part statistics cannot explain):", ""]
+    lines += [f"- {line}" for line in _summary_lines(metrics)] + [""]
     header = "| observable | " + " | ".join(f"{k} bulk | {k} tails | {k} χ²/ndf" for k in keys) + " |"
     lines += [header, "|" + "---|" * (1 + 3 * len(keys))]
     for name, m in metrics["observables"].items():
@@ -192,7 +214,8 @@ def _html(metrics: dict) -> str:
     if "auc" in metrics:
         auc = "<p>Two-sample AUC (0.5 = indistinguishable): " + ", ".join(
             f"{html.escape(k)} {v:.4f}" for k, v in metrics["auc"].items() if k != "note") + "</p>"
+    summary = "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _summary_lines(metrics)) + "</ul>"
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>lhe-didi validation</title></head><body>"
             f"<h1>lhe-didi validation report</h1><p>largest |x/truth − 1| over bins with ≥ 100 truth events "
-            f"(bulk: central 90% of truth)</p>{auc}<table border='1' cellspacing='0'><tr><th>observable</th>{head}</tr>\n"
+            f"(bulk: central 90% of truth); excess: |x/truth − 1| − 2σ of the bin</p>{auc}{summary}<table border='1' cellspacing='0'><tr><th>observable</th>{head}</tr>\n"
             f"{rows}</table>\n{images}</body></html>\n")
