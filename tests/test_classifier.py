@@ -195,6 +195,15 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     index = (report / "index.html").read_text()
     assert "observables/m_t.png" in index and "migration/m_t.png" in index
     assert (report / "index.md").read_text().count("| [") == 27
+    # the per-bin numbers behind each figure reproduce the scored deviations
+    histograms = json.loads((report / "histograms.json").read_text())
+    assert set(histograms) == set(metrics["observables"])
+    m_t = histograms["m_t"]
+    scored = [i for i, n in enumerate(m_t["truth_events"]) if n >= 100]
+    assert len(m_t["edges"]) == len(m_t["truth"]) + 1 and len(scored) == metrics["observables"]["m_t"]["generated"]["bins_scored"]
+    deviations = [abs(m_t["generated"]["ratio"][i] - 1) for i in scored]
+    worst = max(metrics["observables"]["m_t"]["generated"][f"{r}_max_deviation"] or 0 for r in ("bulk", "tails"))
+    assert max(deviations) == pytest.approx(worst, rel=1e-12)
     result = run("validate", "--onshell", example_lo_path, "--offshell", hvq_lo_path, "--generated", didi_output,
                  "--weights", "-o", tmp_path / "r2", "--no-auc")
     assert result.exit_code == 1 and "no 'didi_classifier' named weight" in result.output

@@ -37,6 +37,13 @@ def weighted_histogram(values: np.ndarray, edges: np.ndarray, weights: np.ndarra
     return counts / total, np.sqrt(squares) / total
 
 
+def ratio_to_truth(sample: np.ndarray, sample_err: np.ndarray, truth: np.ndarray, truth_err: np.ndarray):
+    """Bin-wise ratio sample/truth of normalised histograms and its statistical error (NaN where truth is empty)."""
+    ratio = np.divide(sample, truth, out=np.full_like(sample, np.nan), where=truth > 0)
+    error = np.divide(np.hypot(sample_err, ratio * truth_err), truth, out=np.full_like(sample, np.nan), where=truth > 0)
+    return ratio, error
+
+
 def compare_to_truth(name: str, truth: np.ndarray, sample: np.ndarray, weights: np.ndarray | None = None,
                      truth_weights: np.ndarray | None = None, edges: np.ndarray | None = None) -> dict:
     """Shape comparison of one observable with truth over bins holding >= MIN_TRUTH_EVENTS truth events,
@@ -50,8 +57,7 @@ def compare_to_truth(name: str, truth: np.ndarray, sample: np.ndarray, weights: 
     scored = truth_counts >= MIN_TRUTH_EVENTS
     low, high = np.quantile(truth, BULK_QUANTILES)
     bulk = (edges[1:] > low) & (edges[:-1] < high)
-    ratio = np.divide(s, t, out=np.full_like(s, np.nan), where=t > 0)
-    ratio_err = np.divide(np.hypot(s_err, ratio * t_err), t, out=np.full_like(s, np.nan), where=t > 0)
+    ratio, ratio_err = ratio_to_truth(s, s_err, t, t_err)
     result = {"bins_scored": int(scored.sum())}
     for region, mask in (("bulk", scored & bulk), ("tails", scored & ~bulk)):
         if mask.any():

@@ -6,8 +6,9 @@ Writes into REPORT_DIR:
     migration/<name>.png|pdf     DiDi value against the on-shell start of the same event (Fig. 4)
     weights/weights.png|pdf      classifier weights, linear and log (Fig. 5)        [--weights]
     weights/tail_clustering.*    where the largest / smallest weights sit (Fig. 6)  [--weights]
-    metrics.json                 per observable: largest |ratio - 1| in bulk and tails, chi^2/ndf;
-                                 AUC of fresh two-sample classifiers
+    metrics.json                 per observable: largest |ratio - 1| in bulk and tails, the excess
+                                 beyond 2 sigma, chi^2/ndf; AUC of fresh two-sample classifiers
+    histograms.json              per observable and bin: contents, errors, ratios to truth
     index.md, index.html         summary table linking the figures
 """
 
@@ -25,7 +26,7 @@ from ..reweight import WEIGHT_ID
 from ..training.classifier import ClassifierSettings, fit_classifier
 from ..training.data import ObservableSample, load_observable_sample
 from . import plots
-from .metrics import binning, compare_to_truth, weighted_histogram
+from .metrics import binning, compare_to_truth, ratio_to_truth, weighted_histogram
 
 MIGRATION_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_Wm", "m_blp", "m_bbarlm")
 TAIL_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_blp", "pt_t", "eta_b")
@@ -91,7 +92,7 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
                                  "excess": "max(0, deviation - 2 x the ratio's statistical error), largest over bins",
                                  "median_stat_error": "median statistical error of the ratio over the region's bins"},
                      "observables": {}}
-    edges_of = {}
+    edges_of, histograms = {}, {}
     for name in gen.names:
         edges = edges_of[name] = binning(name, truth.column(name))
         comparisons = {"onshell": (start.column(name), start.weights), "generated": (gen.column(name), gen.weights)}
@@ -99,6 +100,7 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
             comparisons["reweighted"] = (gen.column(name), reweighted)
         metrics["observables"][name] = {key: compare_to_truth(name, truth.column(name), values, w, truth.weights, edges)
                                         for key, (values, w) in comparisons.items()}
+        histograms[name] = _histogram_table(edges, truth.column(name), truth.weights, comparisons)
         samples = {"onshell": comparisons["onshell"], "truth": (truth.column(name), truth.weights), **{
             k: v for k, v in comparisons.items() if k != "onshell"}}
         figure = plots.observable_figure(name, edges, samples, _posterior_band(name, edges, draws))
@@ -134,9 +136,25 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
     metrics["summary"] = _summary(metrics["observables"])
     metrics["figures"] = figures
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n")
+    (output_dir / "histograms.json").write_text(json.dumps(histograms, allow_nan=False) + "\n")
     (output_dir / "index.md").write_text(_markdown(metrics))
     (output_dir / "index.html").write_text(_html(metrics))
     return metrics
+
+
+def _histogram_table(edges: np.ndarray, truth: np.ndarray, truth_weights: np.ndarray, samples: dict) -> dict:
+    """Per-bin numbers behind a figure: normalised contents and errors of truth and of each sample,
+    and each sample's ratio to truth with its error (null where truth is empty)."""
+    t, t_err = weighted_histogram(truth, edges, truth_weights)
+    table = {"edges": edges.tolist(), "truth_events": np.histogram(truth, edges)[0].tolist(),
+             "truth": t.tolist(), "truth_error": t_err.tolist()}
+    for key, (values, weights) in samples.items():
+        s, s_err = weighted_histogram(values, edges, weights)
+        ratio, ratio_err = ratio_to_truth(s, s_err, t, t_err)
+        table[key] = {"content": s.tolist(), "error": s_err.tolist(),
+                      "ratio": [None if np.isnan(x) else x for x in ratio.tolist()],
+                      "ratio_error": [None if np.isnan(x) else x for x in ratio_err.tolist()]}
+    return table
 
 
 def _summary(observables: dict) -> dict:
