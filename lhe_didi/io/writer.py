@@ -36,6 +36,7 @@ from .reader import SOURCE_EVENT_TAG, LheHeader
 # W+ (5+k), b, W- (7+k), b~, l+, nu, l-, nu~.
 _IN1, _IN2, _TOP, _TOPBAR = 1, 2, 3, 4
 _MOMENTUM_TOLERANCE = 1e-6  # relative, on the event's total energy
+_WRITE_CHUNK = 20_000  # events formatted at a time (about 30 MB of text)
 _EVENT_LINE = "%3d %6d % .10e % .10e % .10e % .10e\n"  # NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP
 _PARTICLE_LINE = "%9d%5d%5d%5d%5d%5d % .11e % .11e % .11e % .11e % .11e 0.0000e+00 9.0000e+00\n"
 
@@ -117,7 +118,9 @@ class LheWriter:
             if wid not in self.weight_descriptions:
                 raise ValueError(f"weight {wid!r} was not declared when the writer was opened")
             named[wid] = np.asarray(values, dtype=np.float64)
-        self._stream.write("".join(self._event_blocks(batch, named)))
+        for first in range(0, len(batch), _WRITE_CHUNK):  # bounded memory for million-event batches
+            part = slice(first, first + _WRITE_CHUNK)
+            self._stream.write("".join(self._event_blocks(batch.select(part), {k: v[part] for k, v in named.items()})))
 
     def _event_blocks(self, batch: EventBatch, named: dict[str, np.ndarray]):
         momenta = batch.momenta
