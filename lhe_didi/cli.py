@@ -289,7 +289,7 @@ def train_classifier_command(truth, generated, output, **options):
 @click.option("--seed", type=int, default=0, show_default=True)
 def validate(onshell, offshell, generated, use_weights, posterior, output, max_events, auc, auc_events, seed):
     """Compare on-shell, off-shell truth, DiDi and reweighted DiDi: figures, metrics.json, index.html."""
-    from .validation.report import build_report
+    from .validation.report import auc_lines, build_report
 
     with _progress("reading") as bar:
         metrics = build_report(onshell, offshell, generated, output, use_weights, tuple(posterior), max_events,
@@ -300,7 +300,6 @@ def validate(onshell, offshell, generated, use_weights, posterior, output, max_e
         w = metrics["weights"]
         click.echo(f"classifier weights: mean {w['mean']:.4f}, {w['at_clip']} at the clip, effective sample"
                    f" {100 * w['effective_sample_fraction']:.1f}% of the events")
-    for key, value in metrics.get("auc", {}).items():
-        if key != "note":
-            click.echo(f"AUC {key.replace('_', ' ')}: {value:.4f}")
+    for line in auc_lines(metrics):
+        click.echo(line)
     click.echo(f"wrote {output}/index.html, metrics.json and {sum(len(v) for v in metrics['figures'].values())} figure files")

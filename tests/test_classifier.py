@@ -190,6 +190,10 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     assert (report / "weights" / "weights.png").exists() and (report / "weights" / "tail_clustering.pdf").exists()
     assert metrics["migration_pairs"] == metrics["events"]["generated"]
     assert all(0.0 <= metrics["auc"][k] <= 1.0 for k in ("truth_vs_onshell", "truth_vs_generated", "truth_vs_reweighted"))
+    # a fresh classifier that never beat its constant start scores exactly 0.5, and the report says so
+    for key, epoch in metrics["auc_best_epoch"].items():
+        assert epoch > 0 or metrics["auc"][key] == 0.5
+    assert ("no separation found" in (report / "index.md").read_text()) == (0 in metrics["auc_best_epoch"].values())
     assert metrics["weights"]["clip"] == 15.0 and metrics["weights"]["max"] <= 15.0
     assert 0.0 < metrics["weights"]["effective_sample_fraction"] <= 1.0
     index = (report / "index.html").read_text()

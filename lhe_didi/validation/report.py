@@ -51,13 +51,15 @@ def _weight_settings(sample: ObservableSample) -> dict | None:
     return blocks[-1] if blocks else None
 
 
-def _two_sample_auc(truth: ObservableSample, generated: ObservableSample, weights: np.ndarray, max_events: int, seed: int) -> float:
-    """Held-out AUC of a fresh classifier trained on truth vs generated (with ``weights``)."""
+def _two_sample_auc(truth: ObservableSample, generated: ObservableSample, weights: np.ndarray, max_events: int,
+                    seed: int) -> tuple[float, int]:
+    """Held-out AUC of a fresh classifier trained on truth vs generated (with ``weights``), and its best epoch
+    (0: it never improved on the untrained constant output, whose AUC is 0.5 by construction)."""
     settings = replace(AUC_SETTINGS, seed=seed)
     n_t, n_g = min(len(truth.values), max_events), min(len(generated.values), max_events)
     fitted = fit_classifier(truth.names, truth.values[:n_t], generated.values[:n_g], settings,
                             truth.weights[:n_t], weights[:n_g], progress=False)
-    return fitted.validation_auc
+    return fitted.validation_auc, fitted.best_epoch
 
 
 def _posterior_band(name: str, edges: np.ndarray, draws: list[ObservableSample]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -127,11 +129,13 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
         figures["weights"] += plots.save(figure, output_dir / "weights" / "tail_clustering")
 
     if auc:
-        metrics["auc"] = {"truth_vs_onshell": _two_sample_auc(truth, start, start.weights, auc_events, seed),
-                          "truth_vs_generated": _two_sample_auc(truth, gen, gen.weights, auc_events, seed)}
+        pairs = {"truth_vs_onshell": (start, start.weights), "truth_vs_generated": (gen, gen.weights)}
         if reweighted is not None:
-            metrics["auc"]["truth_vs_reweighted"] = _two_sample_auc(truth, gen, reweighted, auc_events, seed)
+            pairs["truth_vs_reweighted"] = (gen, reweighted)
+        fits = {key: _two_sample_auc(truth, sample, w, auc_events, seed) for key, (sample, w) in pairs.items()}
+        metrics["auc"] = {key: value for key, (value, _) in fits.items()}
         metrics["auc"]["note"] = "fresh classifier, 50% of the events held out; 0.5 = indistinguishable"
+        metrics["auc_best_epoch"] = {key: epoch for key, (_, epoch) in fits.items()}
 
     metrics["summary"] = _summary(metrics["observables"])
     metrics["figures"] = figures
@@ -172,6 +176,17 @@ def _summary(observables: dict) -> dict:
     return summary
 
 
+def auc_lines(metrics: dict) -> list[str]:
+    """One line per two-sample AUC, saying when the fresh classifier found no separation at all."""
+    lines = []
+    for key, value in metrics.get("auc", {}).items():
+        if key != "note":
+            none_found = metrics.get("auc_best_epoch", {}).get(key) == 0
+            lines.append(f"AUC {key.replace('_', ' ')}: {value:.4f}"
+                         + (" (no separation found: the fresh classifier never beat a constant output)" if none_found else ""))
+    return lines
+
+
 def _summary_lines(metrics: dict) -> list[str]:
     """One line per sample and region: worst deviation, worst excess beyond 2 sigma, coarsest resolution."""
     summary, lines = metrics["summary"], []
@@ -204,8 +219,8 @@ def _markdown(metrics: dict) -> str:
              "Largest |x/truth − 1| over bins with ≥ 100 truth events (± the statistical error of that bin), "
              "bulk = bins overlapping the central 90% of truth; χ²/ndf over the same bins.", ""]
     if "auc" in metrics:
-        lines += ["Two-sample AUC (fresh classifier, 0.5 = indistinguishable): " + ", ".join(
-            f"{k.replace('_', ' ')} {v:.4f}" for k, v in metrics["auc"].items() if k != "note"), ""]
+        lines += ["Two-sample AUC (fresh classifier, half the events held out, 0.5 = indistinguishable):", ""]
+        lines += [f"- {line}" for line in auc_lines(metrics)] + [""]
     lines += ["Over all observables (excess: |x/truth − 1| − 2σ of the bin, the part statistics cannot explain):", ""]
     lines += [f"- {line}" for line in _summary_lines(metrics)] + [""]
     header = "| observable | " + " | ".join(f"{k} bulk | {k} tails | {k} χ²/ndf" for k in keys) + " |"
@@ -230,8 +245,8 @@ def _html(metrics: dict) -> str:
                      for group in ("observables", "migration", "weights") for f in metrics["figures"][group] if f.endswith(".png"))
     auc = ""
     if "auc" in metrics:
-        auc = "<p>Two-sample AUC (0.5 = indistinguishable): " + ", ".join(
-            f"{html.escape(k)} {v:.4f}" for k, v in metrics["auc"].items() if k != "note") + "</p>"
+        auc = "<p>Two-sample AUC (0.5 = indistinguishable):</p><ul>" + "".join(
+            f"<li>{html.escape(line)}</li>" for line in auc_lines(metrics)) + "</ul>"
     summary = "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _summary_lines(metrics)) + "</ul>"
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>lhe-didi validation</title></head><body>"
             f"<h1>lhe-didi validation report</h1><p>largest |x/truth − 1| over bins with ≥ 100 truth events "
