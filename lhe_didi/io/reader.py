@@ -13,6 +13,7 @@ import gzip
 import html
 import json
 import math
+import operator
 import os
 import re
 import warnings
@@ -123,6 +124,7 @@ def _source_index(event: pylhe.LHEEvent) -> int:
 # Per particle, in this order: the record columns the builder keeps.
 _COLUMNS = ("id", "status", "mother1", "mother2", "color1", "color2", "e", "px", "py", "pz", "m")
 _ID, _STATUS, _MOTHER1, _MOTHER2, _COLOR1, _COLOR2, _E, _PX, _PY, _PZ, _M = range(len(_COLUMNS))
+_PARTICLE_ROW = operator.attrgetter(*_COLUMNS)  # LHEParticle -> tuple in _COLUMNS order
 _RESONANCES = (("t", PDG_TOP), ("t~", -PDG_TOP), ("W+", PDG_W), ("W-", -PDG_W))
 
 
@@ -153,8 +155,7 @@ class _BatchBuilder:
         info = event.eventinfo
         self.index.append(event_index)
         self.n_particles.append(len(particles))
-        self.particles.extend((p.id, p.status, p.mother1, p.mother2, p.color1, p.color2, p.e, p.px, p.py, p.pz, p.m)
-                              for p in particles)
+        self.particles.extend(map(_PARTICLE_ROW, particles))
         self.info.append((info.nparticles, info.pid, info.weight, info.scale, info.aqed, info.aqcd))
         self.source_index.append(_source_index(event))
         self.weights.append(event.weights)
