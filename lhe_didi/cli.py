@@ -194,6 +194,22 @@ class _TrainGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Merged LHE file (.lhe or .lhe.gz).")
+def merge(inputs, output):
+    """Concatenate LHE files of one process (independent runs, e.g. two generate seeds) into OUTPUT.
+
+    The <init> cross section becomes the inverse-variance weighted mean of the runs.
+    """
+    from .io.merge import merge_files
+
+    with _progress("merging") as bar:
+        report = merge_files(list(inputs), output, progress=bar.update)
+    sigma = ", ".join(f"{x:.6g} +- {e:.2g} pb (process {p})" for x, e, p in report.cross_sections)
+    click.echo(f"wrote {sum(report.events)} events ({' + '.join(map(str, report.events))}) to {output}: {sigma}")
+
+
 @main.group(cls=_TrainGroup)
 def train():
     """Train models: `train didi ON OFF` (the default when no sub-command is named) or

@@ -118,3 +118,34 @@ def test_generate_rejects_lepton_order(tmp_path):
     result = run("generate", "onshell", "-n", "5", "--leptons", "mu-", "e+", "-o", tmp_path / "x.lhe")
     assert result.exit_code == 2 and "positive lepton first" in result.output
     assert not (tmp_path / "x.lhe").exists()
+
+
+def test_merge_concatenates_runs_and_combines_cross_sections(tmp_path, example_lo_path):
+    from lhe_didi.io.reader import LheReader
+    from lhe_didi.io.writer import LheWriter
+
+    reader = LheReader(example_lo_path)
+    events = reader.read_all()
+    sigma, error = reader.header.total_cross_section
+    parts = []
+    for name, rows, scale in (("a.lhe", slice(0, 400), 1.0), ("b.lhe.gz", slice(400, 1000), 2.0)):
+        # the second run quotes a cross section 10% higher with twice the error
+        text = reader.header.init_block.replace(f"{sigma:.5E}", f"{sigma * (1 + 0.1 * (scale - 1)):.5E}")
+        text = text.replace(f"{error:.5E}", f"{error * scale:.5E}")
+        header = type(reader.header)(**{**reader.header.__dict__, "init_block": text})
+        with LheWriter(tmp_path / name, header, {"command": "test split"}) as writer:
+            writer.write(events.select(rows))
+        parts.append(tmp_path / name)
+    assert LheReader(parts[1]).header.total_cross_section[0] == pytest.approx(1.1 * sigma, rel=1e-4)
+    result = run("merge", *parts, "-o", tmp_path / "merged.lhe")
+    assert result.exit_code == 0, result.output
+    assert "wrote 1000 events (400 + 600)" in result.output
+    merged = LheReader(tmp_path / "merged.lhe")
+    back = merged.read_all()
+    assert back.index.tolist() == list(range(1000))
+    assert (back.momenta == events.momenta).all() and (back.weight == events.weight).all()
+    # inverse-variance mean of sigma (error e) and 1.1 sigma (error 2e): (4 + 1.1) / 5 sigma, error 2e/sqrt(5)
+    x, e = merged.header.total_cross_section
+    assert x == pytest.approx(1.02 * sigma, rel=1e-4) and e == pytest.approx(2 * error / 5**0.5, rel=1e-3)
+    result = run("merge", parts[0], "-o", tmp_path / "one.lhe")
+    assert result.exit_code == 1 and "at least two" in result.output and not (tmp_path / "one.lhe").exists()

@@ -1,0 +1,101 @@
+"""Concatenate LHE files of one process (independent runs) into one file.
+
+Beams, process ids, named weights and (for DiDi output) the DiDi model must agree. The ``<init>`` cross section of
+each process becomes the inverse-variance weighted mean of the runs (XMAXUP the
+largest of the runs); the header text is the first file's, with a ``merge``
+provenance block.
+Events keep their weights; ``#lhe-didi source-event`` pairings are dropped, since
+event numbers of different inputs would collide.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LheDidiError
+from .reader import LheHeader, LheReader
+from .writer import LheWriter
+
+
+@dataclass
+class MergeReport:
+    """Events taken from each input and the combined cross sections (pb)."""
+
+    events: list[int]
+    cross_sections: list[tuple[float, float, int]]
+
+
+def combined_cross_sections(headers: list[LheHeader]) -> list[tuple[float, float, int]]:
+    """Per process: inverse-variance weighted mean of XSECUP over the runs and its error."""
+    combined = []
+    for runs in zip(*(h.cross_sections for h in headers)):
+        process = runs[0][2]
+        if any(error <= 0 for _, error, _ in runs):  # no errors given: plain mean
+            mean = sum(x for x, _, _ in runs) / len(runs)
+            combined.append((mean, 0.0, process))
+            continue
+        inverse = [1.0 / error**2 for _, error, _ in runs]
+        mean = sum(x * w for (x, _, _), w in zip(runs, inverse)) / sum(inverse)
+        combined.append((mean, 1.0 / math.sqrt(sum(inverse)), process))
+    return combined
+
+
+def _process_lines(init_block: str) -> tuple[list[str], int]:
+    """Lines of an ``<init>`` block and the index of its beam line (the process lines follow it)."""
+    lines = init_block.split("\n")
+    beam = next(i for i, line in enumerate(lines) if line.strip() and not line.strip().startswith("<init"))
+    return lines, beam
+
+
+def _init_block(headers: list[LheHeader], cross_sections: list[tuple[float, float, int]]) -> str:
+    """The first file's ``<init>`` block with the process lines holding the combined cross sections
+    and the largest XMAXUP of the runs."""
+    n = len(cross_sections)
+    max_weights = [0.0] * n
+    for header in headers:
+        lines, beam = _process_lines(header.init_block)
+        for k in range(n):
+            max_weights[k] = max(max_weights[k], abs(float(lines[beam + 1 + k].split()[2])))
+    lines, beam = _process_lines(headers[0].init_block)
+    processes = [f" {x:.8e} {e:.8e} {w:.8e} {p}" for (x, e, p), w in zip(cross_sections, max_weights)]
+    return "\n".join(lines[: beam + 1] + processes + lines[beam + 1 + n:])
+
+
+def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> MergeReport:
+    """Write the events of ``inputs`` (in order) to ``output``; see the module docstring."""
+    if len(inputs) < 2:
+        raise LheDidiError("merge needs at least two input files")
+    headers = [LheReader(path).header for path in inputs]
+    reference = headers[0]
+    for path, header in zip(inputs[1:], headers[1:]):
+        if header.beam_energies != reference.beam_energies or header.beam_ids != reference.beam_ids:
+            raise LheDidiError(f"{path}: beams differ from those of {inputs[0]}")
+        if [p for _, _, p in header.cross_sections] != [p for _, _, p in reference.cross_sections]:
+            raise LheDidiError(f"{path}: process ids differ from those of {inputs[0]}")
+        if set(header.weight_ids) != set(reference.weight_ids):
+            raise LheDidiError(f"{path}: named weights differ from those of {inputs[0]}")
+        if header.didi_model_hash != reference.didi_model_hash:
+            raise LheDidiError(f"{path}: made by a different DiDi model than {inputs[0]}")
+    cross_sections = combined_cross_sections(headers)
+    header = replace(reference, cross_sections=cross_sections, init_block=_init_block(headers, cross_sections))
+    provenance = {"command": "merge", "inputs": [str(p) for p in inputs],
+                  "cross_sections_pb": [[x, e, p] for x, e, p in cross_sections]}
+    events, offset = [], 0
+    with LheWriter(output, header, provenance) as writer:  # named weights: declared in the kept header
+        for path in inputs:
+            n = 0
+            for batch in LheReader(path).batches(50_000):
+                batch.index = batch.index + offset
+                batch.source_index = np.full(len(batch), -1)
+                writer.write(batch)
+                n += len(batch)
+                if progress is not None:
+                    progress(len(batch))
+            events.append(n)
+            offset += n
+    return MergeReport(events=events, cross_sections=cross_sections)
+
