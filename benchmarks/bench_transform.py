@@ -46,8 +46,8 @@ def main():
     batch = concatenate(list(LheReader(args.input).batches(10_000, args.events)))
     features = model.representation.encode(to_zero_pt_frame(batch.momenta)).features
 
-    flow_rates = {}
-    for solve_batch in args.solve_batch or [model.solve_batch]:
+    flow_rates, default_solve_batch = {}, model.solve_batch
+    for solve_batch in args.solve_batch or [default_solve_batch]:
         model.solve_batch = solve_batch
         flow_times, nfe = [], []
         for _ in range(args.repeats):
@@ -60,7 +60,7 @@ def main():
             flow_times.append(time.perf_counter() - start)
             nfe.append(model.function_evaluations / max(model.solves, 1))
         flow_rates[solve_batch] = (len(features) / statistics.median(flow_times), statistics.median(nfe))
-    model.solve_batch = DidiModel(args.model, args.device).solve_batch
+    model.solve_batch = default_solve_batch
 
     classifier = ClassifierModel(args.classifier, args.device) if (args.classifier / "config.json").exists() else None
     classifier_times = []

@@ -100,7 +100,6 @@ class TransformReport:
     seconds: float = 0.0
     function_evaluations: int = 0
     solves: int = 0  # dopri5 solves (one per chunk, or per CPU sub-batch)
-    chunks: int = 0
     weights: WeightSummary | None = None  # classifier weights, when a classifier was used
 
 
@@ -175,7 +174,6 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
             report.events_in += len(batch)
             report.events_out += len(out)
             report.unphysical.extend(int(i) for i in rejected)
-            report.chunks += 1
             if progress is not None:
                 progress(len(batch))
         report.skipped_input = list(reader.skipped)

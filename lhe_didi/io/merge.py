@@ -69,7 +69,8 @@ def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> 
     """Write the events of ``inputs`` (in order) to ``output``; see the module docstring."""
     if len(inputs) < 2:
         raise LheDidiError("merge needs at least two input files")
-    headers = [LheReader(path).header for path in inputs]
+    readers = [LheReader(path) for path in inputs]
+    headers = [reader.header for reader in readers]
     reference = headers[0]
     for path, header in zip(inputs[1:], headers[1:]):
         if header.beam_energies != reference.beam_energies or header.beam_ids != reference.beam_ids:
@@ -86,9 +87,9 @@ def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> 
                   "cross_sections_pb": [[x, e, p] for x, e, p in cross_sections]}
     events, offset = [], 0
     with LheWriter(output, header, provenance) as writer:  # named weights: declared in the kept header
-        for path in inputs:
+        for reader in readers:
             n = 0
-            for batch in LheReader(path).batches(50_000):
+            for batch in reader.batches(50_000):
                 batch.index = batch.index + offset
                 batch.source_index = np.full(len(batch), -1)
                 writer.write(batch)

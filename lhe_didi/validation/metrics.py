@@ -37,29 +37,34 @@ def weighted_histogram(values: np.ndarray, edges: np.ndarray, weights: np.ndarra
     return counts / total, np.sqrt(squares) / total
 
 
-def ratio_to_truth(sample: np.ndarray, sample_err: np.ndarray, truth: np.ndarray, truth_err: np.ndarray):
-    """Bin-wise ratio sample/truth of normalised histograms and its statistical error (NaN where truth is empty)."""
-    ratio = np.divide(sample, truth, out=np.full_like(sample, np.nan), where=truth > 0)
-    error = np.divide(np.hypot(sample_err, ratio * truth_err), truth, out=np.full_like(sample, np.nan), where=truth > 0)
-    return ratio, error
-
-
-def compare_to_truth(name: str, truth: np.ndarray, sample: np.ndarray, weights: np.ndarray | None = None,
-                     truth_weights: np.ndarray | None = None, edges: np.ndarray | None = None) -> dict:
-    """Shape comparison of one observable with truth over bins holding >= MIN_TRUTH_EVENTS truth events,
-    per region (bulk, tails): the largest |ratio - 1| (with that bin's statistical error), the largest
-    excess max(0, |ratio - 1| - 2 sigma) (a deviation the statistics cannot explain), the median
-    statistical error of the ratio (the resolution); and chi^2/ndf."""
-    edges = binning(name, truth) if edges is None else edges
+def histogram_table(edges: np.ndarray, truth: np.ndarray, truth_weights: np.ndarray | None,
+                    samples: dict[str, tuple[np.ndarray, np.ndarray | None]]) -> dict:
+    """Per-bin numbers of one observable, computed once: truth's normalised contents, errors and raw counts,
+    which bins are bulk (overlapping the central 90% of truth), and for each sample (name -> values, weights)
+    its normalised contents and errors and its ratio to truth with the ratio's error (NaN where truth is empty)."""
     t, t_err = weighted_histogram(truth, edges, truth_weights)
-    s, s_err = weighted_histogram(sample, edges, weights)
-    truth_counts, _ = np.histogram(truth, edges)
-    scored = truth_counts >= MIN_TRUTH_EVENTS
     low, high = np.quantile(truth, BULK_QUANTILES)
-    bulk = (edges[1:] > low) & (edges[:-1] < high)
-    ratio, ratio_err = ratio_to_truth(s, s_err, t, t_err)
+    table = {"edges": edges, "truth": t, "truth_error": t_err, "truth_events": np.histogram(truth, edges)[0],
+             "bulk": (edges[1:] > low) & (edges[:-1] < high)}
+    for key, (values, weights) in samples.items():
+        s, s_err = weighted_histogram(values, edges, weights)
+        ratio = np.divide(s, t, out=np.full_like(s, np.nan), where=t > 0)
+        ratio_err = np.divide(np.hypot(s_err, ratio * t_err), t, out=np.full_like(s, np.nan), where=t > 0)
+        table[key] = {"content": s, "error": s_err, "ratio": ratio, "ratio_error": ratio_err}
+    return table
+
+
+def score(table: dict, key: str) -> dict:
+    """Shape comparison of sample ``key`` of a :func:`histogram_table` with truth over bins holding
+    >= MIN_TRUTH_EVENTS truth events, per region (bulk, tails): the largest |ratio - 1| (with that bin's
+    statistical error), the largest excess max(0, |ratio - 1| - 2 sigma) (a deviation the statistics cannot
+    explain), the median statistical error of the ratio (the resolution); and chi^2/ndf."""
+    edges, t, t_err = table["edges"], table["truth"], table["truth_error"]
+    sample = table[key]
+    s, s_err, ratio, ratio_err = sample["content"], sample["error"], sample["ratio"], sample["ratio_error"]
+    scored = table["truth_events"] >= MIN_TRUTH_EVENTS
     result = {"bins_scored": int(scored.sum())}
-    for region, mask in (("bulk", scored & bulk), ("tails", scored & ~bulk)):
+    for region, mask in (("bulk", scored & table["bulk"]), ("tails", scored & ~table["bulk"])):
         if mask.any():
             deviation = np.abs(ratio[mask] - 1)
             worst = np.flatnonzero(mask)[np.argmax(deviation)]
@@ -77,6 +82,13 @@ def compare_to_truth(name: str, truth: np.ndarray, sample: np.ndarray, weights: 
     use = scored & (variance > 0)
     result["chi2_ndf"] = float(np.sum((s[use] - t[use]) ** 2 / variance[use]) / max(int(use.sum()), 1))
     return result
+
+
+def compare_to_truth(name: str, truth: np.ndarray, sample: np.ndarray, weights: np.ndarray | None = None,
+                     truth_weights: np.ndarray | None = None, edges: np.ndarray | None = None) -> dict:
+    """:func:`score` of one sample against truth in the binning of ``name`` (or the given ``edges``)."""
+    edges = binning(name, truth) if edges is None else edges
+    return score(histogram_table(edges, truth, truth_weights, {"sample": (sample, weights)}), "sample")
 
 
 def weighted_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:

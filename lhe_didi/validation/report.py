@@ -26,7 +26,7 @@ from ..reweight import WEIGHT_ID
 from ..training.classifier import ClassifierSettings, fit_classifier
 from ..training.data import ObservableSample, load_observable_sample
 from . import plots
-from .metrics import binning, compare_to_truth, ratio_to_truth, weighted_histogram
+from .metrics import binning, histogram_table, score, weighted_histogram
 
 MIGRATION_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_Wm", "m_blp", "m_bbarlm")
 TAIL_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_blp", "pt_t", "eta_b")
@@ -100,9 +100,9 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
         comparisons = {"onshell": (start.column(name), start.weights), "generated": (gen.column(name), gen.weights)}
         if reweighted is not None:
             comparisons["reweighted"] = (gen.column(name), reweighted)
-        metrics["observables"][name] = {key: compare_to_truth(name, truth.column(name), values, w, truth.weights, edges)
-                                        for key, (values, w) in comparisons.items()}
-        histograms[name] = _histogram_table(edges, truth.column(name), truth.weights, comparisons)
+        table = histogram_table(edges, truth.column(name), truth.weights, comparisons)
+        metrics["observables"][name] = {key: score(table, key) for key in comparisons}
+        histograms[name] = _json_table(table)
         samples = {"onshell": comparisons["onshell"], "truth": (truth.column(name), truth.weights), **{
             k: v for k, v in comparisons.items() if k != "onshell"}}
         figure = plots.observable_figure(name, edges, samples, _posterior_band(name, edges, draws))
@@ -146,19 +146,13 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
     return metrics
 
 
-def _histogram_table(edges: np.ndarray, truth: np.ndarray, truth_weights: np.ndarray, samples: dict) -> dict:
-    """Per-bin numbers behind a figure: normalised contents and errors of truth and of each sample,
-    and each sample's ratio to truth with its error (null where truth is empty)."""
-    t, t_err = weighted_histogram(truth, edges, truth_weights)
-    table = {"edges": edges.tolist(), "truth_events": np.histogram(truth, edges)[0].tolist(),
-             "truth": t.tolist(), "truth_error": t_err.tolist()}
-    for key, (values, weights) in samples.items():
-        s, s_err = weighted_histogram(values, edges, weights)
-        ratio, ratio_err = ratio_to_truth(s, s_err, t, t_err)
-        table[key] = {"content": s.tolist(), "error": s_err.tolist(),
-                      "ratio": [None if np.isnan(x) else x for x in ratio.tolist()],
-                      "ratio_error": [None if np.isnan(x) else x for x in ratio_err.tolist()]}
-    return table
+def _json_table(table: dict) -> dict:
+    """A :func:`histogram_table` as JSON: lists, with null where a ratio is undefined (empty truth bin)."""
+    def plain(value):
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return [None if isinstance(x, float) and np.isnan(x) else x for x in np.asarray(value).tolist()]
+    return {key: plain(value) for key, value in table.items() if key != "bulk"}
 
 
 def _summary(observables: dict) -> dict:
