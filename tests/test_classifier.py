@@ -16,7 +16,7 @@ from lhe_didi.models.classifier import logits_of, weights_from_logits
 from lhe_didi.reweight import WEIGHT_ID, ClassifierModel
 from lhe_didi.training.classifier import ClassifierSettings, fit_classifier
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel
-from lhe_didi.validation.metrics import compare_to_truth, weighted_auc
+from lhe_didi.validation.metrics import compare_to_truth, histogram_table, score, weighted_auc
 
 QUICK = ["--epochs", "3", "--width", "16", "--depth", "2", "--batch-size", "256", "--device", "cpu"]
 
@@ -171,6 +171,28 @@ def test_compare_to_truth_scores_bulk_and_tails():
     assert 0.02 < known["bulk_max_excess"] < known["bulk_max_deviation"]  # 200k events: bin errors ~1%
 
 
+def test_bins_carried_by_one_heavy_truth_event_are_not_scored():
+    # 400 unit-weight truth events per bin, plus one event of weight 1000 in the last bin: the last bin holds
+    # 401 events but (1400)^2 / (400 + 1000^2) = 1.96 effective ones, so it is shown but not scored
+    edges = np.linspace(0.0, 10.0, 11)
+    truth = np.repeat(np.arange(10) + 0.5, 400)
+    truth_weights = np.ones(len(truth))
+    truth, truth_weights = np.append(truth, 9.5), np.append(truth_weights, 1000.0)
+    table = histogram_table(edges, truth, truth_weights, {"same": (truth[:-1], None)})
+    assert table["truth_events"][-1] == 401
+    assert table["truth_effective_events"][-1] == pytest.approx(1400**2 / (400 + 1000**2))
+    np.testing.assert_allclose(table["truth_effective_events"][:-1], 400)
+    result = score(table, "same")
+    assert result["bins_scored"] == 9
+    # normalised, the heavy event takes 1000/5000 of truth: scored bins have ratio (400/4000)/(400/5000) = 1.25,
+    # the unscored last bin (400/4000)/(1400/5000) = 0.36, which would otherwise be the worst
+    assert result["bulk_max_deviation"] == pytest.approx(0.25)
+    assert result["bulk_worst_bin"] != [9.0, 10.0]
+    # unit weights: the effective count is the count
+    unit = histogram_table(edges, truth[:-1], None, {})
+    np.testing.assert_array_equal(unit["truth_effective_events"], unit["truth_events"])
+
+
 def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_path, hvq_lo_path, didi_output, quick_classifier):
     weighted = tmp_path / "weighted.lhe"
     assert run("reweight", didi_output, "-o", weighted, "--classifier", quick_classifier).exit_code == 0
@@ -203,7 +225,7 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     histograms = json.loads((report / "histograms.json").read_text())
     assert set(histograms) == set(metrics["observables"])
     m_t = histograms["m_t"]
-    scored = [i for i, n in enumerate(m_t["truth_events"]) if n >= 100]
+    scored = [i for i, n in enumerate(m_t["truth_effective_events"]) if n >= 100]
     assert len(m_t["edges"]) == len(m_t["truth"]) + 1 and len(scored) == metrics["observables"]["m_t"]["generated"]["bins_scored"]
     deviations = [abs(m_t["generated"]["ratio"][i] - 1) for i in scored]
     worst = max(metrics["observables"]["m_t"]["generated"][f"{r}_max_deviation"] or 0 for r in ("bulk", "tails"))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-MIN_TRUTH_EVENTS = 100  # bins with fewer truth events are shown but not scored (stat. error > 10%)
+# bins with fewer effective truth events (sum w)^2 / sum w^2 (the event count for unit weights) are shown but
+# not scored: their statistical error exceeds 10%, and a bin carried by a few heavy events has no Gaussian error
+MIN_TRUTH_EVENTS = 100
 BULK_QUANTILES = (0.05, 0.95)  # bins overlapping the central 90% of truth are "bulk", the rest "tails"
 EXCESS_SIGMAS = 2.0  # "excess": |ratio - 1| minus this many statistical errors of the ratio, floored at 0
 
@@ -37,14 +39,26 @@ def weighted_histogram(values: np.ndarray, edges: np.ndarray, weights: np.ndarra
     return counts / total, np.sqrt(squares) / total
 
 
+def effective_events(values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Kish effective number of events per bin, (sum w)^2 / sum w^2: the event count for unit weights,
+    about 1 for a bin dominated by a single heavy event."""
+    if weights is None:
+        return np.histogram(values, edges)[0].astype(np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    sums = np.histogram(values, edges, weights=weights)[0]
+    squares = np.histogram(values, edges, weights=weights**2)[0]
+    return np.divide(sums**2, squares, out=np.zeros_like(sums), where=squares > 0)
+
+
 def histogram_table(edges: np.ndarray, truth: np.ndarray, truth_weights: np.ndarray | None,
                     samples: dict[str, tuple[np.ndarray, np.ndarray | None]]) -> dict:
-    """Per-bin numbers of one observable, computed once: truth's normalised contents, errors and raw counts,
-    which bins are bulk (overlapping the central 90% of truth), and for each sample (name -> values, weights)
+    """Per-bin numbers of one observable, computed once: truth's normalised contents, errors, raw counts
+    and effective event counts (:func:`effective_events`), which bins are bulk (overlapping the central 90% of truth), and for each sample (name -> values, weights)
     its normalised contents and errors and its ratio to truth with the ratio's error (NaN where truth is empty)."""
     t, t_err = weighted_histogram(truth, edges, truth_weights)
     low, high = np.quantile(truth, BULK_QUANTILES)
     table = {"edges": edges, "truth": t, "truth_error": t_err, "truth_events": np.histogram(truth, edges)[0],
+             "truth_effective_events": effective_events(truth, edges, truth_weights),
              "bulk": (edges[1:] > low) & (edges[:-1] < high)}
     for key, (values, weights) in samples.items():
         s, s_err = weighted_histogram(values, edges, weights)
@@ -56,13 +70,13 @@ def histogram_table(edges: np.ndarray, truth: np.ndarray, truth_weights: np.ndar
 
 def score(table: dict, key: str) -> dict:
     """Shape comparison of sample ``key`` of a :func:`histogram_table` with truth over bins holding
-    >= MIN_TRUTH_EVENTS truth events, per region (bulk, tails): the largest |ratio - 1| (with that bin's
+    >= MIN_TRUTH_EVENTS effective truth events, per region (bulk, tails): the largest |ratio - 1| (with that bin's
     statistical error), the largest excess max(0, |ratio - 1| - 2 sigma) (a deviation the statistics cannot
     explain), the median statistical error of the ratio (the resolution); and chi^2/ndf."""
     edges, t, t_err = table["edges"], table["truth"], table["truth_error"]
     sample = table[key]
     s, s_err, ratio, ratio_err = sample["content"], sample["error"], sample["ratio"], sample["ratio_error"]
-    scored = table["truth_events"] >= MIN_TRUTH_EVENTS
+    scored = table["truth_effective_events"] >= MIN_TRUTH_EVENTS
     result = {"bins_scored": int(scored.sum())}
     for region, mask in (("bulk", scored & table["bulk"]), ("tails", scored & ~table["bulk"])):
         if mask.any():

@@ -26,7 +26,7 @@ from ..reweight import WEIGHT_ID
 from ..training.classifier import ClassifierSettings, fit_classifier
 from ..training.data import ObservableSample, load_observable_sample
 from . import plots
-from .metrics import binning, histogram_table, score, weighted_histogram
+from .metrics import MIN_TRUTH_EVENTS, binning, histogram_table, score, weighted_histogram
 
 MIGRATION_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_Wm", "m_blp", "m_bbarlm")
 TAIL_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_blp", "pt_t", "eta_b")
@@ -89,7 +89,8 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
     metrics: dict = {"files": {"onshell": str(onshell), "offshell": str(offshell), "generated": str(generated),
                                "posterior": [str(p) for p in posterior]},
                      "events": {"onshell": len(start.values), "offshell": len(truth.values), "generated": len(gen.values)},
-                     "scoring": {"min_truth_events_per_bin": 100, "bulk": "bins overlapping the central 90% of truth",
+                     "scoring": {"min_effective_truth_events_per_bin": MIN_TRUTH_EVENTS,
+                                 "effective_events": "(sum w)^2 / sum w^2 of the truth events in the bin", "bulk": "bins overlapping the central 90% of truth",
                                  "deviation": "|sample/truth - 1| of normalised histograms",
                                  "excess": "max(0, deviation - 2 x the ratio's statistical error), largest over bins",
                                  "median_stat_error": "median statistical error of the ratio over the region's bins"},
@@ -210,7 +211,7 @@ def _markdown(metrics: dict) -> str:
              f"Files: on-shell `{metrics['files']['onshell']}` ({metrics['events']['onshell']} events), "
              f"truth `{metrics['files']['offshell']}` ({metrics['events']['offshell']}), "
              f"generated `{metrics['files']['generated']}` ({metrics['events']['generated']}).", "",
-             "Largest |x/truth − 1| over bins with ≥ 100 truth events (± the statistical error of that bin), "
+             "Largest |x/truth − 1| over bins with ≥ 100 effective truth events ((Σw)²/Σw²) (± the statistical error of that bin), "
              "bulk = bins overlapping the central 90% of truth; χ²/ndf over the same bins.", ""]
     if "auc" in metrics:
         lines += ["Two-sample AUC (fresh classifier, half the events held out, 0.5 = indistinguishable):", ""]
@@ -243,6 +244,6 @@ def _html(metrics: dict) -> str:
             f"<li>{html.escape(line)}</li>" for line in auc_lines(metrics)) + "</ul>"
     summary = "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _summary_lines(metrics)) + "</ul>"
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>lhe-didi validation</title></head><body>"
-            f"<h1>lhe-didi validation report</h1><p>largest |x/truth − 1| over bins with ≥ 100 truth events "
+            f"<h1>lhe-didi validation report</h1><p>largest |x/truth − 1| over bins with ≥ 100 effective truth events "
             f"(bulk: central 90% of truth); excess: |x/truth − 1| − 2σ of the bin</p>{auc}{summary}<table border='1' cellspacing='0'><tr><th>observable</th>{head}</tr>\n"
             f"{rows}</table>\n{images}</body></html>\n")
