@@ -13,6 +13,7 @@ from lhe_didi.reference.generator import ReferenceGenerator
 from lhe_didi.reference.matrix_elements import final_state_pdg, process_string
 from lhe_didi.reference.output import write_sample
 from lhe_didi.reference.pdf import FixedScalePdf
+from lhe_didi.reference.phase_space import UNIFORM, Channels, PhaseSpace
 
 EDGE = np.sqrt(TOP_MASS**2 - W_MASS**2)  # on-shell m_bl endpoint, 152.6 GeV
 QUICK_ADAPT = dict(points_per_iteration=10_000, iterations=4, max_weight_points=100_000)
@@ -165,3 +166,21 @@ def test_process_strings():
     assert process_string("gg", ("e+", "mu-")) == "g g > e+ ve b mu- vm~ b~"
     assert process_string("uu~", ("mu+", "e-")) == "u u~ > mu+ vm b e- ve~ b~"
     assert final_state_pdg(("mu+", "e-")) == [5, -13, 14, -5, 11, -12]
+
+
+def test_phase_space_channel_densities_are_normalised_and_sampled():
+    """E_c[g_NN / g_c] = 1 over points drawn from channel c alone: each collinear channel samples the density it
+    reports (a mismatch between the drawn b directions and their density, or a wrong normalisation, shifts it)."""
+    channels = Channels.offshell()
+    uniform_nn = 3  # both tops non-resonant, b directions uniform: the same top densities as the channels below
+    rng = np.random.default_rng(7)
+    for c, references in enumerate(channels.collinear):
+        if channels.top[c] != channels.top[uniform_nn] or references == (UNIFORM, UNIFORM):
+            continue
+        channels.alpha = np.eye(len(channels.alpha))[c]
+        points = PhaseSpace(parameters.SQRT_S, channels).sample(200_000, rng)
+        densities = points.channel_densities[points.valid]
+        ratio = np.zeros(len(points.valid))
+        ratio[points.valid] = densities[:, uniform_nn] / densities[:, c]
+        mean, error = ratio.mean(), ratio.std() / np.sqrt(len(ratio))
+        assert error < 0.02 and abs(mean - 1.0) < 4 * error + 1e-3, (c, references, mean, error)

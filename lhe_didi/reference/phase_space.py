@@ -10,6 +10,11 @@ Breit-Wigner; each top either from a Breit-Wigner (resonant) or from a power
 law (non-resonant), giving channels RR, RN, NR, NN. The channel density entering
 the weight is the alpha-weighted sum over channels (multi-channel method,
 Kleiss & Pittau 1994), and the alphas are adapted to minimise the variance.
+Channels may also draw the b (or b~) direction in its parent's rest frame
+peaked along a reference instead of uniformly, as the 1/(p.p_b) propagator of a
+g -> b b~ splitting does: a beam (tW-like, or both b quarks from initial-state
+splittings), or for the b the direction of the b~ (a final-state g* -> b b~
+recoiling against a W+ W- pair).
 The parton momentum fractions come from tau = x1 x2 (power law above the
 threshold set by the top virtualities) and a uniform rapidity.
 """
@@ -140,9 +145,17 @@ def two_body(parent: np.ndarray, s: np.ndarray, m1: np.ndarray, m2: np.ndarray, 
     return boost(p1, parent), boost(p2, parent), momentum
 
 
+def light_like(p: np.ndarray) -> np.ndarray:
+    """Light-like four-vectors (N, 4) along the spatial momenta of ``p`` (N, 4)."""
+    return np.concatenate([np.linalg.norm(p[:, 1:], axis=1, keepdims=True), p[:, 1:]], axis=1)
+
+
 def minkowski_dot(a, b):
     """a.b for (..., 4) four-vectors."""
     return a[..., 0] * b[..., 0] - np.sum(a[..., 1:] * b[..., 1:], axis=-1)
+
+
+UNIFORM, BEAM_1, BEAM_2, PARTNER_B = 0, 1, 2, 3  # reference a channel draws a b direction along (PARTNER_B: b only)
 
 
 @dataclass
@@ -151,22 +164,27 @@ class Channels:
 
     top: list[tuple[object, object]]  # (density of T, density of T~) per channel
     alpha: np.ndarray
-    # per channel: beam (1 or 2) that the b (in T) and the b~ (in T~) are collinear to, or 0 for uniform
+    # per channel: reference (UNIFORM, BEAM_1, BEAM_2, or for the b PARTNER_B) of the b (in T) and the b~ (in T~)
     collinear: list[tuple[int, int]] | None = None
     top_range: tuple[float, float] | None = None  # fixed (low, high) for s_T, e.g. hvq's window
 
     @classmethod
     def offshell(cls, top: BreitWigner = TOP_BW) -> Channels:
-        """RR, RN, NR, NN, and tW-like channels: one top resonant, the other b quark collinear to a beam."""
+        """RR, RN, NR, NN; tW-like channels (one top resonant, the other b quark collinear to a beam); and
+        doubly non-resonant W+ W- b b~ channels with both b quarks from initial-state splittings (collinear
+        to opposite beams) or from one g* -> b b~ (the b collinear to the b~, the b~ uniform or collinear to a beam
+        as for a g* emitted by an incoming quark)."""
         n = NON_RESONANT
-        pairs = [(top, top), (top, n), (n, top), (n, n), (top, n), (top, n), (n, top), (n, top)]
-        collinear = [(0, 0), (0, 0), (0, 0), (0, 0), (0, 1), (0, 2), (1, 0), (2, 0)]
-        alpha = np.array([0.6, 0.05, 0.05, 0.1, 0.05, 0.05, 0.05, 0.05])
-        return cls(top=pairs, alpha=alpha, collinear=collinear)
+        pairs = [(top, top), (top, n), (n, top), (n, n), (top, n), (top, n), (n, top), (n, top)] + [(n, n)] * 5
+        collinear = [(UNIFORM, UNIFORM)] * 4 + [(UNIFORM, BEAM_1), (UNIFORM, BEAM_2), (BEAM_1, UNIFORM), (BEAM_2, UNIFORM),
+                                                (BEAM_1, BEAM_2), (BEAM_2, BEAM_1), (PARTNER_B, UNIFORM),
+                                                (PARTNER_B, BEAM_1), (PARTNER_B, BEAM_2)]
+        alpha = np.array([0.6, 0.05, 0.05, 0.1, 0.05, 0.05, 0.05, 0.05, 0.02, 0.02, 0.02, 0.02, 0.02])
+        return cls(top=pairs, alpha=alpha / alpha.sum(), collinear=collinear)
 
     def beam_of(self, c: int, side: int) -> int:
-        """Beam that channel ``c`` aligns the b (side 0) or b~ (side 1) with; 0 for uniform."""
-        return 0 if self.collinear is None else self.collinear[c][side]
+        """Reference that channel ``c`` aligns the b (side 0) or b~ (side 1) with; UNIFORM for none."""
+        return UNIFORM if self.collinear is None else self.collinear[c][side]
 
     @classmethod
     def onshell(cls, top: BreitWigner = TOP_BW) -> Channels:
@@ -210,16 +228,17 @@ class PhaseSpace:
         zero = np.zeros_like(half)
         return np.stack([half, zero, zero, half], axis=1), np.stack([half, zero, zero, -half], axis=1)
 
-    def _b_directions(self, channel, side, parent, s_parent, m_w, beams, u_cos, u_phi):
-        """Rest-frame direction of the b (side 0) or b~ (side 1): uniform, or collinear to a beam."""
+    def _b_directions(self, channel, side, parent, s_parent, m_w, references, u_cos, u_phi):
+        """Rest-frame direction of the b (side 0) or b~ (side 1): uniform, or collinear to one of the
+        light-like ``references`` (reference id -> (N, 4))."""
         directions = uniform_directions(u_cos, u_phi)
         beta = self._b_velocity(s_parent, m_w)
         for c in range(len(self.channels.alpha)):
-            beam = self.channels.beam_of(c, side)
+            reference = self.channels.beam_of(c, side)
             mask = channel == c
-            if beam == 0 or not mask.any():
+            if reference == UNIFORM or not mask.any():
                 continue
-            axis = boost_to_rest(beams[beam - 1][mask], parent[mask])[:, 1:]
+            axis = boost_to_rest(references[reference][mask], parent[mask])[:, 1:]
             axis /= np.linalg.norm(axis, axis=1, keepdims=True)
             cos = collinear_cos(u_cos[mask], beta[mask])
             directions[mask] = directions_about(axis, cos, u_phi[mask])
@@ -232,7 +251,7 @@ class PhaseSpace:
 
     @staticmethod
     def _angular_factor(b, parent, beam):
-        """4 pi x solid-angle density of the b direction under the channel collinear to ``beam``."""
+        """4 pi x solid-angle density of the b direction under the channel collinear to the light-like ``beam``."""
         mass = np.sqrt(np.maximum(minkowski_dot(parent, parent), 1e-300))
         e_b = minkowski_dot(b, parent) / mass
         e_beam = minkowski_dot(beam, parent) / mass
@@ -273,12 +292,14 @@ class PhaseSpace:
         top, topbar, q0 = two_body(rest, s_hat, m_t, m_tb, uniform_directions(u[:, 6], u[:, 7]))
         beams = self._beams(s_hat)
         m_b, zero = np.full(n, B_MASS), np.zeros(n)
-        b_direction = self._b_directions(channel, 0, top, s_t, np.sqrt(s_wp), beams, u[:, 8], u[:, 9])
-        bb_direction = self._b_directions(channel, 1, topbar, s_tb, np.sqrt(s_wm), beams, u[:, 12], u[:, 13])
-        b, wp, q1 = two_body(top, s_t, m_b, np.sqrt(s_wp), b_direction)
-        lp, nu, q2 = two_body(wp, s_wp, zero, zero, uniform_directions(u[:, 10], u[:, 11]))
+        references = {BEAM_1: beams[0], BEAM_2: beams[1]}
+        bb_direction = self._b_directions(channel, 1, topbar, s_tb, np.sqrt(s_wm), references, u[:, 12], u[:, 13])
         bb, wm, q3 = two_body(topbar, s_tb, m_b, np.sqrt(s_wm), bb_direction)
         lm, nub, q4 = two_body(wm, s_wm, zero, zero, uniform_directions(u[:, 14], u[:, 15]))
+        b_references = {**references, PARTNER_B: light_like(bb)}
+        b_direction = self._b_directions(channel, 0, top, s_t, np.sqrt(s_wp), b_references, u[:, 8], u[:, 9])
+        b, wp, q1 = two_body(top, s_t, m_b, np.sqrt(s_wp), b_direction)
+        lp, nu, q2 = two_body(wp, s_wp, zero, zero, uniform_directions(u[:, 10], u[:, 11]))
         final = np.stack([b, lp, nu, bb, lm, nub], axis=1)
         # boost along z to the lab frame
         ch, sh = np.cosh(y), np.sinh(y)
@@ -294,8 +315,9 @@ class PhaseSpace:
         for q, s in ((q0, s_hat), (q1, s_t), (q2, s_wp), (q3, s_tb), (q4, s_wm)):
             two_body_factor = two_body_factor * q / (4.0 * np.pi * np.sqrt(s))  # |p*|/(16 pi^2 sqrt s) * 4 pi
         w_density = self.w_density.density(s_wp, 0.0, s_total) * self.w_density.density(s_wm, 0.0, s_total)
-        angular = {(side, beam): self._angular_factor(b if side == 0 else bb, top if side == 0 else topbar, beams[beam - 1])
-                   for side in (0, 1) for beam in (1, 2)}
+        angular = {(side, reference): self._angular_factor(b if side == 0 else bb, top if side == 0 else topbar, vector)
+                   for side, side_references in ((0, b_references), (1, references))
+                   for reference, vector in side_references.items()}
         channel_densities = np.stack(
             [
                 density_t.density(s_t, low_t, high_t) * density_tb.density(s_tb, low_tb, high_tb)
