@@ -182,7 +182,7 @@ class Channels:
         alpha = np.array([0.6, 0.05, 0.05, 0.1, 0.05, 0.05, 0.05, 0.05, 0.02, 0.02, 0.02, 0.02, 0.02])
         return cls(top=pairs, alpha=alpha / alpha.sum(), collinear=collinear)
 
-    def beam_of(self, c: int, side: int) -> int:
+    def reference_of(self, c: int, side: int) -> int:
         """Reference that channel ``c`` aligns the b (side 0) or b~ (side 1) with; UNIFORM for none."""
         return UNIFORM if self.collinear is None else self.collinear[c][side]
 
@@ -234,7 +234,7 @@ class PhaseSpace:
         directions = uniform_directions(u_cos, u_phi)
         beta = self._b_velocity(s_parent, m_w)
         for c in range(len(self.channels.alpha)):
-            reference = self.channels.beam_of(c, side)
+            reference = self.channels.reference_of(c, side)
             mask = channel == c
             if reference == UNIFORM or not mask.any():
                 continue
@@ -321,8 +321,8 @@ class PhaseSpace:
         channel_densities = np.stack(
             [
                 density_t.density(s_t, low_t, high_t) * density_tb.density(s_tb, low_tb, high_tb)
-                * angular.get((0, self.channels.beam_of(c, 0)), 1.0)
-                * angular.get((1, self.channels.beam_of(c, 1)), 1.0)
+                * angular.get((0, self.channels.reference_of(c, 0)), 1.0)
+                * angular.get((1, self.channels.reference_of(c, 1)), 1.0)
                 for c, (density_t, density_tb) in enumerate(self.channels.top)
             ],
             axis=1,

@@ -29,36 +29,33 @@ def binning(name: str, truth: np.ndarray) -> np.ndarray:
     return np.linspace(float(low), float(high), 51)
 
 
+def _bin_sums(values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None):
+    """Per bin sum w and sum w^2, and the total weight (overflow included)."""
+    weights = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
+    counts, _ = np.histogram(values, edges, weights=weights)
+    squares, _ = np.histogram(values, edges, weights=weights**2)
+    return counts, squares, weights.sum()
+
+
 def weighted_histogram(values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None):
     """Normalised bin contents (fraction of the total weight, overflow included in the total)
     and their statistical errors sqrt(sum w^2) / sum w."""
-    weights = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
-    total = weights.sum()
-    counts, _ = np.histogram(values, edges, weights=weights)
-    squares, _ = np.histogram(values, edges, weights=weights**2)
+    counts, squares, total = _bin_sums(values, edges, weights)
     return counts / total, np.sqrt(squares) / total
-
-
-def effective_events(values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Kish effective number of events per bin, (sum w)^2 / sum w^2: the event count for unit weights,
-    about 1 for a bin dominated by a single heavy event."""
-    if weights is None:
-        return np.histogram(values, edges)[0].astype(np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
-    sums = np.histogram(values, edges, weights=weights)[0]
-    squares = np.histogram(values, edges, weights=weights**2)[0]
-    return np.divide(sums**2, squares, out=np.zeros_like(sums), where=squares > 0)
 
 
 def histogram_table(edges: np.ndarray, truth: np.ndarray, truth_weights: np.ndarray | None,
                     samples: dict[str, tuple[np.ndarray, np.ndarray | None]]) -> dict:
-    """Per-bin numbers of one observable, computed once: truth's normalised contents, errors, raw counts
-    and effective event counts (:func:`effective_events`), which bins are bulk (overlapping the central 90% of truth), and for each sample (name -> values, weights)
-    its normalised contents and errors and its ratio to truth with the ratio's error (NaN where truth is empty)."""
-    t, t_err = weighted_histogram(truth, edges, truth_weights)
+    """Per-bin numbers of one observable, computed once: truth's normalised contents, errors, raw counts and
+    Kish effective event counts (sum w)^2 / sum w^2 (the count for unit weights, about 1 for a bin carried by one
+    heavy event), which bins are bulk (overlapping the central 90% of truth), and for each sample (name -> values,
+    weights) its normalised contents and errors and its ratio to truth with the ratio's error (NaN where truth is
+    empty)."""
+    counts, squares, total = _bin_sums(truth, edges, truth_weights)
+    t, t_err = counts / total, np.sqrt(squares) / total
     low, high = np.quantile(truth, BULK_QUANTILES)
     table = {"edges": edges, "truth": t, "truth_error": t_err, "truth_events": np.histogram(truth, edges)[0],
-             "truth_effective_events": effective_events(truth, edges, truth_weights),
+             "truth_effective_events": np.divide(counts**2, squares, out=np.zeros_like(counts), where=squares > 0),
              "bulk": (edges[1:] > low) & (edges[:-1] < high)}
     for key, (values, weights) in samples.items():
         s, s_err = weighted_histogram(values, edges, weights)

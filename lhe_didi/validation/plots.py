@@ -53,7 +53,7 @@ def observable_figure(name: str, edges: np.ndarray, samples: dict[str, tuple[np.
     figure, (main, ratio) = plt.subplots(2, 1, sharex=True, figsize=(6, 5.2), gridspec_kw={"height_ratios": [3, 1.2]})
     width = np.diff(edges)
     truth, truth_error = weighted_histogram(samples["truth"][0], edges, samples["truth"][1])
-    well_filled = (truth > 0) & (truth_error < 0.1 * truth)  # ~ >= 100 truth events
+    well_filled = (truth > 0) & (truth_error < 0.1 * truth)  # > 100 effective truth events, (t / error)^2
     largest = 0.0
     for key, (values, weights) in samples.items():
         label, colour, line = STYLE[key]
