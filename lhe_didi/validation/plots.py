@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .metrics import weighted_histogram  # noqa: E402
+from .metrics import MIN_TRUTH_EVENTS, weighted_histogram  # noqa: E402
 
 LABELS = {
     "pt": r"$p_T$", "eta": r"$\eta$", "phi": r"$\phi$", "m": r"$m$",
@@ -44,28 +44,28 @@ def save(figure, path: Path) -> list[str]:
     return files
 
 
-def observable_figure(name: str, edges: np.ndarray, samples: dict[str, tuple[np.ndarray, np.ndarray | None]],
-                      band: tuple[np.ndarray, np.ndarray] | None = None):
-    """Main panel (normalised distributions) and ratio to truth with statistical bands.
+def observable_figure(name: str, table: dict, band: tuple[np.ndarray, np.ndarray] | None = None):
+    """Main panel (normalised distributions) and ratio to truth with statistical bands, drawn from a
+    :func:`~.metrics.histogram_table` (truth and every sample of :data:`STYLE` it holds).
 
-    ``samples``: key of :data:`STYLE` -> (values, weights); ``band``: (low, high) of the
-    generated distribution over Bayesian posterior draws, drawn as a shaded band."""
+    ``band``: (low, high) of the generated distribution over Bayesian posterior draws, drawn as a shaded band."""
     figure, (main, ratio) = plt.subplots(2, 1, sharex=True, figsize=(6, 5.2), gridspec_kw={"height_ratios": [3, 1.2]})
+    edges, truth, truth_error = table["edges"], table["truth"], table["truth_error"]
     width = np.diff(edges)
-    truth, truth_error = weighted_histogram(samples["truth"][0], edges, samples["truth"][1])
-    well_filled = (truth > 0) & (truth_error < 0.1 * truth)  # > 100 effective truth events, (t / error)^2
+    scored = table["truth_effective_events"] >= MIN_TRUTH_EVENTS  # the bins metrics.score judges
     largest = 0.0
-    for key, (values, weights) in samples.items():
-        label, colour, line = STYLE[key]
-        content, error = weighted_histogram(values, edges, weights)
-        mplhep.histplot(content / width, edges, ax=main, label=label, color=colour, linestyle=line, yerr=False)
-        r = np.divide(content, truth, out=np.full_like(content, np.nan), where=truth > 0)
-        r_err = np.divide(error, truth, out=np.full_like(content, np.nan), where=truth > 0)
+    for key, (label, colour, line) in STYLE.items():
         if key == "truth":
+            mplhep.histplot(truth / width, edges, ax=main, label=label, color=colour, linestyle=line, yerr=False)
+            r_err = np.divide(truth_error, truth, out=np.full_like(truth, np.nan), where=truth > 0)
             ratio.stairs(1 + r_err, edges, baseline=1 - r_err, fill=True, color="0.85", label="truth stat.")
             continue
+        if key not in table:
+            continue
+        content, error, r = table[key]["content"], table[key]["error"], table[key]["ratio"]
+        mplhep.histplot(content / width, edges, ax=main, label=label, color=colour, linestyle=line, yerr=False)
         mplhep.histplot(r, edges, ax=ratio, color=colour, linestyle=line, yerr=False)
-        largest = max(largest, float(np.max(np.abs(r[well_filled] - 1), initial=0.0)))
+        largest = max(largest, float(np.max(np.abs(r[scored] - 1), initial=0.0)))
         if key in ("generated", "reweighted"):
             main.stairs((content + error) / width, edges, baseline=(content - error) / width, fill=True,
                         color=colour, alpha=0.2)

@@ -104,9 +104,7 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
         table = histogram_table(edges, truth.column(name), truth.weights, comparisons)
         metrics["observables"][name] = {key: score(table, key) for key in comparisons}
         histograms[name] = _json_table(table)
-        samples = {"onshell": comparisons["onshell"], "truth": (truth.column(name), truth.weights), **{
-            k: v for k, v in comparisons.items() if k != "onshell"}}
-        figure = plots.observable_figure(name, edges, samples, _posterior_band(name, edges, draws))
+        figure = plots.observable_figure(name, table, _posterior_band(name, edges, draws))
         figures["observables"] += plots.save(figure, output_dir / "observables" / name)
 
     position = {int(i): row for row, i in enumerate(start.index)}
