@@ -1,5 +1,7 @@
 """Reference LO generator: independent cross-checks of PDF, matrix elements, phase space and samples."""
 
+import gzip
+
 import numpy as np
 import pylhe
 import pytest
@@ -154,12 +156,17 @@ def test_onshell_shapes_agree_with_real_hvq(samples, hvq_lo_path):
 
 
 def test_same_seed_same_file(tmp_path):
-    paths = []
+    """Same seed, same bytes, compressed too (no time stamp or file name in the gzip header)."""
+    paths = {".lhe": [], ".lhe.gz": []}
     for name in ("a", "b"):
         generator = ReferenceGenerator("onshell", seed=5)
         generator.adapt(points_per_iteration=2_000, iterations=1, max_weight_points=20_000)
-        paths.append(write_sample(generator, generator.generate(200, batch=5_000), tmp_path / f"{name}.lhe"))
-    assert paths[0].read_bytes() == paths[1].read_bytes()
+        events = generator.generate(200, batch=5_000)
+        for suffix, written in paths.items():
+            written.append(write_sample(generator, events, tmp_path / f"{name}{suffix}"))
+    for first, second in paths.values():
+        assert first.read_bytes() == second.read_bytes()
+    assert gzip.decompress(paths[".lhe.gz"][0].read_bytes()) == paths[".lhe"][0].read_bytes()
 
 
 def test_process_strings():

@@ -18,6 +18,7 @@ partial output file.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import tempfile
@@ -88,8 +89,12 @@ class LheWriter:
         os.close(handle)
         self._temporary = Path(temporary)
         if self.path.suffix == ".gz":  # level 6: ~3x faster than gzip's default 9, files ~5% larger
-            self._stream = gzip.open(self._temporary, "wt", encoding="utf-8", compresslevel=6)
+            # no time stamp or file name in the gzip header: the same events give the same bytes (and SHA-256)
+            self._raw = open(self._temporary, "wb")
+            self._stream = io.TextIOWrapper(
+                gzip.GzipFile(filename="", mode="wb", compresslevel=6, mtime=0, fileobj=self._raw), encoding="utf-8")
         else:
+            self._raw = None
             self._stream = open(self._temporary, "w", encoding="utf-8")
         self._stream.write(self._preamble(provenance))
 
@@ -189,14 +194,19 @@ class LheWriter:
     def close(self) -> Path:
         """Finish the file and move it to its final name."""
         self._stream.write(self.footer + "</LesHouchesEvents>\n")
-        self._stream.close()
+        self._close_streams()
         os.replace(self._temporary, self.path)
         return self.path
 
     def abort(self) -> None:
         """Discard the temporary file."""
-        self._stream.close()
+        self._close_streams()
         self._temporary.unlink(missing_ok=True)
+
+    def _close_streams(self) -> None:
+        self._stream.close()
+        if self._raw is not None:  # a GzipFile given a file object leaves it open
+            self._raw.close()
 
     def __enter__(self) -> LheWriter:
         return self
