@@ -3,6 +3,7 @@ named weights in LHE files, report contents."""
 
 import itertools
 import json
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from lhe_didi.models.classifier import logits_of, weights_from_logits
 from lhe_didi.reweight import WEIGHT_ID, ClassifierModel
 from lhe_didi.training.classifier import ClassifierSettings, fit_classifier
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel
-from lhe_didi.validation.metrics import compare_to_truth, histogram_table, score, weighted_auc
+from lhe_didi.validation.metrics import compare_to_truth, histogram_table, perfect_sample_excess, score, weighted_auc
 
 QUICK = ["--epochs", "3", "--width", "16", "--depth", "2", "--batch-size", "256", "--device", "cpu"]
 
@@ -164,11 +165,25 @@ def test_compare_to_truth_scores_bulk_and_tails():
     assert same["bulk_bins"] + same["tails_bins"] == same["bins_scored"]
     # identical shapes: what is left beyond 2 sigma is a fluctuation, far below the bins' resolution
     assert same["bulk_max_excess"] < 2 * same["bulk_median_stat_error"] < 0.05
+    # the look-elsewhere reference: a 0.2 sigma shift is far above what chance gives an identical sample
+    for region in ("bulk", "tails"):
+        assert same[f"{region}_max_excess"] <= same[f"{region}_max_excess_perfect_p95"]
+        assert shifted[f"{region}_max_excess"] > 4 * shifted[f"{region}_max_excess_perfect_p95"] > 0
     # a known shape change: x > 0 weighted 1.1, so every ratio is 1.1/(1 + 0.1 f) or 1/(1 + 0.1 f), f = P(x > 0)
     known = compare_to_truth("x", truth, truth, weights=np.where(truth > 0, 1.1, 1.0), edges=np.linspace(-4, 4, 41))
     norm = 1 + 0.1 * np.mean(truth > 0)
     assert known["bulk_max_deviation"] == pytest.approx(max(1.1 / norm - 1, 1 - 1 / norm), rel=1e-9)
     assert 0.02 < known["bulk_max_excess"] < known["bulk_max_deviation"]  # 200k events: bin errors ~1%
+
+
+def test_perfect_sample_excess_matches_the_analytic_quantile():
+    # n bins with equal error sigma: P(max |z| <= c) = (2 Phi(c) - 1)^n, so the 95% quantile of the largest excess
+    # sigma (max |z| - 2) is sigma (c - 2) with c = Phi^-1((1 + 0.95^(1/n)) / 2)
+    for bins, sigma in ((40, 0.1), (5, 0.02)):
+        c = NormalDist().inv_cdf((1 + 0.95 ** (1 / bins)) / 2)
+        assert perfect_sample_excess(np.full(bins, sigma)) == pytest.approx(sigma * (c - 2), rel=0.05)
+    assert perfect_sample_excess(np.full(1, 0.1)) == 0.0  # one bin: |z| > 2 happens in 4.6% < 5% of trials
+    assert perfect_sample_excess(np.full(40, 0.2)) == pytest.approx(2 * perfect_sample_excess(np.full(40, 0.1)))
 
 
 def test_bins_carried_by_one_heavy_truth_event_are_not_scored():
@@ -221,6 +236,14 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     index = (report / "index.html").read_text()
     assert "observables/m_t.png" in index and "migration/m_t.png" in index
     assert (report / "index.md").read_text().count("| [") == 27
+    # per sample and region, the summary names exactly the observables whose excess beats the look-elsewhere reference
+    for key, region in itertools.product(("onshell", "generated", "reweighted"), ("bulk", "tails")):
+        flagged = {name for name, m in metrics["observables"].items()
+                   if (m[key][f"{region}_max_excess"] or 0) > (m[key][f"{region}_max_excess_perfect_p95"] or 0)}
+        line = next(line for line in (report / "index.md").read_text().splitlines()
+                    if line.startswith(f"- {key} {region}: excess above"))
+        assert {name for name in metrics["observables"] if f" {name} " in line.replace(":", ": ")} == flagged
+        assert line.endswith("none") == (not flagged)
     # the per-bin numbers behind each figure reproduce the scored deviations
     histograms = json.loads((report / "histograms.json").read_text())
     assert set(histograms) == set(metrics["observables"])

@@ -9,6 +9,7 @@ import numpy as np
 MIN_TRUTH_EVENTS = 100
 BULK_QUANTILES = (0.05, 0.95)  # bins overlapping the central 90% of truth are "bulk", the rest "tails"
 EXCESS_SIGMAS = 2.0  # "excess": |ratio - 1| minus this many statistical errors of the ratio, floored at 0
+PSEUDO_EXPERIMENTS = 4000  # for the excess a perfect sample reaches by chance (look-elsewhere reference)
 
 
 def binning(name: str, truth: np.ndarray) -> np.ndarray:
@@ -69,7 +70,9 @@ def score(table: dict, key: str) -> dict:
     """Shape comparison of sample ``key`` of a :func:`histogram_table` with truth over bins holding
     >= MIN_TRUTH_EVENTS effective truth events, per region (bulk, tails): the largest |ratio - 1| (with that bin's
     statistical error), the largest excess max(0, |ratio - 1| - 2 sigma) (a deviation the statistics cannot
-    explain), the median statistical error of the ratio (the resolution); and chi^2/ndf."""
+    explain bin by bin), the 95% quantile of that largest excess for a sample distributed exactly as truth with the
+    same bin errors (the look-elsewhere reference: over many bins some 3 sigma fluctuation is expected), the median
+    statistical error of the ratio (the resolution); and chi^2/ndf."""
     edges, t, t_err = table["edges"], table["truth"], table["truth_error"]
     sample = table[key]
     s, s_err, ratio, ratio_err = sample["content"], sample["error"], sample["ratio"], sample["ratio_error"]
@@ -84,15 +87,26 @@ def score(table: dict, key: str) -> dict:
             result[f"{region}_worst_bin"] = [float(edges[worst]), float(edges[worst + 1])]
             # what survives the statistics: the largest lower bound |ratio - 1| - 2 sigma over the bins
             result[f"{region}_max_excess"] = float(max(0.0, np.max(deviation - EXCESS_SIGMAS * ratio_err[mask])))
+            result[f"{region}_max_excess_perfect_p95"] = perfect_sample_excess(ratio_err[mask])
             result[f"{region}_median_stat_error"] = float(np.median(ratio_err[mask]))
         else:
             result[f"{region}_max_deviation"] = None
             result[f"{region}_max_excess"] = None
+            result[f"{region}_max_excess_perfect_p95"] = None
         result[f"{region}_bins"] = int(mask.sum())
     variance = s_err**2 + t_err**2
     use = scored & (variance > 0)
     result["chi2_ndf"] = float(np.sum((s[use] - t[use]) ** 2 / variance[use]) / max(int(use.sum()), 1))
     return result
+
+
+def perfect_sample_excess(ratio_errors: np.ndarray, quantile: float = 0.95) -> float:
+    """The ``quantile`` of the largest excess max(0, |ratio - 1| - 2 sigma) over bins with these ratio errors when
+    the sample follows truth exactly: Gaussian pseudo-experiments (fixed seed, so reports are reproducible)."""
+    sigma = np.asarray(ratio_errors, dtype=np.float64)
+    pulls = np.random.default_rng(0).standard_normal((PSEUDO_EXPERIMENTS, sigma.size))
+    largest = np.max(sigma * (np.abs(pulls) - EXCESS_SIGMAS), axis=1)
+    return float(max(0.0, np.quantile(largest, quantile)))
 
 
 def compare_to_truth(name: str, truth: np.ndarray, sample: np.ndarray, weights: np.ndarray | None = None,

@@ -93,6 +93,8 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
                                  "effective_events": "(sum w)^2 / sum w^2 of the truth events in the bin", "bulk": "bins overlapping the central 90% of truth",
                                  "deviation": "|sample/truth - 1| of normalised histograms",
                                  "excess": "max(0, deviation - 2 x the ratio's statistical error), largest over bins",
+                                 "max_excess_perfect_p95": "95% quantile of that largest excess for a sample distributed "
+                                                           "exactly as truth with the same bin errors (pseudo-experiments)",
                                  "median_stat_error": "median statistical error of the ratio over the region's bins"},
                      "observables": {}}
     edges_of, histograms = {}, {}
@@ -181,7 +183,8 @@ def auc_lines(metrics: dict) -> list[str]:
 
 
 def _summary_lines(metrics: dict) -> list[str]:
-    """One line per sample and region: worst deviation, worst excess beyond 2 sigma, coarsest resolution."""
+    """One line per sample and region: worst deviation, worst excess beyond 2 sigma, coarsest resolution; then the
+    observables whose excess is larger than a perfect sample's would be in 95% of pseudo-experiments."""
     summary, lines = metrics["summary"], []
     for key in next(iter(metrics["observables"].values())):
         for region in ("bulk", "tails"):
@@ -193,6 +196,13 @@ def _summary_lines(metrics: dict) -> list[str]:
                      if f"{key}_{region}_{metric}" in summary]
             if parts:
                 lines.append(f"{key} {region}: " + ", ".join(parts))
+    for key in next(iter(metrics["observables"].values())):
+        for region in ("bulk", "tails"):
+            beyond = [f"{name} {100 * m[key][f'{region}_max_excess']:.1f}% > {100 * m[key][f'{region}_max_excess_perfect_p95']:.1f}%"
+                      for name, m in metrics["observables"].items()
+                      if (m[key].get(f"{region}_max_excess") or 0) > (m[key].get(f"{region}_max_excess_perfect_p95") or 0)]
+            lines.append(f"{key} {region}: excess above what a perfect sample reaches in 95% of pseudo-experiments: "
+                         + (", ".join(beyond) if beyond else "none"))
     return lines
 
 
