@@ -183,8 +183,8 @@ def auc_lines(metrics: dict) -> list[str]:
 
 
 def _summary_lines(metrics: dict) -> list[str]:
-    """One line per sample and region: worst deviation, worst excess beyond 2 sigma, coarsest resolution; then the
-    observables whose excess is larger than a perfect sample's would be in 95% of pseudo-experiments."""
+    """Per sample and region: a line with the worst deviation, worst excess beyond 2 sigma and coarsest resolution,
+    then a line naming the observables whose excess is larger than a perfect sample's in 95% of pseudo-experiments."""
     summary, lines = metrics["summary"], []
     for key in next(iter(metrics["observables"].values())):
         for region in ("bulk", "tails"):
@@ -196,11 +196,9 @@ def _summary_lines(metrics: dict) -> list[str]:
                      if f"{key}_{region}_{metric}" in summary]
             if parts:
                 lines.append(f"{key} {region}: " + ", ".join(parts))
-    for key in next(iter(metrics["observables"].values())):
-        for region in ("bulk", "tails"):
-            beyond = [f"{name} {100 * m[key][f'{region}_max_excess']:.1f}% > {100 * m[key][f'{region}_max_excess_perfect_p95']:.1f}%"
+            beyond = [f"{name} {100 * excess:.1f}% > {100 * m[key][f'{region}_max_excess_perfect_p95']:.1f}%"
                       for name, m in metrics["observables"].items()
-                      if (m[key].get(f"{region}_max_excess") or 0) > (m[key].get(f"{region}_max_excess_perfect_p95") or 0)]
+                      if (excess := m[key][f"{region}_max_excess"] or 0) > (m[key][f"{region}_max_excess_perfect_p95"] or 0)]
             lines.append(f"{key} {region}: excess above what a perfect sample reaches in 95% of pseudo-experiments: "
                          + (", ".join(beyond) if beyond else "none"))
     return lines
