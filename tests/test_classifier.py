@@ -17,7 +17,8 @@ from lhe_didi.models.classifier import logits_of, weights_from_logits
 from lhe_didi.reweight import WEIGHT_ID, ClassifierModel
 from lhe_didi.training.classifier import ClassifierSettings, fit_classifier
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel
-from lhe_didi.validation.metrics import compare_to_truth, histogram_table, perfect_sample_excess, score, weighted_auc
+from lhe_didi.validation.metrics import (compare_to_truth, expected_difference_error, histogram_table, inside,
+                                        perfect_sample_excess, score, weighted_auc)
 
 QUICK = ["--epochs", "3", "--width", "16", "--depth", "2", "--batch-size", "256", "--device", "cpu"]
 
@@ -186,6 +187,61 @@ def test_perfect_sample_excess_matches_the_analytic_quantile():
     assert perfect_sample_excess(np.full(40, 0.2)) == pytest.approx(2 * perfect_sample_excess(np.full(40, 0.1)))
 
 
+def test_expected_difference_error_is_the_plain_error_at_agreement_and_symmetric():
+    t, t_err = np.array([0.01, 0.02]), np.array([0.001, 0.0015])
+    s_err = np.array([0.002, 0.001])
+    np.testing.assert_allclose(expected_difference_error(t, t_err, t, s_err), np.hypot(t_err, s_err))
+    s = np.array([0.006, 0.03])  # errors of the other histogram per unit content kept: (0.002^2/0.006, 0.001^2/0.03)
+    np.testing.assert_allclose(expected_difference_error(t, t_err, s, s_err), expected_difference_error(s, s_err, t, t_err))
+    # unit weights, N events each: sigma^2 = p/N per histogram, p between the two contents
+    n = 10_000
+    for t1, s1 in ((0.01, 0.006), (0.02, 0.03)):
+        p = np.sqrt((t1**2 + s1**2) / 2)
+        got = expected_difference_error(np.array([t1]), np.sqrt([t1 / n]), np.array([s1]), np.sqrt([s1 / n]))
+        assert got[0] == pytest.approx(np.sqrt(2 * p / n))
+        assert min(t1, s1) < p < max(t1, s1)
+
+
+def test_pulls_of_a_correctly_weighted_sample_are_calibrated():
+    # a generator short of tail events, corrected by noisy weights: distributed exactly as truth, but a tail bin
+    # holds fewer, heavier events. Judged against its observed errors a downward fluctuation looks more
+    # significant than an equal upward one (beyond -2 sigma about twice as often as beyond +2 sigma); judged
+    # against the errors expected if it followed truth, both sides match the Gaussian 2.3%.
+    rng = np.random.default_rng(1)
+    edges = np.linspace(-4, 4, 41)
+    observed, expected = [], []
+    for _ in range(100):
+        truth = rng.normal(size=200_000)
+        x = rng.normal(size=200_000)
+        x = x[rng.random(x.size) < np.exp(-x**2 / 4)]
+        weights = np.exp(x**2 / 4) * rng.exponential(size=x.size)
+        table = histogram_table(edges, truth, None, {"s": (x, weights)})
+        scored = table["truth_effective_events"] >= 100
+        r = table["s"]["ratio"][scored] - 1
+        observed.append(r / table["s"]["ratio_error"][scored])
+        expected.append(r / table["s"]["ratio_error_expected"][scored])
+    observed, expected = np.concatenate(observed), np.concatenate(expected)
+    assert len(expected) > 3000
+    below, above = np.mean(expected < -2), np.mean(expected > 2)
+    assert 0.015 < below < 0.035 and 0.015 < above < 0.035 and abs(below - above) < 0.01
+    assert np.mean(observed < -2) - np.mean(observed > 2) > 0.015
+    assert abs(np.std(expected) - 1) < 0.05
+
+
+def test_under_and_overflow_are_scored_as_tail_bins():
+    rng = np.random.default_rng(2)
+    truth = rng.normal(size=200_000)
+    sample = rng.normal(size=200_000)
+    edges = np.linspace(-2.0, 2.0, 21)
+    inside_only = score(histogram_table(edges, truth, None, {"s": (sample[sample < 2.0], None)}), "s")
+    # 2.3% of events lie above 2: the missing overflow is the worst tail bin, ratio 0
+    assert inside_only["tails_worst_bin"] == [2.0, None]
+    assert inside_only["tails_max_deviation"] == pytest.approx(1.0)
+    assert inside_only["tails_max_excess"] > 0.9
+    full = score(histogram_table(edges, truth, None, {"s": (sample, None)}), "s")
+    assert full["bins_scored"] == 22 and full["tails_max_excess"] <= full["tails_max_excess_perfect_p95"]
+
+
 def test_bins_carried_by_one_heavy_truth_event_are_not_scored():
     # 400 unit-weight truth events per bin, plus one event of weight 1000 in the last bin: the last bin holds
     # 401 events but (1400)^2 / (400 + 1000^2) = 1.96 effective ones, so it is shown but not scored
@@ -194,9 +250,11 @@ def test_bins_carried_by_one_heavy_truth_event_are_not_scored():
     truth_weights = np.ones(len(truth))
     truth, truth_weights = np.append(truth, 9.5), np.append(truth_weights, 1000.0)
     table = histogram_table(edges, truth, truth_weights, {"same": (truth[:-1], None)})
-    assert table["truth_events"][-1] == 401
-    assert table["truth_effective_events"][-1] == pytest.approx(1400**2 / (400 + 1000**2))
-    np.testing.assert_allclose(table["truth_effective_events"][:-1], 400)
+    effective = inside(table["truth_effective_events"])
+    assert inside(table["truth_events"])[-1] == 401
+    assert effective[-1] == pytest.approx(1400**2 / (400 + 1000**2))
+    np.testing.assert_allclose(effective[:-1], 400)
+    assert table["truth_events"][0] == table["truth_events"][-1] == 0  # nothing outside the edges
     result = score(table, "same")
     assert result["bins_scored"] == 9
     # normalised, the heavy event takes 1000/5000 of truth: scored bins have ratio (400/4000)/(400/5000) = 1.25,
@@ -249,7 +307,8 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     assert set(histograms) == set(metrics["observables"])
     m_t = histograms["m_t"]
     scored = [i for i, n in enumerate(m_t["truth_effective_events"]) if n >= 100]
-    assert len(m_t["edges"]) == len(m_t["truth"]) + 1 and len(scored) == metrics["observables"]["m_t"]["generated"]["bins_scored"]
+    # one entry per bin plus the underflow and overflow of the plotted range
+    assert len(m_t["truth"]) == len(m_t["edges"]) + 1 and len(scored) == metrics["observables"]["m_t"]["generated"]["bins_scored"]
     deviations = [abs(m_t["generated"]["ratio"][i] - 1) for i in scored]
     worst = max(metrics["observables"]["m_t"]["generated"][f"{r}_max_deviation"] or 0 for r in ("bulk", "tails"))
     assert max(deviations) == pytest.approx(worst, rel=1e-12)

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .metrics import MIN_TRUTH_EVENTS, weighted_histogram  # noqa: E402
+from .metrics import MIN_TRUTH_EVENTS, inside, weighted_histogram  # noqa: E402
 
 LABELS = {
     "pt": r"$p_T$", "eta": r"$\eta$", "phi": r"$\phi$", "m": r"$m$",
@@ -50,9 +50,9 @@ def observable_figure(name: str, table: dict, band: tuple[np.ndarray, np.ndarray
 
     ``band``: (low, high) of the generated distribution over Bayesian posterior draws, drawn as a shaded band."""
     figure, (main, ratio) = plt.subplots(2, 1, sharex=True, figsize=(6, 5.2), gridspec_kw={"height_ratios": [3, 1.2]})
-    edges, truth, truth_error = table["edges"], table["truth"], table["truth_error"]
+    edges, truth, truth_error = table["edges"], inside(table["truth"]), inside(table["truth_error"])
     width = np.diff(edges)
-    scored = table["truth_effective_events"] >= MIN_TRUTH_EVENTS  # the bins metrics.score judges
+    scored = inside(table["truth_effective_events"]) >= MIN_TRUTH_EVENTS  # the plotted bins metrics.score judges
     largest = 0.0
     for key, (label, colour, line) in STYLE.items():
         if key == "truth":
@@ -62,7 +62,7 @@ def observable_figure(name: str, table: dict, band: tuple[np.ndarray, np.ndarray
             continue
         if key not in table:
             continue
-        content, error, r = table[key]["content"], table[key]["error"], table[key]["ratio"]
+        content, error, r = (inside(table[key][field]) for field in ("content", "error", "ratio"))
         mplhep.histplot(content / width, edges, ax=main, label=label, color=colour, linestyle=line, yerr=False)
         mplhep.histplot(r, edges, ax=ratio, color=colour, linestyle=line, yerr=False)
         largest = max(largest, float(np.max(np.abs(r[scored] - 1), initial=0.0)))

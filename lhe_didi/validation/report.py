@@ -8,7 +8,8 @@ Writes into REPORT_DIR:
     weights/tail_clustering.*    where the largest / smallest weights sit (Fig. 6)  [--weights]
     metrics.json                 per observable: largest |ratio - 1| in bulk and tails, the excess
                                  beyond 2 sigma, chi^2/ndf; AUC of fresh two-sample classifiers
-    histograms.json              per observable and bin: contents, errors, ratios to truth
+    histograms.json              per observable and bin: contents, errors, ratios to truth (first and last
+                                 entries: underflow and overflow of the plotted range)
     index.md, index.html         summary table linking the figures
 """
 
@@ -91,8 +92,12 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
                      "events": {"onshell": len(start.values), "offshell": len(truth.values), "generated": len(gen.values)},
                      "scoring": {"min_effective_truth_events_per_bin": MIN_TRUTH_EVENTS,
                                  "effective_events": "(sum w)^2 / sum w^2 of the truth events in the bin", "bulk": "bins overlapping the central 90% of truth",
+                                 "tails": "the other scored bins, the underflow and overflow (outside the plotted range) included",
                                  "deviation": "|sample/truth - 1| of normalised histograms",
-                                 "excess": "max(0, deviation - 2 x the ratio's statistical error), largest over bins",
+                                 "stat_error": "error of the ratio expected if the sample followed truth: each histogram's variance "
+                                               "per unit content kept from the bin, evaluated at the content both share",
+                                 "excess": "max(0, deviation - 2 x stat_error), largest over bins",
+                                 "chi2_ndf": "sum of ((ratio - 1) / stat_error)^2 over the scored bins / their number",
                                  "max_excess_perfect_p95": "95% quantile of that largest excess for a sample distributed "
                                                            "exactly as truth with the same bin errors (pseudo-experiments)",
                                  "median_stat_error": "median statistical error of the ratio over the region's bins"},
@@ -217,8 +222,9 @@ def _markdown(metrics: dict) -> str:
              f"Files: on-shell `{metrics['files']['onshell']}` ({metrics['events']['onshell']} events), "
              f"truth `{metrics['files']['offshell']}` ({metrics['events']['offshell']}), "
              f"generated `{metrics['files']['generated']}` ({metrics['events']['generated']}).", "",
-             "Largest |x/truth − 1| over bins with ≥ 100 effective truth events ((Σw)²/Σw²) (± the statistical error of that bin), "
-             "bulk = bins overlapping the central 90% of truth; χ²/ndf over the same bins.", ""]
+             "Largest |x/truth − 1| over bins with ≥ 100 effective truth events ((Σw)²/Σw²) (± the statistical error of that bin "
+             "expected if the sample followed truth), bulk = bins overlapping the central 90% of truth, tails = the other bins "
+             "with the underflow and overflow of the plotted range; χ²/ndf over the same bins.", ""]
     if "auc" in metrics:
         lines += ["Two-sample AUC (fresh classifier, half the events held out, 0.5 = indistinguishable):", ""]
         lines += [f"- {line}" for line in auc_lines(metrics)] + [""]
@@ -251,5 +257,5 @@ def _html(metrics: dict) -> str:
     summary = "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _summary_lines(metrics)) + "</ul>"
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>lhe-didi validation</title></head><body>"
             f"<h1>lhe-didi validation report</h1><p>largest |x/truth − 1| over bins with ≥ 100 effective truth events "
-            f"(bulk: central 90% of truth); excess: |x/truth − 1| − 2σ of the bin</p>{auc}{summary}<table border='1' cellspacing='0'><tr><th>observable</th>{head}</tr>\n"
+            f"(bulk: central 90% of truth; tails include the under- and overflow); excess: |x/truth − 1| − 2σ of the bin</p>{auc}{summary}<table border='1' cellspacing='0'><tr><th>observable</th>{head}</tr>\n"
             f"{rows}</table>\n{images}</body></html>\n")
