@@ -56,22 +56,26 @@ def histogram_table(edges: np.ndarray, truth: np.ndarray, truth_weights: np.ndar
     90% of truth). Each sample (name -> values, weights): normalised contents and errors, the ratio to truth with
     its error (NaN where truth is empty), and the error of the ratio expected if the sample followed truth
     (:func:`expected_difference_error`)."""
-    outer = np.concatenate([[-np.inf], edges, [np.inf]])
+    outer = _with_outside(edges)
     counts, squares, total = _bin_sums(truth, outer, truth_weights)
     t, t_err = counts / total, np.sqrt(squares) / total
     low, high = np.quantile(truth, BULK_QUANTILES)
     table = {"edges": edges, "truth": t, "truth_error": t_err, "truth_events": np.histogram(truth, outer)[0],
              "truth_effective_events": np.divide(counts**2, squares, out=np.zeros_like(counts), where=squares > 0),
-             "bulk": (outer[1:] > low) & (outer[:-1] < high) & np.isfinite(outer[1:]) & np.isfinite(outer[:-1])}
+             "bulk": np.concatenate([[False], (edges[1:] > low) & (edges[:-1] < high), [False]])}
     for key, (values, weights) in samples.items():
-        counts, squares, total = _bin_sums(values, outer, weights)
-        s, s_err = counts / total, np.sqrt(squares) / total
+        s, s_err = weighted_histogram(values, outer, weights)
         ratio = np.divide(s, t, out=np.full_like(s, np.nan), where=t > 0)
         ratio_err = np.divide(np.hypot(s_err, ratio * t_err), t, out=np.full_like(s, np.nan), where=t > 0)
         expected = np.divide(expected_difference_error(t, t_err, s, s_err), t, out=np.full_like(s, np.nan), where=t > 0)
         table[key] = {"content": s, "error": s_err, "ratio": ratio, "ratio_error": ratio_err,
                       "ratio_error_expected": expected}
     return table
+
+
+def _with_outside(edges: np.ndarray) -> np.ndarray:
+    """``edges`` with -inf and +inf added: the bins of a :func:`histogram_table`, underflow and overflow included."""
+    return np.concatenate([[-np.inf], edges, [np.inf]])
 
 
 def inside(values: np.ndarray) -> np.ndarray:
@@ -106,9 +110,8 @@ def score(table: dict, key: str) -> dict:
     reference: over many bins some 3 sigma fluctuation is expected), the median statistical error of the ratio
     (the resolution); and chi^2/ndf. sigma is the error expected if the sample followed truth
     (:func:`expected_difference_error`), so a deficit is not judged against its own shrunken error."""
-    outer = np.concatenate([[-np.inf], table["edges"], [np.inf]])
-    t, sample = table["truth"], table[key]
-    s, ratio, ratio_err = sample["content"], sample["ratio"], sample["ratio_error_expected"]
+    outer = _with_outside(table["edges"])
+    ratio, ratio_err = table[key]["ratio"], table[key]["ratio_error_expected"]
     scored = table["truth_effective_events"] >= MIN_TRUTH_EVENTS
     result = {"bins_scored": int(scored.sum())}
     for region, mask in (("bulk", scored & table["bulk"]), ("tails", scored & ~table["bulk"])):
