@@ -136,8 +136,11 @@ def _weight_options(command):
 @click.option("--classifier", type=click.Path(path_type=Path),
               help="Classifier directory (default: the shipped models/classifier-default when it belongs to the DiDi model).")
 @click.option("--no-classifier", is_flag=True, help="Do not attach classifier weights.")
+@click.option("--beam-symmetrise/--no-beam-symmetrise", default=False, show_default=True,
+              help="Map a seeded half of the events with the beams exchanged, so that the output is symmetric "
+                   "under beam exchange as pp collisions are (classifier weight: harmonic mean over x and its mirror).")
 def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid, posterior_draw, neutrino,
-              weight_clip, no_weight_clip, multiply_nominal, classifier, no_classifier):
+              weight_clip, no_weight_clip, multiply_nominal, classifier, no_classifier, beam_symmetrise):
     """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
 
     Events keep their order; network outputs that are not physical are not
@@ -154,7 +157,8 @@ def transform(input_file, output, model, device, batch_size, rtol, atol, seed, s
     with _progress("transforming") as bar:
         report = transform_file(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid,
                                 progress=bar.update, posterior_draw=posterior_draw, neutrino=neutrino,
-                                classifier_dir=classifier, use_classifier=not no_classifier, weight_settings=settings)
+                                classifier_dir=classifier, use_classifier=not no_classifier, weight_settings=settings,
+                                beam_symmetrise=beam_symmetrise)
     rate = report.events_in / max(report.seconds, 1e-9)
     click.echo(f"wrote {report.events_out} of {report.events_in} events to {output} ({rate:.0f} events/s,"
                f" {report.function_evaluations / max(report.solves, 1):.0f} velocity evaluations per ODE solve)")

@@ -20,6 +20,7 @@ from .errors import LheDidiError
 from .io.events import EventBatch
 from .io.reader import LheReader
 from .io.writer import LheWriter
+from .kinematics.symmetry import beam_exchange, symmetrised_log_weight
 from .models.classifier import EventClassifier, InputScaler, logits_of, weights_from_logits
 from .models.store import load_network
 from .training.didi import resolve_device
@@ -43,9 +44,29 @@ class ClassifierModel:
         """Content hash of the DiDi model whose output the classifier was trained against (None if unknown)."""
         return self.config["data"]["generated"].get("didi_model_hash")
 
-    def weights(self, momenta: np.ndarray, clip: float | None = 15.0) -> np.ndarray:
-        """w = C/(1 - C) for decay-product momenta (N, 6, 4), capped at ``clip`` (None: uncapped)."""
-        return weights_from_logits(logits_of(self.network, self.scaler, momenta, self.device), clip)
+    @property
+    def trained_on_beam_symmetrised(self) -> bool:
+        """Whether the generated training sample was made with ``transform --beam-symmetrise``."""
+        return bool(self.config["data"]["generated"].get("beam_symmetrised", False))
+
+    def weights(self, momenta: np.ndarray, clip: float | None = 15.0, beam_symmetrised: bool = False) -> np.ndarray:
+        """w = C/(1 - C) for decay-product momenta (N, 6, 4), capped at ``clip`` (None: uncapped).
+
+        ``beam_symmetrised``: the events come from ``transform --beam-symmetrise``; the weight is then
+        2 / (1/w(x) + 1/w(Rx)) with R the beam exchange (:mod:`lhe_didi.kinematics.symmetry`).
+        """
+        self.check_applies(beam_symmetrised)
+        logits = logits_of(self.network, self.scaler, momenta, self.device)
+        if beam_symmetrised:
+            logits = symmetrised_log_weight(logits, logits_of(self.network, self.scaler, beam_exchange(momenta),
+                                                              self.device))
+        return weights_from_logits(logits, clip)
+
+    def check_applies(self, beam_symmetrised: bool) -> None:
+        """Refuse plain DiDi output when trained on beam-symmetrised output (its w estimates a different ratio)."""
+        if self.trained_on_beam_symmetrised and not beam_symmetrised:
+            raise LheDidiError(f"classifier {self.directory} was trained on beam-symmetrised DiDi output; "
+                               "it weights only beam-symmetrised events (transform --beam-symmetrise)")
 
 
 @dataclass
@@ -60,12 +81,14 @@ class WeightSettings:
         return {"directory": str(classifier.directory), "content_hash": classifier.content_hash,
                 "weight_id": WEIGHT_ID, "weight_clip": self.clip, "multiply_nominal": self.multiply_nominal}
 
-    def description(self, classifier: ClassifierModel) -> str:
+    def description(self, classifier: ClassifierModel, beam_symmetrised: bool = False) -> str:
         """The ``<initrwgt>`` text for :data:`WEIGHT_ID`."""
         clip = f"clipped at {self.clip:g}" if self.clip is not None else "not clipped"
         how = ("already multiplied into XWGTUP and into every other named weight"
                if self.multiply_nominal else "not applied to XWGTUP: multiply XWGTUP by it for the reweighted prediction")
-        return (f"classifier weight w = C/(1-C) of lhe-didi classifier {classifier.content_hash[:16]} "
+        what = ("2/(1/w(x) + 1/w(beam-exchanged x)) with w = C/(1-C), for beam-symmetrised DiDi output,"
+                if beam_symmetrised else "w = C/(1-C)")
+        return (f"classifier weight {what} of lhe-didi classifier {classifier.content_hash[:16]} "
                 f"(truth vs DiDi), {clip}; {how}")
 
 
@@ -139,12 +162,16 @@ def reweight_file(input_path: str | Path, output_path: str | Path, classifier_di
         raise LheDidiError("no classifier: give --classifier DIR (no shipped classifier belongs to the DiDi model that made this file)")
     if WEIGHT_ID in reader.header.weight_ids:
         raise LheDidiError(f"{input_path}: already carries the named weight '{WEIGHT_ID}'")
-    provenance = {"command": "reweight", "input": str(input_path), "classifier": settings.provenance(classifier)}
+    symmetrised = reader.header.didi_beam_symmetrised
+    classifier.check_applies(symmetrised)
+    provenance = {"command": "reweight", "input": str(input_path), "classifier": settings.provenance(classifier),
+                  "beam_symmetrised": symmetrised}
     summary = WeightSummary()
     started = time.perf_counter()
-    with LheWriter(output_path, reader.header, provenance, {WEIGHT_ID: settings.description(classifier)}) as writer:
+    description = {WEIGHT_ID: settings.description(classifier, symmetrised)}
+    with LheWriter(output_path, reader.header, provenance, description) as writer:
         for batch in reader.batches(batch_size):
-            weights = classifier.weights(batch.momenta, settings.clip)
+            weights = classifier.weights(batch.momenta, settings.clip, symmetrised)
             summary.add(weights, settings.clip)
             writer.write(apply_weights(batch, weights, settings.multiply_nominal), {WEIGHT_ID: weights})
             if progress is not None:

@@ -31,6 +31,7 @@ from .io.reader import LheReader
 from .io.writer import LheWriter
 from .kinematics.representation import Preprocessor
 from .kinematics.recoil import from_zero_pt_frame, to_zero_pt_frame
+from .kinematics.symmetry import beam_exchange, mirrored_events
 from .models.store import load_network
 from .models.velocity import VelocityField
 from .reweight import WEIGHT_ID, WeightSettings, WeightSummary, apply_weights, resolve_classifier
@@ -104,14 +105,18 @@ class TransformReport:
 
 
 def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: float,
-                    beam_energies: tuple[float, float], neutrino: str = "boost") -> tuple[EventBatch, np.ndarray]:
+                    beam_energies: tuple[float, float], neutrino: str = "boost",
+                    mirrored: np.ndarray | None = None) -> tuple[EventBatch, np.ndarray]:
     """Transform one batch; returns the physical events and the indices of unphysical ones.
 
     ``neutrino``: how pT balance is restored in the particle representation, see
     :func:`lhe_didi.kinematics.event_map.decode` (the decay-chain representation balances exactly).
+    ``mirrored``: mask of events mapped as R Phi R with R the beam exchange (:mod:`lhe_didi.kinematics.symmetry`).
     """
     recoil = batch.extra_transverse_momentum
     zero_pt = to_zero_pt_frame(batch.momenta)
+    if mirrored is not None:
+        zero_pt[mirrored] = beam_exchange(zero_pt[mirrored])
     encoded = model.representation.encode(zero_pt)
     features = model.flow(encoded.features, rtol, atol)
     bad = model.unphysical(features)
@@ -119,6 +124,8 @@ def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: floa
     momenta = model.representation.decode(safe, encoded.rotation, batch.masses, neutrino)  # zero-pT frame
     bad |= ~np.all(np.isfinite(momenta), axis=(1, 2))  # below a two-body threshold (decay chain)
     momenta[bad] = zero_pt[bad]  # placeholder rows, dropped below
+    if mirrored is not None:
+        momenta[mirrored] = beam_exchange(momenta[mirrored])
     out = batch.with_momenta(from_zero_pt_frame(momenta, -recoil))
     out.source_index = batch.index
     bad |= ~momentum_fractions(out.final_state_momentum, beam_energies)[2]
@@ -130,17 +137,21 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
                    seed: int = 0, skip_invalid: bool = False, progress=None,
                    posterior_draw: int | None = None, neutrino: str = "boost",
                    classifier_dir: str | Path | None = None, use_classifier: bool = True,
-                   weight_settings: WeightSettings | None = None) -> TransformReport:
+                   weight_settings: WeightSettings | None = None, beam_symmetrise: bool = False) -> TransformReport:
     """Transform an hvq LHE file into a bb4l-like LHE file; see the module docstring.
 
     ``posterior_draw`` (Bayesian models): use the posterior weight draw with this seed
     instead of the weight means; K draws give K samples for an uncertainty band.
     Classifier weights (:mod:`lhe_didi.reweight`) are attached with ``classifier_dir``, or with
     the shipped classifier when it belongs to the DiDi model used; ``use_classifier=False`` skips them.
+    ``beam_symmetrise``: map a seeded half of the events as R Phi R (R: beam exchange), which makes the
+    output invariant under exchanging the beams (:mod:`lhe_didi.kinematics.symmetry`).
     """
     torch.manual_seed(seed)
     model = DidiModel(model_dir or DEFAULT_MODEL, device, posterior_draw)
     classifier = resolve_classifier(classifier_dir, model.content_hash, device) if use_classifier else None
+    if classifier is not None:
+        classifier.check_applies(beam_symmetrise)
     weight_settings = weight_settings or WeightSettings()
     reader = LheReader(input_path, skip_invalid=skip_invalid)
     report = TransformReport()
@@ -155,20 +166,22 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
         "seed": seed,
         "posterior_draw": posterior_draw,
         "neutrino": neutrino,
+        "beam_symmetrised": beam_symmetrise,
         "classifier": None if classifier is None else weight_settings.provenance(classifier),
         "note": "POWHEG '#rwgt' event comments are not carried over (they refer to the input kinematics)",
     }
     start = time.perf_counter()
-    descriptions = {WEIGHT_ID: weight_settings.description(classifier)} if classifier else None
+    descriptions = {WEIGHT_ID: weight_settings.description(classifier, beam_symmetrise)} if classifier else None
     if classifier is not None:
         report.weights = WeightSummary()
     with LheWriter(output_path, reader.header, provenance, descriptions) as writer:
         for batch in reader.batches(batch_size):
-            out, rejected = transform_batch(model, batch, rtol, atol, reader.header.beam_energies, neutrino)
+            mirrored = mirrored_events(batch.index, seed) if beam_symmetrise else None
+            out, rejected = transform_batch(model, batch, rtol, atol, reader.header.beam_energies, neutrino, mirrored)
             if classifier is None:
                 writer.write(out)
             else:
-                weights = classifier.weights(out.momenta, weight_settings.clip)
+                weights = classifier.weights(out.momenta, weight_settings.clip, beam_symmetrise)
                 report.weights.add(weights, weight_settings.clip)
                 writer.write(apply_weights(out, weights, weight_settings.multiply_nominal), {WEIGHT_ID: weights})
             report.events_in += len(batch)

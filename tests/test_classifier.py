@@ -284,6 +284,10 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
         assert (report / "migration" / f"{name}.png").exists()
     assert (report / "weights" / "weights.png").exists() and (report / "weights" / "tail_clustering.pdf").exists()
     assert metrics["migration_pairs"] == metrics["events"]["generated"]
+    made_with = metrics["generated_with"]
+    assert made_with["didi_model_hash"] == DidiModel(DEFAULT_MODEL, "cpu").content_hash
+    assert made_with["beam_symmetrised"] is False
+    assert made_with["classifier"]["content_hash"] == ClassifierModel(quick_classifier, "cpu").content_hash
     assert all(0.0 <= metrics["auc"][k] <= 1.0 for k in ("truth_vs_onshell", "truth_vs_generated", "truth_vs_reweighted"))
     # a fresh classifier that never beat its constant start scores exactly 0.5, and the report says so
     for key, epoch in metrics["auc_best_epoch"].items():

@@ -67,10 +67,19 @@ class LheHeader:
         return out
 
     @property
+    def _latest_transform(self) -> dict | None:
+        transforms = [b for b in self.lhe_didi_provenance if b.get("command") == "transform" and "model" in b]
+        return transforms[-1] if transforms else None
+
+    @property
     def didi_model_hash(self) -> str | None:
         """Content hash of the DiDi model that produced these events (latest ``transform`` block), else None."""
-        transforms = [b for b in self.lhe_didi_provenance if b.get("command") == "transform" and "model" in b]
-        return transforms[-1]["model"].get("content_hash") if transforms else None
+        return self._latest_transform["model"].get("content_hash") if self._latest_transform else None
+
+    @property
+    def didi_beam_symmetrised(self) -> bool:
+        """Whether the latest ``transform`` ran with ``--beam-symmetrise`` (:mod:`lhe_didi.kinematics.symmetry`)."""
+        return bool(self._latest_transform and self._latest_transform.get("beam_symmetrised", False))
 
 
 def _open_text(path: Path):

@@ -110,5 +110,6 @@ def load_observables(path: str | Path, max_events: int | None = None) -> tuple[l
     provenance = {"path": str(Path(path)), "sha256": file_sha256(path), "events_used": int(keep.sum()),
                   "negative_weight_events_dropped": int((~keep).sum()),
                   "cross_section_pb": sample.header.total_cross_section[0],
-                  "didi_model_hash": sample.header.didi_model_hash}
+                  "didi_model_hash": sample.header.didi_model_hash,
+                  "beam_symmetrised": sample.header.didi_beam_symmetrised}
     return sample.names, sample.values[keep], sample.weights[keep], provenance

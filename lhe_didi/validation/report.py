@@ -90,6 +90,9 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
     metrics: dict = {"files": {"onshell": str(onshell), "offshell": str(offshell), "generated": str(generated),
                                "posterior": [str(p) for p in posterior]},
                      "events": {"onshell": len(start.values), "offshell": len(truth.values), "generated": len(gen.values)},
+                     "generated_with": {"didi_model_hash": gen.header.didi_model_hash,
+                                        "beam_symmetrised": gen.header.didi_beam_symmetrised,
+                                        "classifier": _weight_settings(gen)},
                      "scoring": {"min_effective_truth_events_per_bin": MIN_TRUTH_EVENTS,
                                  "effective_events": "(sum w)^2 / sum w^2 of the truth events in the bin", "bulk": "bins overlapping the central 90% of truth",
                                  "tails": "the other scored bins, the underflow and overflow (outside the plotted range) included",
@@ -221,7 +224,8 @@ def _markdown(metrics: dict) -> str:
     lines = ["# lhe-didi validation report", "",
              f"Files: on-shell `{metrics['files']['onshell']}` ({metrics['events']['onshell']} events), "
              f"truth `{metrics['files']['offshell']}` ({metrics['events']['offshell']}), "
-             f"generated `{metrics['files']['generated']}` ({metrics['events']['generated']}).", "",
+             f"generated `{metrics['files']['generated']}` ({metrics['events']['generated']}"
+             + ("; beam-symmetrised" if metrics["generated_with"]["beam_symmetrised"] else "") + ").", "",
              "Largest |x/truth − 1| over bins with ≥ 100 effective truth events ((Σw)²/Σw²) (± the statistical error of that bin "
              "expected if the sample followed truth), bulk = bins overlapping the central 90% of truth, tails = the other bins "
              "with the underflow and overflow of the plotted range; χ²/ndf over the same bins.", ""]
