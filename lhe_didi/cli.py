@@ -138,7 +138,7 @@ def _weight_options(command):
 @click.option("--no-classifier", is_flag=True, help="Do not attach classifier weights.")
 @click.option("--beam-symmetrise/--no-beam-symmetrise", default=False, show_default=True,
               help="Map a seeded half of the events with the beams exchanged, so that the output is symmetric "
-                   "under beam exchange as pp collisions are (classifier weight: harmonic mean over x and its mirror).")
+                   "under beam exchange as pp collisions are (each event keeps the classifier weight of the network's own output).")
 def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid, posterior_draw, neutrino,
               weight_clip, no_weight_clip, multiply_nominal, classifier, no_classifier, beam_symmetrise):
     """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.

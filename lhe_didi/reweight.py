@@ -20,7 +20,7 @@ from .errors import LheDidiError
 from .io.events import EventBatch
 from .io.reader import LheReader
 from .io.writer import LheWriter
-from .kinematics.symmetry import beam_exchange, symmetrised_log_weight
+from .kinematics.symmetry import beam_exchange, mirrored_events
 from .models.classifier import EventClassifier, InputScaler, logits_of, weights_from_logits
 from .models.store import load_network
 from .training.didi import resolve_device
@@ -49,18 +49,17 @@ class ClassifierModel:
         """Whether the generated training sample was made with ``transform --beam-symmetrise``."""
         return bool(self.config["data"]["generated"].get("beam_symmetrised", False))
 
-    def weights(self, momenta: np.ndarray, clip: float | None = 15.0, beam_symmetrised: bool = False) -> np.ndarray:
+    def weights(self, momenta: np.ndarray, clip: float | None = 15.0, mirrored: np.ndarray | None = None) -> np.ndarray:
         """w = C/(1 - C) for decay-product momenta (N, 6, 4), capped at ``clip`` (None: uncapped).
 
-        ``beam_symmetrised``: the events come from ``transform --beam-symmetrise``; the weight is then
-        2 / (1/w(x) + 1/w(Rx)) with R the beam exchange (:mod:`lhe_didi.kinematics.symmetry`).
+        ``mirrored``: for ``transform --beam-symmetrise`` output, the mask of events mapped as R Phi R; a classifier
+        trained on plain output weights them at the network's own output R x (:mod:`lhe_didi.kinematics.symmetry`).
         """
-        self.check_applies(beam_symmetrised)
-        logits = logits_of(self.network, self.scaler, momenta, self.device)
-        if beam_symmetrised:
-            logits = symmetrised_log_weight(logits, logits_of(self.network, self.scaler, beam_exchange(momenta),
-                                                              self.device))
-        return weights_from_logits(logits, clip)
+        self.check_applies(mirrored is not None)
+        if mirrored is not None and not self.trained_on_beam_symmetrised:
+            momenta = momenta.copy()
+            momenta[mirrored] = beam_exchange(momenta[mirrored])
+        return weights_from_logits(logits_of(self.network, self.scaler, momenta, self.device), clip)
 
     def check_applies(self, beam_symmetrised: bool) -> None:
         """Refuse plain DiDi output when trained on beam-symmetrised output (its w estimates a different ratio)."""
@@ -86,8 +85,8 @@ class WeightSettings:
         clip = f"clipped at {self.clip:g}" if self.clip is not None else "not clipped"
         how = ("already multiplied into XWGTUP and into every other named weight"
                if self.multiply_nominal else "not applied to XWGTUP: multiply XWGTUP by it for the reweighted prediction")
-        what = ("2/(1/w(x) + 1/w(beam-exchanged x)) with w = C/(1-C), for beam-symmetrised DiDi output,"
-                if beam_symmetrised else "w = C/(1-C)")
+        what = ("w = C/(1-C) at the network's own output (for the beam-exchanged half of this beam-symmetrised "
+                "DiDi output: before the exchange)" if beam_symmetrised else "w = C/(1-C)")
         return (f"classifier weight {what} of lhe-didi classifier {classifier.content_hash[:16]} "
                 f"(truth vs DiDi), {clip}; {how}")
 
@@ -162,7 +161,8 @@ def reweight_file(input_path: str | Path, output_path: str | Path, classifier_di
         raise LheDidiError("no classifier: give --classifier DIR (no shipped classifier belongs to the DiDi model that made this file)")
     if WEIGHT_ID in reader.header.weight_ids:
         raise LheDidiError(f"{input_path}: already carries the named weight '{WEIGHT_ID}'")
-    symmetrised = reader.header.didi_beam_symmetrised
+    mirror_seed = reader.header.didi_mirror_seed
+    symmetrised = mirror_seed is not None
     classifier.check_applies(symmetrised)
     provenance = {"command": "reweight", "input": str(input_path), "classifier": settings.provenance(classifier),
                   "beam_symmetrised": symmetrised}
@@ -171,7 +171,13 @@ def reweight_file(input_path: str | Path, output_path: str | Path, classifier_di
     description = {WEIGHT_ID: settings.description(classifier, symmetrised)}
     with LheWriter(output_path, reader.header, provenance, description) as writer:
         for batch in reader.batches(batch_size):
-            weights = classifier.weights(batch.momenta, settings.clip, symmetrised)
+            mirrored = None
+            if symmetrised:
+                if (batch.source_index < 0).any():
+                    raise LheDidiError(f"{input_path}: beam-symmetrised events without their '#lhe-didi source-event'"
+                                       " line; the mirrored half cannot be recovered")
+                mirrored = mirrored_events(batch.source_index, mirror_seed)
+            weights = classifier.weights(batch.momenta, settings.clip, mirrored)
             summary.add(weights, settings.clip)
             writer.write(apply_weights(batch, weights, settings.multiply_nominal), {WEIGHT_ID: weights})
             if progress is not None:

@@ -181,7 +181,8 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
             if classifier is None:
                 writer.write(out)
             else:
-                weights = classifier.weights(out.momenta, weight_settings.clip, beam_symmetrise)
+                weights = classifier.weights(out.momenta, weight_settings.clip,
+                                             mirrored_events(out.source_index, seed) if beam_symmetrise else None)
                 report.weights.add(weights, weight_settings.clip)
                 writer.write(apply_weights(out, weights, weight_settings.multiply_nominal), {WEIGHT_ID: weights})
             report.events_in += len(batch)

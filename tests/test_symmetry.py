@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from lhe_didi.cli import main
 from lhe_didi.io.reader import LheReader
-from lhe_didi.kinematics.symmetry import beam_exchange, mirrored_events, symmetrised_log_weight
+from lhe_didi.kinematics.symmetry import beam_exchange, mirrored_events
 from lhe_didi.reweight import WEIGHT_ID, ClassifierModel
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel, transform_batch
 
@@ -50,17 +50,18 @@ def test_mirrored_events_are_a_seeded_half_independent_of_chunking():
     assert abs(np.mean(mask[1:] == mask[:-1]) - 0.5) < 0.005  # neighbours uncorrelated
 
 
-def test_harmonic_weight_moves_a_symmetrised_sample_onto_the_truth():
+def test_weights_at_the_networks_own_output_move_a_symmetrised_sample_onto_the_truth():
     """1-D toy with R: x -> -x. Truth N(0, 1) is R-invariant; the generator g = N(0.4, 1.2) is not; w = t/g exactly.
-    Mirroring half of g's events gives (g(x) + g(-x))/2, which 2/(1/w(x) + 1/w(-x)) weights onto the truth,
-    and the plain w(x) does not."""
+    Mirroring half of g's events gives (g(x) + g(-x))/2; each mirrored event weighted with w at its unmirrored
+    value -x lands on the truth, while w(x) for every event does not."""
     rng = np.random.default_rng(11)
 
-    def log_w(x):
-        return -0.5 * x**2 + 0.5 * ((x - 0.4) / 1.2) ** 2 + np.log(1.2)
+    def w(x):
+        return np.exp(-0.5 * x**2 + 0.5 * ((x - 0.4) / 1.2) ** 2 + np.log(1.2))
 
-    x = rng.normal(0.4, 1.2, size=400_000)
-    x = np.where(rng.random(x.size) < 0.5, -x, x)
+    own = rng.normal(0.4, 1.2, size=400_000)
+    mirrored = rng.random(own.size) < 0.5
+    x = np.where(mirrored, -own, own)
     edges = np.linspace(-3, 3, 25)
     truth = np.diff([NormalDist().cdf(e) for e in edges]) * x.size
 
@@ -69,11 +70,8 @@ def test_harmonic_weight_moves_a_symmetrised_sample_onto_the_truth():
         variance, _ = np.histogram(x, edges, weights=weights**2)
         return np.mean((content - truth) ** 2 / variance)
 
-    harmonic = np.exp(symmetrised_log_weight(log_w(x), log_w(-x)))
-    assert chi2_ndf(harmonic) < 2.0
-    assert chi2_ndf(np.exp(log_w(x))) > 20.0
-    np.testing.assert_allclose(symmetrised_log_weight(np.log(3.0), np.log(3.0)), np.log(3.0))
-    np.testing.assert_allclose(np.exp(symmetrised_log_weight(np.log(1.0), np.log(3.0))), 1.5)
+    assert chi2_ndf(w(own)) < 2.0
+    assert chi2_ndf(w(x)) > 20.0
 
 
 def test_mirrored_events_are_the_mirror_image_of_the_mapped_mirror_event(example_lo_path):
@@ -97,11 +95,15 @@ def test_transform_beam_symmetrise_records_itself_and_reweight_follows(tmp_path,
     assert result.exit_code == 0, result.output
     events = LheReader(symmetrised).read_all()
     header = LheReader(symmetrised).header
-    assert header.didi_beam_symmetrised and "beam-exchanged" in header.preamble
+    assert header.didi_mirror_seed == 0 and "beam-symmetrised" in header.preamble
     classifier = ClassifierModel(header.lhe_didi_provenance[-1]["classifier"]["directory"], "cpu")
-    expected = classifier.weights(events.momenta, clip=15.0, beam_symmetrised=True)
+    mirrored = mirrored_events(events.source_index, seed=0)
+    own_output = events.momenta.copy()
+    own_output[mirrored] = beam_exchange(own_output[mirrored])
+    expected = classifier.weights(own_output, clip=15.0)
     np.testing.assert_allclose(events.named_weights[WEIGHT_ID], expected, rtol=1e-6)
-    assert np.abs(expected - classifier.weights(events.momenta, clip=15.0)).max() > 1e-3
+    np.testing.assert_allclose(classifier.weights(events.momenta, 15.0, mirrored), expected, rtol=1e-12)
+    assert np.abs(expected - classifier.weights(events.momenta, clip=15.0))[mirrored].min() > 0
 
     unweighted = tmp_path / "sym_unweighted.lhe"
     assert run("transform", example_lo_path, "-o", unweighted, "--beam-symmetrise", "--no-classifier").exit_code == 0
@@ -122,9 +124,12 @@ def test_classifier_trained_on_symmetrised_output_refuses_plain_output(tmp_path,
     assert result.exit_code == 0, result.output
     classifier = ClassifierModel(tmp_path / "clf", "cpu")
     assert classifier.trained_on_beam_symmetrised
-    momenta = LheReader(generated).read_all().momenta
-    assert np.all(classifier.weights(momenta, beam_symmetrised=True) > 0)
+    events = LheReader(generated).read_all()
+    mirrored = mirrored_events(events.source_index, seed=0)
+    # trained on symmetrised output, it estimates truth / symmetrised density: evaluated where the events are
+    np.testing.assert_array_equal(classifier.weights(events.momenta, mirrored=mirrored),
+                                  classifier.weights(events.momenta, mirrored=~mirrored))
     with pytest.raises(Exception, match="beam-symmetrised"):
-        classifier.weights(momenta, beam_symmetrised=False)
+        classifier.weights(events.momenta)
     result = run("transform", example_lo_path, "-o", tmp_path / "plain.lhe", "--classifier", tmp_path / "clf")
     assert result.exit_code == 1 and "beam-symmetrised" in result.output and not (tmp_path / "plain.lhe").exists()

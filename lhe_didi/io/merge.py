@@ -81,8 +81,9 @@ def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> 
             raise LheDidiError(f"{path}: named weights differ from those of {inputs[0]}")
         if header.didi_model_hash != reference.didi_model_hash:
             raise LheDidiError(f"{path}: made by a different DiDi model than {inputs[0]}")
-        if header.didi_beam_symmetrised != reference.didi_beam_symmetrised:
-            raise LheDidiError(f"{path}: beam symmetrisation (transform --beam-symmetrise) differs from {inputs[0]}")
+        if header.didi_mirror_seed != reference.didi_mirror_seed:  # reweight recomputes the mirrored half from it
+            raise LheDidiError(f"{path}: beam symmetrisation (transform --beam-symmetrise and its --seed) differs "
+                               f"from {inputs[0]}")
     cross_sections = combined_cross_sections(headers)
     header = replace(reference, cross_sections=cross_sections, init_block=_init_block(headers, cross_sections))
     provenance = {"command": "merge", "inputs": [str(p) for p in inputs],

@@ -77,9 +77,16 @@ class LheHeader:
         return self._latest_transform["model"].get("content_hash") if self._latest_transform else None
 
     @property
+    def didi_mirror_seed(self) -> int | None:
+        """The ``--seed`` that chose the mirrored half when the latest ``transform`` ran with ``--beam-symmetrise``
+        (:func:`lhe_didi.kinematics.symmetry.mirrored_events`), else None."""
+        latest = self._latest_transform
+        return int(latest["seed"]) if latest and latest.get("beam_symmetrised", False) else None
+
+    @property
     def didi_beam_symmetrised(self) -> bool:
         """Whether the latest ``transform`` ran with ``--beam-symmetrise`` (:mod:`lhe_didi.kinematics.symmetry`)."""
-        return bool(self._latest_transform and self._latest_transform.get("beam_symmetrised", False))
+        return self.didi_mirror_seed is not None
 
 
 def _open_text(path: Path):
