@@ -136,7 +136,7 @@ def _weight_options(command):
 @click.option("--classifier", type=click.Path(path_type=Path),
               help="Classifier directory (default: the shipped models/classifier-default when it belongs to the DiDi model).")
 @click.option("--no-classifier", is_flag=True, help="Do not attach classifier weights.")
-@click.option("--beam-symmetrise/--no-beam-symmetrise", default=False, show_default=True,
+@click.option("--beam-symmetrise/--no-beam-symmetrise", default=True, show_default=True,
               help="Map a seeded half of the events with the beams exchanged, so that the output is symmetric "
                    "under beam exchange as pp collisions are (each event keeps the classifier weight of the network's own output).")
 def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid, posterior_draw, neutrino,

@@ -49,11 +49,13 @@ class FileSummary:
     cross_section: tuple[float, float] = (float("nan"), float("nan"))
     skipped: Counter = field(default_factory=Counter)
     named_weights: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    made_by: str = ""  # the lhe-didi steps recorded in the header, e.g. "generate, transform (DiDi ..., beam-symmetrised)"
 
 
 def summarize(reader: LheReader, progress=None) -> FileSummary:
     """Stream the file once and collect a :class:`FileSummary`; ``progress`` is called with each batch size."""
-    summary = FileSummary(path=str(reader.path), cross_section=reader.header.total_cross_section)
+    summary = FileSummary(path=str(reader.path), cross_section=reader.header.total_cross_section,
+                          made_by=_made_by(reader.header.lhe_didi_provenance))
     for batch in reader.batches():
         summary.n_events += len(batch)
         summary.sum_weights += float(batch.weight.sum())
@@ -77,12 +79,27 @@ def summarize(reader: LheReader, progress=None) -> FileSummary:
     return summary
 
 
+def _made_by(blocks: list[dict]) -> str:
+    """The lhe-didi steps of a file's provenance blocks, oldest first, with the DiDi model and symmetrisation."""
+    steps = []
+    for block in blocks:
+        step = str(block.get("command", "?"))
+        if step == "transform" and "model" in block:
+            details = [f"DiDi {str(block['model'].get('content_hash'))[:12]}"]
+            if block.get("beam_symmetrised"):
+                details.append(f"beam-symmetrised, seed {block.get('seed')}")
+            step += f" ({', '.join(details)})"
+        steps.append(step)
+    return ", ".join(steps)
+
+
 def format_summary(summary: FileSummary) -> str:
     """Human-readable report of a :class:`FileSummary`."""
     n = max(summary.n_events, 1)
     xsec, xerr = summary.cross_section
     lines = [
         f"file              {summary.path}",
+        *([f"made by lhe-didi  {summary.made_by}"] if summary.made_by else []),
         f"events            {summary.n_events}" + (f" (skipped {sum(summary.skipped.values())})" if summary.skipped else ""),
         f"cross section     {xsec:.6g} +- {xerr:.3g} pb (<init>)",
         f"sum of weights    {summary.sum_weights:.6g}; negative weights {summary.n_negative} ({100 * summary.n_negative / n:.2f}%)",

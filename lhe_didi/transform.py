@@ -5,7 +5,9 @@ model's coordinates (17-D particle or 15-D decay-chain, :mod:`lhe_didi.kinematic
 torchdiffeq's adaptive dopri5 -> inverse preprocessing -> four-momenta -> pT
 balance restored -> boosted so that the system balances the extra partons ->
 written with the bb4l-like writer, with the classifier weight w = C/(1 - C)
-as a named weight when a classifier is available (:mod:`lhe_didi.reweight`). Balance: by default (``neutrino="boost"``)
+as a named weight when a classifier is available (:mod:`lhe_didi.reweight`). By default a seeded half of the
+events is mapped with the beams exchanged, R Phi R, so that the output keeps the beam-exchange symmetry of pp
+collisions (:mod:`lhe_didi.kinematics.symmetry`). Balance: by default (``neutrino="boost"``)
 nu~ keeps the network's own (pT, phi) and the six-body system is boosted
 transversely, which preserves all invariant masses; ``neutrino="balance"``
 recomputes nu~ from the 15 physical coordinates as in the method paper (on the
@@ -137,7 +139,7 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
                    seed: int = 0, skip_invalid: bool = False, progress=None,
                    posterior_draw: int | None = None, neutrino: str = "boost",
                    classifier_dir: str | Path | None = None, use_classifier: bool = True,
-                   weight_settings: WeightSettings | None = None, beam_symmetrise: bool = False) -> TransformReport:
+                   weight_settings: WeightSettings | None = None, beam_symmetrise: bool = True) -> TransformReport:
     """Transform an hvq LHE file into a bb4l-like LHE file; see the module docstring.
 
     ``posterior_draw`` (Bayesian models): use the posterior weight draw with this seed

@@ -29,9 +29,9 @@ def run(*args):
 
 @pytest.fixture(scope="module")
 def didi_output(tmp_path_factory, example_lo_path):
-    """The shipped DiDi model applied to the bundled hvq example, without classifier weights."""
+    """The shipped DiDi model applied to the bundled hvq example, without classifier weights or beam symmetrisation."""
     out = tmp_path_factory.mktemp("didi") / "didi.lhe"
-    result = run("transform", example_lo_path, "-o", out, "--no-classifier", "--device", "cpu")
+    result = run("transform", example_lo_path, "-o", out, "--no-classifier", "--no-beam-symmetrise", "--device", "cpu")
     assert result.exit_code == 0, result.output
     return out
 
@@ -120,7 +120,7 @@ def test_classifier_model_directory_is_verified(quick_classifier):
 
 def test_weights_in_lhe_survive_read_back_and_clip_is_honoured(tmp_path, example_lo_path, didi_output, quick_classifier):
     out = tmp_path / "weighted.lhe"
-    result = run("transform", example_lo_path, "-o", out, "--classifier", quick_classifier, "--device", "cpu",
+    result = run("transform", example_lo_path, "-o", out, "--classifier", quick_classifier, "--no-beam-symmetrise", "--device", "cpu",
                  "--weight-clip", "1.0")
     assert result.exit_code == 0, result.output
     events = LheReader(out).read_all()

@@ -222,6 +222,7 @@ def test_shipped_default_model_transforms_the_bundled_example(tmp_path, example_
     assert problems == []
     header = LheReader(out).header.preamble
     assert model.content_hash in header and '"method": "dopri5"' in header
+    assert LheReader(out).header.didi_mirror_seed == 0  # beam-symmetrised by default
     # the shipped classifier belongs to the shipped DiDi model, so its weight is attached by default
     assert report.weights is not None and report.weights.count == report.events_out
     weights = LheReader(out).read_all().named_weights["didi_classifier"]

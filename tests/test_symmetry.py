@@ -96,6 +96,7 @@ def test_transform_beam_symmetrise_records_itself_and_reweight_follows(tmp_path,
     events = LheReader(symmetrised).read_all()
     header = LheReader(symmetrised).header
     assert header.didi_mirror_seed == 0 and "beam-symmetrised" in header.preamble
+    assert "transform (DiDi " in (summary := run("inspect", symmetrised).output) and "beam-symmetrised, seed 0" in summary
     classifier = ClassifierModel(header.lhe_didi_provenance[-1]["classifier"]["directory"], "cpu")
     mirrored = mirrored_events(events.source_index, seed=0)
     own_output = events.momenta.copy()
@@ -112,7 +113,7 @@ def test_transform_beam_symmetrise_records_itself_and_reweight_follows(tmp_path,
     assert result.exit_code == 0, result.output
     np.testing.assert_allclose(LheReader(reweighted).read_all().named_weights[WEIGHT_ID], expected, rtol=1e-6)
 
-    assert run("transform", example_lo_path, "-o", plain, "--no-classifier").exit_code == 0
+    assert run("transform", example_lo_path, "-o", plain, "--no-classifier", "--no-beam-symmetrise").exit_code == 0
     result = run("merge", plain, unweighted, "-o", tmp_path / "mixed.lhe")
     assert result.exit_code == 1 and "beam symmetrisation" in result.output and not (tmp_path / "mixed.lhe").exists()
 
@@ -131,5 +132,6 @@ def test_classifier_trained_on_symmetrised_output_refuses_plain_output(tmp_path,
                                   classifier.weights(events.momenta, mirrored=~mirrored))
     with pytest.raises(Exception, match="beam-symmetrised"):
         classifier.weights(events.momenta)
-    result = run("transform", example_lo_path, "-o", tmp_path / "plain.lhe", "--classifier", tmp_path / "clf")
+    result = run("transform", example_lo_path, "-o", tmp_path / "plain.lhe", "--classifier", tmp_path / "clf",
+                 "--no-beam-symmetrise")
     assert result.exit_code == 1 and "beam-symmetrised" in result.output and not (tmp_path / "plain.lhe").exists()

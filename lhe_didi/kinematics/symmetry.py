@@ -13,7 +13,7 @@ per half: a mirrored event x keeps the weight of the network's own output Rx,
 w(Rx) = t(Rx)/g(Rx) = t(x)/g(Rx), which moves that half onto t/2 exactly as w(x)
 moves the other. (The weight 2/(1/w(x) + 1/w(Rx)) = t/g_s is also exact for an exact
 classifier and has less variance, but the harmonic mean of two noisy estimates is
-biased low: on the 2.5M held-out check it lowered the far high-pT rates by 4-8%.)
+biased low: on the 2.5M held-out check it lowered the far high-pT overflows of the same events by 4-7%.)
 A classifier trained on symmetrised output estimates t/g_s and is evaluated at x.
 """
 
