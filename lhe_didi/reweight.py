@@ -85,8 +85,10 @@ class WeightSettings:
         clip = f"clipped at {self.clip:g}" if self.clip is not None else "not clipped"
         how = ("already multiplied into XWGTUP and into every other named weight"
                if self.multiply_nominal else "not applied to XWGTUP: multiply XWGTUP by it for the reweighted prediction")
-        what = ("w = C/(1-C) at the network's own output (for the beam-exchanged half of this beam-symmetrised "
-                "DiDi output: before the exchange)" if beam_symmetrised else "w = C/(1-C)")
+        what = "w = C/(1-C)"
+        if beam_symmetrised and not classifier.trained_on_beam_symmetrised:
+            what += (" at the network's own output (for the beam-exchanged half of this beam-symmetrised DiDi output:"
+                     " before the exchange)")
         return (f"classifier weight {what} of lhe-didi classifier {classifier.content_hash[:16]} "
                 f"(truth vs DiDi), {clip}; {how}")
 
