@@ -4,7 +4,7 @@
                                          [--solve-batch N ...]
 
 Reports (medians of repeats): end-to-end events/s (read + flow + write) without
-and with classifier weights, the flow alone and the classifier alone in events/s,
+and with classifier weights, and with the plain (not beam-symmetrised) map, the flow alone and the classifier alone in events/s,
 velocity evaluations (NFE) per dopri5 solve, and the median training seconds per
 epoch recorded in the model directory. ``--solve-batch 2000 5000 20000`` compares
 the flow for several numbers of events per dopri5 solve.
@@ -77,11 +77,13 @@ def main():
         reader = LheReader(args.input)
         with LheWriter(subset, reader.header, {"command": "benchmark input"}) as writer:
             writer.write(batch)
-        end_to_end, weighted = [], []
+        end_to_end, plain, weighted = [], [], []
         for _ in range(args.repeats):
             report = transform_file(subset, Path(tmp) / "out.lhe", args.model, args.device, args.batch_size,
                                     use_classifier=False)
             end_to_end.append(report.seconds)
+            plain.append(transform_file(subset, Path(tmp) / "out.lhe", args.model, args.device, args.batch_size,
+                                        use_classifier=False, beam_symmetrise=False).seconds)
             if classifier:
                 weighted.append(transform_file(subset, Path(tmp) / "out.lhe", args.model, args.device, args.batch_size,
                                                classifier_dir=args.classifier).seconds)
@@ -92,7 +94,8 @@ def main():
     print(f"events {len(features)}, batch {args.batch_size}, repeats {args.repeats} (medians)")
     for solve_batch, (rate, nfe) in flow_rates.items():
         print(f"flow only:   {rate:9.0f} events/s, NFE per solve {nfe:.0f} (solves of {solve_batch or 'all'} events)")
-    print(f"end to end:  {len(features) / statistics.median(end_to_end):9.0f} events/s ({report.events_out} written)")
+    print(f"end to end:  {len(features) / statistics.median(end_to_end):9.0f} events/s ({report.events_out} written,"
+          f" beam-symmetrised); plain map {len(features) / statistics.median(plain):.0f} events/s")
     if classifier:
         print(f"classifier:  {len(features) / statistics.median(classifier_times):9.0f} events/s (observables + network)")
         print(f"end to end with classifier weights: {len(features) / statistics.median(weighted):9.0f} events/s")
