@@ -1,4 +1,4 @@
-"""Beam-exchange symmetrisation: the rotation, the seeded half, the harmonic weight and the transform option."""
+"""Beam-exchange symmetrisation: the rotation, the seeded half, the per-half classifier weight and the transform option."""
 
 from statistics import NormalDist
 

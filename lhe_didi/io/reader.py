@@ -74,7 +74,8 @@ class LheHeader:
     @property
     def didi_model_hash(self) -> str | None:
         """Content hash of the DiDi model that produced these events (latest ``transform`` block), else None."""
-        return self._latest_transform["model"].get("content_hash") if self._latest_transform else None
+        latest = self._latest_transform
+        return latest["model"].get("content_hash") if latest else None
 
     @property
     def didi_mirror_seed(self) -> int | None:
