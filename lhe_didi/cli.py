@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -53,6 +54,12 @@ def _progress(description: str, total: int | None = None):
     return _LogProgress(description, total)
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (batch-system time limits, ``kill``) into SystemExit(143), so that outputs being written are
+    discarded as on Ctrl-C instead of leaving their temporary files behind."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 @click.group(cls=_Cli)
 @click.version_option(__version__, prog_name="lhe-didi")
 def main():
@@ -62,6 +69,7 @@ def main():
     with a trained velocity field onto the off-shell phase space and writes
     bb4l-like events.
     """
+    exit_on_sigterm()
 
 
 @main.command()
@@ -110,6 +118,19 @@ def generate(sample, n_events, seed, output, leptons):
     )
 
 
+def _set_threads(ctx, param, value):
+    if value is not None:
+        import torch
+
+        torch.set_num_threads(value)
+
+
+_threads_option = click.option(
+    "--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False, is_eager=True,
+    help="CPU threads of the network (default: torch's choice, one per core). On a machine shared with other jobs give "
+         "the cores that are free: oversubscribed threads slow the solve many times over.")
+
+
 def _weight_options(command):
     """Options shared by transform and reweight: clipping and whether XWGTUP is multiplied."""
     command = click.option("--multiply-nominal/--keep-nominal", default=False, show_default=True,
@@ -139,6 +160,7 @@ def _weight_options(command):
 @click.option("--beam-symmetrise/--no-beam-symmetrise", default=True, show_default=True,
               help="Map a seeded half of the events with the beams exchanged, so that the output is symmetric "
                    "under beam exchange as pp collisions are (each event keeps the classifier weight of the network's own output).")
+@_threads_option
 def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid, posterior_draw, neutrino,
               weight_clip, no_weight_clip, multiply_nominal, classifier, no_classifier, beam_symmetrise):
     """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
@@ -178,6 +200,7 @@ def transform(input_file, output, model, device, batch_size, rtol, atol, seed, s
               help="Classifier directory (default: the shipped one, if it belongs to the DiDi model that made IN).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @_weight_options
+@_threads_option
 def reweight(input_file, output, classifier, device, weight_clip, no_weight_clip, multiply_nominal):
     """Attach classifier weights to the DiDi events in IN (kinematics unchanged), writing OUTPUT."""
     from .reweight import WeightSettings, reweight_file
@@ -246,6 +269,7 @@ def train():
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint/ of an interrupted run.")
+@_threads_option
 def train_didi_command(onshell, offshell, output, resume, **options):
     """Train a Direct Diffusion model mapping ONSHELL events to OFFSHELL events.
 
@@ -277,8 +301,12 @@ def train_didi_command(onshell, offshell, output, resume, **options):
               help="Early stopping: epochs without validation improvement.")
 @click.option("--max-events", type=click.IntRange(min=10), help="Use at most this many events of each file.")
 @click.option("--validation-fraction", type=click.FloatRange(0.0, 0.5, min_open=True), default=0.2, show_default=True)
+@click.option("--beam-augment/--no-beam-augment", default=None,
+              help="Use each event as itself or beam-exchanged at random (both samples are then symmetric; "
+                   "default: on when GENERATED is beam-symmetrised DiDi output, refused for plain output).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@_threads_option
 def train_classifier_command(truth, generated, output, **options):
     """Train the classifier C(x) telling off-shell TRUTH from GENERATED (DiDi) events.
 
@@ -307,6 +335,7 @@ def train_classifier_command(truth, generated, output, **options):
 @click.option("--auc-events", type=click.IntRange(min=100), default=200_000, show_default=True,
               help="Events per sample for each two-sample classifier.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@_threads_option
 def validate(onshell, offshell, generated, use_weights, posterior, output, max_events, auc, auc_events, seed):
     """Compare on-shell, off-shell truth, DiDi and reweighted DiDi: figures, metrics.json, index.html."""
     from .validation.report import auc_lines, build_report

@@ -4,13 +4,21 @@ Binary cross entropy with event weights, normalised so that both classes carry
 the same total weight (then C/(1 - C) estimates p_truth / p_generated); Adam from
 ``lr`` with ReduceLROnPlateau on the validation loss (``lr_patience``); early
 stopping after ``patience`` epochs without improvement, keeping the best epoch.
+
+Beam-exchange augmentation (``beam_augment``): off-shell truth is invariant under
+exchanging the beams, R (:mod:`lhe_didi.kinematics.symmetry`), and so is beam-symmetrised
+DiDi output; then the exact ratio p_truth/p_generated is R-invariant too, and R x is
+as good a training event as x. Each training event then enters every batch as x or
+R x with probability 1/2 (drawn anew each epoch), and the validation loss averages
+both. An event and its mirror always share one split. Plain DiDi output is not
+R-invariant, so the augmentation is refused for it.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +28,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..errors import LheDidiError
+from ..io.reader import LheReader
 from ..models.classifier import EventClassifier, InputScaler
 from ..models.store import save_model_dir
 from ..validation.metrics import weighted_auc
@@ -42,6 +51,7 @@ class ClassifierSettings:
     patience: int = 20
     validation_fraction: float = 0.2
     max_events: int | None = None
+    beam_augment: bool | None = None  # None: on when the generated file is beam-symmetrised DiDi output
     seed: int = 0
     device: str = "auto"
 
@@ -67,34 +77,54 @@ def _balanced(weights_truth: np.ndarray, weights_generated: np.ndarray) -> tuple
 
 def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, settings: ClassifierSettings,
                    truth_weights: np.ndarray | None = None, generated_weights: np.ndarray | None = None,
-                   progress: bool = True, description: str = "training classifier") -> FittedClassifier:
-    """Train C(x) on observables (N, 27): truth label 1, generated label 0; see the module docstring."""
+                   progress: bool = True, description: str = "training classifier",
+                   truth_mirrored: np.ndarray | None = None, generated_mirrored: np.ndarray | None = None
+                   ) -> FittedClassifier:
+    """Train C(x) on observables (N, 27): truth label 1, generated label 0; see the module docstring.
+
+    ``truth_mirrored``, ``generated_mirrored``: observables of the beam-exchanged events, row by row; given
+    (both or neither), every training event is used as x or R x at random (beam-exchange augmentation).
+    """
     if min(len(truth), len(generated)) < 10:
         raise LheDidiError("need at least 10 events in each classifier sample")
+    if (truth_mirrored is None) != (generated_mirrored is None):
+        raise ValueError("beam-exchange augmentation needs the mirrored observables of both samples")
+    augment = truth_mirrored is not None
     device = resolve_device(settings.device)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     truth_weights = np.ones(len(truth)) if truth_weights is None else truth_weights
     generated_weights = np.ones(len(generated)) if generated_weights is None else generated_weights
 
-    def split(values, weights):  # per class, so that both splits hold both classes in proportion
+    def split(values, weights, mirrored):  # per class, so that both splits hold both classes in proportion
         order = rng.permutation(len(values))
         n_val = max(1, int(round(settings.validation_fraction * len(values))))
-        return (values[order[n_val:]], weights[order[n_val:]]), (values[order[:n_val]], weights[order[:n_val]])
 
-    truth_train, truth_val = split(truth, truth_weights)
-    generated_train, generated_val = split(generated, generated_weights)
-    scaler = InputScaler.fit(names, np.concatenate([truth_train[0], generated_train[0]]))
+        def part(rows):
+            return values[rows], weights[rows], None if mirrored is None else mirrored[rows]
+        return part(order[n_val:]), part(order[:n_val])
+
+    truth_train, truth_val = split(truth, truth_weights, truth_mirrored)
+    generated_train, generated_val = split(generated, generated_weights, generated_mirrored)
+    scaler = InputScaler.fit(names, np.concatenate([truth_train[0], generated_train[0]]
+                                                   + ([truth_train[2], generated_train[2]] if augment else [])))
+
+    def as_tensor(values):
+        return torch.as_tensor(values, dtype=torch.float32, device=device)
 
     def tensors(truth_part, generated_part):
+        """Inputs, labels, balanced weights and (augmenting) the mirrored inputs of one split."""
         tw, gw = _balanced(truth_part[1], generated_part[1])
         x = np.concatenate([truth_part[0], generated_part[0]])
         y = np.concatenate([np.ones(len(tw)), np.zeros(len(gw))])
         w = np.concatenate([tw, gw])
-        return tuple(torch.as_tensor(a, dtype=torch.float32, device=device) for a in (scaler(x), y, w))
+        mirrored = as_tensor(scaler(np.concatenate([truth_part[2], generated_part[2]]))) if augment else None
+        return as_tensor(scaler(x)), as_tensor(y), as_tensor(w), mirrored
 
-    x_train, y_train, w_train = tensors(truth_train, generated_train)
-    x_val, y_val, w_val = tensors(truth_val, generated_val)
+    x_train, y_train, w_train, x_train_mirrored = tensors(truth_train, generated_train)
+    x_val, y_val, w_val, x_val_mirrored = tensors(truth_val, generated_val)
+    if augment:  # the validation loss averages each event and its mirror
+        x_val, y_val, w_val = torch.cat([x_val, x_val_mirrored]), y_val.repeat(2), w_val.repeat(2)
     network = EventClassifier(len(names), settings.width, settings.depth, settings.dropout).to(device)
     optimizer = torch.optim.Adam(network.parameters(), lr=settings.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=settings.lr_factor,
@@ -120,7 +150,11 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
         running, steps = 0.0, 0
         for start in range(0, len(x_train) - batch_size + 1, batch_size):
             batch = permutation[start:start + batch_size]
-            loss = F.binary_cross_entropy_with_logits(network(x_train[batch]), y_train[batch], weight=w_train[batch])
+            inputs = x_train[batch]
+            if augment:
+                flip = torch.rand(len(batch), device=device, generator=generator) < 0.5
+                inputs = torch.where(flip[:, None], x_train_mirrored[batch], inputs)
+            loss = F.binary_cross_entropy_with_logits(network(inputs), y_train[batch], weight=w_train[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -144,10 +178,21 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
 
 def train_classifier(truth: str | Path, generated: str | Path, output: str | Path, settings: ClassifierSettings,
                      progress: bool = True) -> dict:
-    """Train the truth-vs-generated classifier on two LHE files and write it to ``output``."""
-    names, truth_values, truth_weights, truth_info = load_observables(truth, settings.max_events)
-    _, generated_values, generated_weights, generated_info = load_observables(generated, settings.max_events)
-    fitted = fit_classifier(names, truth_values, generated_values, settings, truth_weights, generated_weights, progress)
+    """Train the truth-vs-generated classifier on two LHE files and write it to ``output``.
+
+    ``settings.beam_augment`` None means: augment when ``generated`` is beam-symmetrised DiDi output.
+    """
+    symmetrised = LheReader(generated).header.didi_beam_symmetrised
+    augment = symmetrised if settings.beam_augment is None else settings.beam_augment
+    if augment and not symmetrised:
+        raise LheDidiError(f"{generated}: beam-exchange augmentation needs beam-symmetrised DiDi output "
+                           "(transform --beam-symmetrise); plain output is not symmetric under the beam exchange")
+    settings = replace(settings, beam_augment=augment)
+    names, truth_values, truth_weights, truth_info, truth_mirrored = load_observables(truth, settings.max_events, augment)
+    _, generated_values, generated_weights, generated_info, generated_mirrored = load_observables(
+        generated, settings.max_events, augment)
+    fitted = fit_classifier(names, truth_values, generated_values, settings, truth_weights, generated_weights, progress,
+                            truth_mirrored=truth_mirrored, generated_mirrored=generated_mirrored)
     config = {
         "kind": "classifier",
         "architecture": fitted.network.config,
@@ -179,7 +224,8 @@ def model_card(config: dict) -> str:
   transverse momenta as pT^(-1/3), standardised.
 - **Training data**: truth `{data["truth"]["path"]}` ({data["truth"]["events_used"]} events, sha256 `{data["truth"]["sha256"][:16]}…`),
   generated `{data["generated"]["path"]}` ({data["generated"]["events_used"]} events, sha256 `{data["generated"]["sha256"][:16]}…`);
-  event weights used, classes balanced; {100 * train["validation_fraction"]:.0f}% held out for validation.
+  event weights used, classes balanced; {100 * train["validation_fraction"]:.0f}% held out for validation;
+  {"beam-exchange augmentation (each event used as x or R x at random)" if train.get("beam_augment") else "no beam-exchange augmentation"}.
 - **Training**: Adam from {train["lr"]}, ReduceLROnPlateau (factor {train["lr_factor"]}, patience {train["lr_patience"]}),
   early stopping patience {train["patience"]}, batch {train["batch_size"]}, seed {train["seed"]}, device {train["device_used"]};
   {len(trained)} epochs run (median {per_epoch:.1f} s/epoch), best epoch {train["best_epoch"]}.

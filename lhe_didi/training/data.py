@@ -12,6 +12,7 @@ from ..io.reader import LheHeader, LheReader
 from ..kinematics import representation as representations
 from ..kinematics.observables import classifier_observables
 from ..kinematics.recoil import to_zero_pt_frame
+from ..kinematics.symmetry import beam_exchange
 from ..models.store import file_sha256
 
 
@@ -67,6 +68,7 @@ class ObservableSample:
     index: np.ndarray  # (N,) event number in the file
     source_index: np.ndarray  # (N,) input event of a transformed event, -1 if unknown
     classifier_weights: np.ndarray | None  # (N,) the classifier's named weight, if requested
+    mirrored_values: np.ndarray | None = None  # (N, 27) observables of the beam-exchanged events R x, if requested
 
     def column(self, name: str) -> np.ndarray:
         """Values (N,) of one observable."""
@@ -74,18 +76,22 @@ class ObservableSample:
 
 
 def load_observable_sample(path: str | Path, max_events: int | None = None, classifier_weight_id: str | None = None,
-                           progress=None) -> ObservableSample:
+                           progress=None, mirrored: bool = False) -> ObservableSample:
     """Observables of up to ``max_events`` events of a file, with the classifier weight (the named weight
-    ``classifier_weight_id``, see :data:`lhe_didi.reweight.WEIGHT_ID`) if an id is given."""
+    ``classifier_weight_id``, see :data:`lhe_didi.reweight.WEIGHT_ID`) if an id is given, and with
+    ``mirrored`` also those of every event after the beam exchange (:mod:`lhe_didi.kinematics.symmetry`)."""
     reader = LheReader(path)
     if classifier_weight_id is not None and classifier_weight_id not in reader.header.weight_ids:
         raise LheDidiError(f"{path}: no '{classifier_weight_id}' named weight"
                            " (run `lhe-didi reweight` or transform with a classifier)")
     names: list[str] = []
-    columns: dict[str, list[np.ndarray]] = {"values": [], "weights": [], "index": [], "source": [], "named": []}
+    columns: dict[str, list[np.ndarray]] = {"values": [], "weights": [], "index": [], "source": [], "named": [],
+                                            "mirrored": []}
     for batch in reader.batches(50_000, max_events):
         names, values = classifier_observables(batch.momenta)
         columns["values"].append(values)
+        if mirrored:
+            columns["mirrored"].append(classifier_observables(beam_exchange(batch.momenta))[1])
         columns["weights"].append(batch.weight)
         columns["index"].append(batch.index)
         columns["source"].append(batch.source_index)
@@ -97,13 +103,15 @@ def load_observable_sample(path: str | Path, max_events: int | None = None, clas
         raise LheDidiError(f"{path}: no events")
     joined = {k: np.concatenate(v) if v else None for k, v in columns.items()}
     return ObservableSample(Path(path), reader.header, names, joined["values"], joined["weights"], joined["index"],
-                            joined["source"], joined["named"])
+                            joined["source"], joined["named"], joined["mirrored"])
 
 
-def load_observables(path: str | Path, max_events: int | None = None) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
+def load_observables(path: str | Path, max_events: int | None = None, mirrored: bool = False
+                     ) -> tuple[list[str], np.ndarray, np.ndarray, dict, np.ndarray | None]:
     """Classifier observables (names, (N, 27)) and event weights (N,) of up to ``max_events`` events,
-    with the file's provenance. Negative-weight events are dropped and counted in the provenance."""
-    sample = load_observable_sample(path, max_events)
+    with the file's provenance and (``mirrored``) the observables of the beam-exchanged events, else None.
+    Negative-weight events are dropped and counted in the provenance."""
+    sample = load_observable_sample(path, max_events, mirrored=mirrored)
     keep = sample.weights > 0
     if not keep.any():
         raise LheDidiError(f"{path}: no events with positive weight")
@@ -112,4 +120,5 @@ def load_observables(path: str | Path, max_events: int | None = None) -> tuple[l
                   "cross_section_pb": sample.header.total_cross_section[0],
                   "didi_model_hash": sample.header.didi_model_hash,
                   "beam_symmetrised": sample.header.didi_beam_symmetrised}
-    return sample.names, sample.values[keep], sample.weights[keep], provenance
+    mirrored_values = sample.mirrored_values[keep] if mirrored else None
+    return sample.names, sample.values[keep], sample.weights[keep], provenance, mirrored_values
