@@ -164,6 +164,7 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
                   "trained_on": {k: v["path"] for k, v in model.config["data"].items()}},
         "solver": {"method": "dopri5", "library": "torchdiffeq", "rtol": rtol, "atol": atol,
                    "from_t": 1.0, "to_t": 0.0, "device": str(model.device),
+                   "cpu_threads": torch.get_num_threads() if model.device.type == "cpu" else None,
                    "events_per_solve": model.solve_batch or batch_size},
         "seed": seed,
         "posterior_draw": posterior_draw,

@@ -150,6 +150,25 @@ def test_same_seed_same_output(tmp_path, tiny_model, example_lo_path):
     assert (tmp_path / "a.lhe").read_bytes() == (tmp_path / "b.lhe").read_bytes()
 
 
+def test_threads_option_is_recorded_and_keeps_the_events(tmp_path, tiny_model, example_lo_path):
+    """--threads sets torch's CPU threads (recorded with the solver in the header); the events agree with the
+    default thread count up to the float32 rounding of the network."""
+    default_threads = torch.get_num_threads()
+    try:
+        result = CliRunner().invoke(main, ["transform", str(example_lo_path), "-o", str(tmp_path / "one.lhe"), "--model",
+                                           str(tiny_model[0]), "--threads", "1", "--device", "cpu"])
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(default_threads)
+    transform_file(example_lo_path, tmp_path / "default.lhe", tiny_model[0], device="cpu")
+    blocks = [LheReader(tmp_path / name).header.lhe_didi_provenance[-1] for name in ("one.lhe", "default.lhe")]
+    assert blocks[0]["solver"]["cpu_threads"] == 1 and blocks[1]["solver"]["cpu_threads"] == default_threads
+    one, default = (LheReader(tmp_path / name).read_all() for name in ("one.lhe", "default.lhe"))
+    np.testing.assert_array_equal(one.source_index, default.source_index)
+    assert np.max(np.abs(one.momenta - default.momenta) / default.momenta[..., :1]) < 1e-3
+
+
 def test_resume_continues_from_checkpoint(tmp_path, example_lo_path, hvq_nlo_path):
     settings = DidiSettings(**{**TINY, "epochs": 2})
     out = tmp_path / "m"

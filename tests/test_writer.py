@@ -1,11 +1,16 @@
 """Writer: valid LHEF 3.0 with rebuilt incoming partons and resonances, weights, atomic output."""
 
 import json
+import os
 import re
+import stat
+import subprocess
+import sys
 
 import numpy as np
 import pylhe
 import pytest
+import torch
 
 from lhe_didi.errors import EventContentError
 from lhe_didi.io.checks import check_event
@@ -13,6 +18,7 @@ from lhe_didi.io.reader import LheReader
 from lhe_didi.io.writer import LheWriter
 from lhe_didi.kinematics import event_map as em
 from lhe_didi.kinematics.observables import invariant_mass
+from lhe_didi.models.store import save_model_dir
 
 
 def through_15d(batch):
@@ -100,6 +106,40 @@ def test_failed_write_leaves_no_file(tmp_path, example_lo_path):
     with pytest.raises(EventContentError, match="event 3: momentum fractions"):
         with LheWriter(out, reader.header, {}) as writer:
             writer.write(batch.with_momenta(bad))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_get_the_permissions_of_a_normally_created_file(tmp_path, example_lo_path):
+    """Temporary files and directories are owner-only (mkstemp/mkdtemp); the finished output is not."""
+    reader = LheReader(example_lo_path)
+    old_umask = os.umask(0o022)
+    try:
+        with LheWriter(tmp_path / "o.lhe.gz", reader.header, {}) as writer:
+            writer.write(reader.read_all())
+        save_model_dir(tmp_path / "model", {"w": torch.zeros(2)}, {"kind": "test"}, "card")
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE((tmp_path / "o.lhe.gz").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "model" / "config.json").stat().st_mode) == 0o644
+
+
+def test_sigterm_while_writing_leaves_no_file(tmp_path, example_lo_path):
+    """A batch system's SIGTERM during a write removes the temporary file (exit status 143), as Ctrl-C does."""
+    script = f"""
+import os, signal, time
+from lhe_didi.cli import exit_on_sigterm
+from lhe_didi.io.reader import LheReader
+from lhe_didi.io.writer import LheWriter
+exit_on_sigterm()
+reader = LheReader({str(example_lo_path)!r})
+with LheWriter({str(tmp_path / "o.lhe")!r}, reader.header, {{}}) as writer:
+    writer.write(reader.read_all())
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 143, result.stderr
     assert list(tmp_path.iterdir()) == []
 
 

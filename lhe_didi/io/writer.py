@@ -31,6 +31,7 @@ from .. import __version__
 from ..errors import EventContentError, LheDidiError
 from ..kinematics.observables import invariant_mass
 from .events import EventBatch, momentum_fractions
+from .files import publish
 from .reader import SOURCE_EVENT_TAG, LheHeader
 
 # Record layout (1-based LHE indices): 1-2 incoming, 3 t, 4 t~, then k extra partons, then
@@ -195,8 +196,7 @@ class LheWriter:
         """Finish the file and move it to its final name."""
         self._stream.write(self.footer + "</LesHouchesEvents>\n")
         self._close_streams()
-        os.replace(self._temporary, self.path)
-        return self.path
+        return publish(self._temporary, self.path)
 
     def abort(self) -> None:
         """Discard the temporary file."""

@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..errors import LheDidiError
+from ..io.files import publish
 
 FORMAT = "lhe-didi-model"
 FORMAT_VERSION = 1
@@ -62,7 +63,7 @@ def save_model_dir(directory: str | os.PathLike, tensors: dict[str, torch.Tensor
         (staging / CARD).write_text(card.replace("{content_hash}", config["content_hash"]))
         if directory.exists():
             shutil.rmtree(directory)
-        os.replace(staging, directory)
+        publish(staging, directory, directory=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
