@@ -7,22 +7,30 @@ Writes into REPORT_DIR:
     weights/weights.png|pdf      classifier weights, linear and log (Fig. 5)        [--weights]
     weights/tail_clustering.*    where the largest / smallest weights sit (Fig. 6)  [--weights]
     metrics.json                 per observable: largest |ratio - 1| in bulk and tails, the excess
-                                 beyond 2 sigma, chi^2/ndf; AUC of fresh two-sample classifiers
+                                 beyond 2 sigma, chi^2/ndf; AUC of fresh two-sample classifiers;
+                                 the figure files, relative to REPORT_DIR
     histograms.json              per observable and bin: contents, errors, ratios to truth (first and last
                                  entries: underflow and overflow of the plotted range)
     index.md, index.html         summary table linking the figures
+
+The report is assembled in a temporary directory beside REPORT_DIR and renamed to it when complete,
+so an interrupted or failed run leaves no partial report; an earlier report at REPORT_DIR is replaced,
+any other non-empty directory there is refused.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import shutil
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LheDidiError
+from ..io.files import publish
 from ..reweight import WEIGHT_ID
 from ..training.classifier import ClassifierSettings, fit_classifier
 from ..training.data import ObservableSample, load_observable_sample
@@ -77,18 +85,42 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
                  auc: bool = True, auc_events: int = 200_000, seed: int = 0, progress=None) -> dict:
     """Write the report (see the module docstring) and return the metrics."""
     output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise LheDidiError(f"{output_dir}: exists and is not a directory")
+    _check_replaceable(output_dir)
     start = load_sample(onshell, max_events, progress=progress)
     truth = load_sample(offshell, max_events, progress=progress)
     gen = load_sample(generated, max_events, classifier_weights=use_weights, progress=progress)
     draws = [load_sample(p, max_events, progress=progress) for p in posterior]
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
+    try:
+        files = {"onshell": str(onshell), "offshell": str(offshell), "generated": str(generated),
+                 "posterior": [str(p) for p in posterior]}
+        metrics = _write_report(staging, files, start, truth, gen, draws, use_weights, auc, auc_events, seed)
+        _check_replaceable(output_dir)
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        publish(staging, output_dir, directory=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return metrics
+
+
+def _check_replaceable(output_dir: Path) -> None:
+    """Refuse a REPORT_DIR that is a file or a non-empty directory other than an earlier report."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise LheDidiError(f"{output_dir}: exists and is not a directory")
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not (output_dir / "metrics.json").is_file():
+        raise LheDidiError(f"{output_dir}: a non-empty directory that is not an lhe-didi report; choose another -o")
+
+
+def _write_report(output_dir: Path, files: dict, start: ObservableSample, truth: ObservableSample, gen: ObservableSample,
+                  draws: list[ObservableSample], use_weights: bool, auc: bool, auc_events: int, seed: int) -> dict:
+    """Figures, metrics.json, histograms.json and the index files into ``output_dir``; returns the metrics."""
     reweighted = gen.weights * gen.classifier_weights if use_weights else None
 
     figures: dict[str, list[str]] = {"observables": [], "migration": [], "weights": []}
-    metrics: dict = {"files": {"onshell": str(onshell), "offshell": str(offshell), "generated": str(generated),
-                               "posterior": [str(p) for p in posterior]},
+    metrics: dict = {"files": files,
                      "events": {"onshell": len(start.values), "offshell": len(truth.values), "generated": len(gen.values)},
                      "generated_with": {"didi_model_hash": gen.header.didi_model_hash,
                                         "beam_symmetrised": gen.header.didi_beam_symmetrised,
@@ -147,7 +179,7 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
         metrics["auc_best_epoch"] = {key: epoch for key, (_, epoch) in fits.items()}
 
     metrics["summary"] = _summary(metrics["observables"])
-    metrics["figures"] = figures
+    metrics["figures"] = {group: [str(Path(f).relative_to(output_dir)) for f in files] for group, files in figures.items()}
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n")
     (output_dir / "histograms.json").write_text(json.dumps(histograms, allow_nan=False) + "\n")
     (output_dir / "index.md").write_text(_markdown(metrics))
@@ -239,7 +271,7 @@ def _markdown(metrics: dict) -> str:
     for name, m in metrics["observables"].items():
         cells = " | ".join(f"{_fmt(m[k], 'bulk')} | {_fmt(m[k], 'tails')} | {m[k]['chi2_ndf']:.2f}" for k in keys)
         lines.append(f"| [{name}](observables/{name}.png) | {cells} |")
-    lines += ["", "Figures: " + ", ".join(f"[{Path(f).stem}]({Path(f).relative_to(Path(f).parents[1])})"
+    lines += ["", "Figures: " + ", ".join(f"[{Path(f).stem}]({f})"
                                          for group in ("migration", "weights") for f in metrics["figures"][group]
                                          if f.endswith(".png")), ""]
     return "\n".join(lines)
@@ -252,7 +284,7 @@ def _html(metrics: dict) -> str:
         + "".join(f"<td>{_fmt(m[k], 'bulk')}</td><td>{_fmt(m[k], 'tails')}</td><td>{m[k]['chi2_ndf']:.2f}</td>" for k in keys)
         + "</tr>\n" for name, m in metrics["observables"].items())
     head = "".join(f"<th>{k} bulk</th><th>{k} tails</th><th>{k} χ²/ndf</th>" for k in keys)
-    images = "".join(f"<a href='{Path(f).parent.name}/{Path(f).name}'><img src='{Path(f).parent.name}/{Path(f).name}' width='380'></a>\n"
+    images = "".join(f"<a href='{f}'><img src='{f}' width='380'></a>\n"
                      for group in ("observables", "migration", "weights") for f in metrics["figures"][group] if f.endswith(".png"))
     auc = ""
     if "auc" in metrics:
