@@ -304,6 +304,8 @@ def train_didi_command(onshell, offshell, output, resume, **options):
 @click.option("--beam-augment/--no-beam-augment", default=None,
               help="Use each event as itself or beam-exchanged at random (both samples are then symmetric; "
                    "default: on when GENERATED is beam-symmetrised DiDi output, refused for plain output).")
+@click.option("--members", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Train this many networks (seeds SEED, SEED+1, ...) on one split; the weight is their mean (ensemble).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @_threads_option
@@ -316,10 +318,11 @@ def train_classifier_command(truth, generated, output, **options):
     from .training.classifier import ClassifierSettings, train_classifier
 
     result = train_classifier(truth, generated, output, ClassifierSettings(**options))
-    history = result["history"]
-    click.echo(f"wrote classifier {output} (content hash {result['content_hash'][:16]}): best epoch {result['best_epoch']}"
-               f" of {len(history) - 1}, validation loss {history[0]['validation_loss']:.5f} untrained ->"
-               f" {history[result['best_epoch']]['validation_loss']:.5f}, AUC {result['validation_auc']:.4f}")
+    runs = "; ".join(f"seed {m['seed']} best epoch {m['best_epoch']} of {len(m['history']) - 1}, validation loss"
+                     f" {m['history'][0]['validation_loss']:.5f} untrained -> {m['history'][m['best_epoch']]['validation_loss']:.5f}"
+                     for m in result["members"])
+    click.echo(f"wrote classifier {output} (content hash {result['content_hash'][:16]}): {runs}; "
+               f"AUC {result['validation_auc']:.4f}")
 
 
 @main.command()

@@ -21,7 +21,7 @@ from .io.events import EventBatch
 from .io.reader import LheReader
 from .io.writer import LheWriter
 from .kinematics.symmetry import beam_exchange, mirrored_events
-from .models.classifier import EventClassifier, InputScaler, logits_of, weights_from_logits
+from .models.classifier import InputScaler, build_classifier, logits_of, weights_from_logits
 from .models.store import load_network
 from .training.didi import resolve_device
 
@@ -35,7 +35,7 @@ class ClassifierModel:
     def __init__(self, directory: str | Path, device: str = "auto"):
         self.directory = Path(directory)
         self.device = resolve_device(device)
-        self.network, self.config = load_network(directory, "classifier", EventClassifier, self.device)
+        self.network, self.config = load_network(directory, "classifier", build_classifier, self.device)
         self.scaler = InputScaler.from_dict(self.config["preprocessing"])
         self.content_hash = self.config["content_hash"]
 

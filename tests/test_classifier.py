@@ -204,6 +204,27 @@ def test_weights_in_lhe_survive_read_back_and_clip_is_honoured(tmp_path, example
     assert result.exit_code == 1 and "already carries" in result.output and not (tmp_path / "twice.lhe").exists()
 
 
+def test_ensemble_weight_is_the_mean_of_its_members(tmp_path, example_lo_path, didi_output, quick_classifier):
+    out = tmp_path / "ensemble"
+    result = run("train", "classifier", example_lo_path, didi_output, "-o", out, *QUICK, "--members", "3")
+    assert result.exit_code == 0, result.output
+    assert all(f"seed {k} best epoch" in result.output for k in range(3))
+    ensemble = ClassifierModel(out, "cpu")
+    members = ensemble.network.members
+    assert len(members) == 3 and ensemble.config["architecture"]["members"] == 3
+    momenta = LheReader(didi_output).read_all().momenta
+    each = np.stack([weights_from_logits(logits_of(m, ensemble.scaler, momenta, ensemble.device), None) for m in members])
+    np.testing.assert_allclose(ensemble.weights(momenta, clip=None), each.mean(axis=0), rtol=1e-6)
+    assert np.ptp(each, axis=0).max() > 1e-3  # members differ (seeds 0, 1, 2)
+    # member 0 is the single network of seed 0: same split, initialisation and batch order
+    single = ClassifierModel(quick_classifier, "cpu")
+    for key, value in single.network.state_dict().items():
+        np.testing.assert_array_equal(members[0].state_dict()[key].numpy(), value.numpy(), err_msg=key)
+    training = ensemble.config["training"]
+    assert [m["seed"] for m in training["members"]] == [0, 1, 2] and 0.0 <= training["validation_auc"] <= 1.0
+    assert "ensemble of 3 members" in (out / "MODEL_CARD.md").read_text()
+
+
 def test_train_alias_and_classifier_errors(tmp_path, example_lo_path):
     result = run("train", "classifier", example_lo_path, tmp_path / "missing.lhe", "-o", tmp_path / "c", *QUICK)
     assert result.exit_code == 1 and "no such file" in result.output and not (tmp_path / "c").exists()
@@ -375,3 +396,31 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     result = run("validate", "--onshell", example_lo_path, "--offshell", hvq_lo_path, "--generated", didi_output,
                  "--weights", "-o", tmp_path / "r2", "--no-auc")
     assert result.exit_code == 1 and "no 'didi_classifier' named weight" in result.output
+
+
+def test_validate_report_appears_only_when_complete(tmp_path, monkeypatch, example_lo_path, hvq_lo_path, didi_output):
+    args = ["validate", "--onshell", example_lo_path, "--offshell", hvq_lo_path, "--generated", didi_output,
+            "--max-events", "500", "--no-auc", "-o"]
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "notes.txt").write_text("mine")
+    result = run(*args, occupied)
+    assert result.exit_code == 1 and "not an lhe-didi report" in result.output
+    assert [f.name for f in occupied.iterdir()] == ["notes.txt"]
+
+    report = tmp_path / "report"
+    assert run(*args, report).exit_code == 0
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert all((report / f).is_file() for files in metrics["figures"].values() for f in files)  # relative to the report
+    before = (report / "metrics.json").read_text()
+
+    from lhe_didi.validation import plots
+
+    def broken(*_, **__):
+        raise LheDidiError("figure failed")
+    monkeypatch.setattr(plots, "migration_figure", broken)
+    result = run(*args, report)
+    assert result.exit_code == 1 and "figure failed" in result.output
+    assert (report / "metrics.json").read_text() == before  # the earlier report is untouched
+    assert run(*args, tmp_path / "new").exit_code == 1 and not (tmp_path / "new").exists()
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["occupied", "report"]  # no temporary directory left

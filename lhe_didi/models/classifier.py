@@ -6,6 +6,11 @@ w(x) = C/(1 - C) = p_truth(x) / p_generated(x), which moves the generated
 distribution onto the truth. Since C = sigmoid(logit), w = exp(logit).
 Inputs are the 27 observables of :func:`lhe_didi.kinematics.observables.classifier_observables`
 with pT^(-1/3) preprocessing, standardised with statistics stored in the model config.
+
+A model may hold K independently trained members (:class:`ClassifierEnsemble`, a deep
+ensemble): its weight is the arithmetic mean of the members' weights, which averages
+out the seed-to-seed scatter of single networks. (The mean of the logits, a geometric
+mean of weights, is biased low where the members' estimates scatter independently.)
 """
 
 from __future__ import annotations
@@ -37,6 +42,26 @@ class EventClassifier(nn.Module):
         return self.layers(x).squeeze(-1)
 
 
+class ClassifierEnsemble(nn.Module):
+    """K :class:`EventClassifier` members; logit = log of the mean member weight, log((1/K) sum_k exp(logit_k))."""
+
+    def __init__(self, members: int, inputs: int = 27, width: int = 256, depth: int = 5, dropout: float = 0.1):
+        super().__init__()
+        if members < 2:
+            raise ValueError("an ensemble needs at least 2 members")
+        self.members = nn.ModuleList(EventClassifier(inputs, width, depth, dropout) for _ in range(members))
+        self.config = {**self.members[0].config, "members": members}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.stack([member(x) for member in self.members])
+        return torch.logsumexp(logits, dim=0) - np.log(len(self.members))
+
+
+def build_classifier(members: int = 1, **architecture) -> nn.Module:
+    """The network a classifier model directory's ``architecture`` describes (one network, or an ensemble)."""
+    return EventClassifier(**architecture) if members == 1 else ClassifierEnsemble(members, **architecture)
+
+
 class InputScaler:
     """Observables -> classifier inputs: pT^(-1/3), then standardised with fixed statistics."""
 
@@ -60,7 +85,7 @@ class InputScaler:
         return cls(data["observables"], np.asarray(data["mean"]), np.asarray(data["std"]))
 
 
-def logits_of(network: EventClassifier, scaler: InputScaler, momenta: np.ndarray, device: torch.device,
+def logits_of(network: nn.Module, scaler: InputScaler, momenta: np.ndarray, device: torch.device,
               batch_size: int = 65_536) -> np.ndarray:
     """Classifier logits (N,) for decay-product momenta (N, 6, 4), evaluated in inference mode."""
     names, values = classifier_observables(momenta)

@@ -12,11 +12,17 @@ as good a training event as x. Each training event then enters every batch as x 
 R x with probability 1/2 (drawn anew each epoch), and the validation loss averages
 both. An event and its mirror always share one split. Plain DiDi output is not
 R-invariant, so the augmentation is refused for it.
+
+Ensembles (``members`` K > 1): K networks trained one after another on the same split,
+member k initialised and shuffled with seed ``seed + k``; the model's weight is the mean
+of the members' weights (:class:`lhe_didi.models.classifier.ClassifierEnsemble`), and its
+validation AUC is that of the ensemble on the shared validation split.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -29,7 +35,7 @@ from tqdm import tqdm
 from .. import __version__
 from ..errors import LheDidiError
 from ..io.reader import LheReader
-from ..models.classifier import EventClassifier, InputScaler
+from ..models.classifier import ClassifierEnsemble, EventClassifier, InputScaler
 from ..models.store import save_model_dir
 from ..validation.metrics import weighted_auc
 from .data import load_observables
@@ -52,13 +58,14 @@ class ClassifierSettings:
     validation_fraction: float = 0.2
     max_events: int | None = None
     beam_augment: bool | None = None  # None: on when the generated file is beam-symmetrised DiDi output
+    members: int = 1
     seed: int = 0
     device: str = "auto"
 
 
 @dataclass
 class FittedClassifier:
-    """A trained network with its input scaling, per-epoch history and validation AUC."""
+    """A trained network with its input scaling, per-epoch history, validation AUC and validation-split logits."""
 
     network: EventClassifier
     scaler: InputScaler
@@ -66,6 +73,9 @@ class FittedClassifier:
     best_epoch: int
     validation_auc: float
     device: torch.device
+    validation_logits: np.ndarray
+    validation_labels: np.ndarray
+    validation_weights: np.ndarray
 
 
 def _balanced(weights_truth: np.ndarray, weights_generated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,9 +88,12 @@ def _balanced(weights_truth: np.ndarray, weights_generated: np.ndarray) -> tuple
 def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, settings: ClassifierSettings,
                    truth_weights: np.ndarray | None = None, generated_weights: np.ndarray | None = None,
                    progress: bool = True, description: str = "training classifier",
-                   truth_mirrored: np.ndarray | None = None, generated_mirrored: np.ndarray | None = None
-                   ) -> FittedClassifier:
+                   truth_mirrored: np.ndarray | None = None, generated_mirrored: np.ndarray | None = None,
+                   member: int = 0) -> FittedClassifier:
     """Train C(x) on observables (N, 27): truth label 1, generated label 0; see the module docstring.
+
+    The split is drawn with ``settings.seed``; initialisation and batch order with ``settings.seed + member``
+    (ensemble members share one split).
 
     ``truth_mirrored``, ``generated_mirrored``: observables of the beam-exchanged events, row by row; given
     (both or neither), every training event is used as x or R x at random (beam-exchange augmentation).
@@ -91,7 +104,7 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
         raise ValueError("beam-exchange augmentation needs the mirrored observables of both samples")
     augment = truth_mirrored is not None
     device = resolve_device(settings.device)
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.seed + member)
     rng = np.random.default_rng(settings.seed)
     truth_weights = np.ones(len(truth)) if truth_weights is None else truth_weights
     generated_weights = np.ones(len(generated)) if generated_weights is None else generated_weights
@@ -130,7 +143,7 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=settings.lr_factor,
                                                            patience=settings.lr_patience)
     batch_size = min(settings.batch_size, len(x_train))
-    generator = torch.Generator(device=device).manual_seed(settings.seed)
+    generator = torch.Generator(device=device).manual_seed(settings.seed + member)
 
     def validation_logits() -> torch.Tensor:
         network.eval()
@@ -172,8 +185,9 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
         elif epoch + 1 - best[1] >= settings.patience:
             break
     network.load_state_dict(best[2])
-    auc = weighted_auc(validation_logits().double().cpu().numpy(), y_val.cpu().numpy(), w_val.double().cpu().numpy())
-    return FittedClassifier(network.eval(), scaler, history, best[1], auc, device)
+    logits, labels, weights = (t.double().cpu().numpy() for t in (validation_logits(), y_val, w_val))
+    return FittedClassifier(network.eval(), scaler, history, best[1], weighted_auc(logits, labels, weights), device,
+                            logits, labels, weights)
 
 
 def train_classifier(truth: str | Path, generated: str | Path, output: str | Path, settings: ClassifierSettings,
@@ -191,35 +205,53 @@ def train_classifier(truth: str | Path, generated: str | Path, output: str | Pat
     names, truth_values, truth_weights, truth_info, truth_mirrored = load_observables(truth, settings.max_events, augment)
     _, generated_values, generated_weights, generated_info, generated_mirrored = load_observables(
         generated, settings.max_events, augment)
-    fitted = fit_classifier(names, truth_values, generated_values, settings, truth_weights, generated_weights, progress,
-                            truth_mirrored=truth_mirrored, generated_mirrored=generated_mirrored)
+    members = []
+    for member in range(settings.members):
+        description = "training classifier" if settings.members == 1 else f"classifier member {member + 1}/{settings.members}"
+        members.append(fit_classifier(names, truth_values, generated_values, settings, truth_weights, generated_weights,
+                                      progress, description, truth_mirrored, generated_mirrored, member))
+    network, auc = _combined(members)
     config = {
         "kind": "classifier",
-        "architecture": fitted.network.config,
-        "preprocessing": fitted.scaler.to_dict(),
-        "training": {**asdict(settings), "device_used": str(fitted.device), "history": fitted.history,
-                     "best_epoch": fitted.best_epoch, "validation_auc": fitted.validation_auc,
+        "architecture": network.config,
+        "preprocessing": members[0].scaler.to_dict(),
+        "training": {**asdict(settings), "device_used": str(members[0].device), "validation_auc": auc,
+                     "members": [{"seed": settings.seed + k, "history": m.history, "best_epoch": m.best_epoch,
+                                  "validation_auc": m.validation_auc} for k, m in enumerate(members)],
                      "torch_version": torch.__version__},
         "data": {"truth": truth_info, "generated": generated_info},
-        "output": "logit of C(x), C = P(truth | x); weight w = C / (1 - C) = exp(logit)",
+        "output": "logit of C(x), C = P(truth | x); weight w = C / (1 - C) = exp(logit)"
+                  + ("" if settings.members == 1 else f"; the mean of the weights of {settings.members} members"),
     }
-    content_hash = save_model_dir(output, fitted.network.state_dict(), config, model_card(config))
-    return {"content_hash": content_hash, "history": fitted.history, "best_epoch": fitted.best_epoch,
-            "validation_auc": fitted.validation_auc, "output": str(output)}
+    content_hash = save_model_dir(output, network.state_dict(), config, model_card(config))
+    return {"content_hash": content_hash, "members": config["training"]["members"], "validation_auc": auc,
+            "output": str(output)}
+
+
+def _combined(members: list[FittedClassifier]) -> tuple[torch.nn.Module, float]:
+    """One member as itself, several as a :class:`ClassifierEnsemble`; with the validation AUC of the result."""
+    if len(members) == 1:
+        return members[0].network, members[0].validation_auc
+    ensemble = ClassifierEnsemble(len(members), **members[0].network.config).to(members[0].device)
+    for slot, member in zip(ensemble.members, members):
+        slot.load_state_dict(member.network.state_dict())
+    stacked = np.stack([m.validation_logits for m in members])
+    logits = np.logaddexp.reduce(stacked, axis=0) - math.log(len(members))
+    return ensemble.eval(), weighted_auc(logits, members[0].validation_labels, members[0].validation_weights)
 
 
 def model_card(config: dict) -> str:
     """Markdown summary of a classifier model directory."""
     arch, train, data = config["architecture"], config["training"], config["data"]
-    trained = [h for h in train["history"] if h["epoch"] > 0]
-    per_epoch = np.median([h["seconds"] for h in trained]) if trained else float("nan")
-    best = train["history"][train["best_epoch"]]
+    members = train["members"]
+    ensemble = f"ensemble of {len(members)} members (w = mean of the members' w), each " if len(members) > 1 else ""
+    runs = "\n".join(f"  {_member_summary(m, len(members) > 1)}" for m in members)
     return f"""# lhe-didi classifier (truth vs generated)
 
 - **Task**: C(x) = P(off-shell truth | x) against DiDi output; event weight w = C/(1 - C) = exp(logit)
   reweights generated events onto the truth (method paper Sec. 4), clipped at 15 by default in `transform`.
 - **Content hash**: `{{content_hash}}` (checked at load) — lhe-didi {__version__}
-- **Architecture**: MLP {arch["depth"]} x {arch["width"]} (Linear, BatchNorm, SiLU, dropout {arch["dropout"]}),
+- **Architecture**: {ensemble}MLP {arch["depth"]} x {arch["width"]} (Linear, BatchNorm, SiLU, dropout {arch["dropout"]}),
   inputs: {arch["inputs"]} observables (15 physical dimensions, m and pT of t, t~, W+, W-, b l+, b~ l-),
   transverse momenta as pT^(-1/3), standardised.
 - **Training data**: truth `{data["truth"]["path"]}` ({data["truth"]["events_used"]} events, sha256 `{data["truth"]["sha256"][:16]}…`),
@@ -227,8 +259,18 @@ def model_card(config: dict) -> str:
   event weights used, classes balanced; {100 * train["validation_fraction"]:.0f}% held out for validation;
   {"beam-exchange augmentation (each event used as x or R x at random)" if train.get("beam_augment") else "no beam-exchange augmentation"}.
 - **Training**: Adam from {train["lr"]}, ReduceLROnPlateau (factor {train["lr_factor"]}, patience {train["lr_patience"]}),
-  early stopping patience {train["patience"]}, batch {train["batch_size"]}, seed {train["seed"]}, device {train["device_used"]};
-  {len(trained)} epochs run (median {per_epoch:.1f} s/epoch), best epoch {train["best_epoch"]}.
-- **Validation**: weighted BCE {train["history"][0]["validation_loss"]:.5f} untrained -> {best["validation_loss"]:.5f};
-  AUC {train["validation_auc"]:.4f} (0.5 = generated indistinguishable from truth).
+  early stopping patience {train["patience"]}, batch {train["batch_size"]}, device {train["device_used"]};
+{runs}
+- **Validation AUC**: {train["validation_auc"]:.4f} (0.5 = generated indistinguishable from truth).
 """
+
+
+def _member_summary(member: dict, several: bool) -> str:
+    """One line of the model card per trained network."""
+    trained = [h for h in member["history"] if h["epoch"] > 0]
+    per_epoch = np.median([h["seconds"] for h in trained]) if trained else float("nan")
+    best = member["history"][member["best_epoch"]]
+    auc = f", AUC {member['validation_auc']:.4f}" if several else ""
+    return (f"seed {member['seed']}: {len(trained)} epochs run (median {per_epoch:.1f} s/epoch), best epoch"
+            f" {member['best_epoch']}, weighted BCE {member['history'][0]['validation_loss']:.5f} untrained ->"
+            f" {best['validation_loss']:.5f}{auc}.")
