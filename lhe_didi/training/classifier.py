@@ -245,7 +245,7 @@ def model_card(config: dict) -> str:
     arch, train, data = config["architecture"], config["training"], config["data"]
     members = train["members"]
     ensemble = f"ensemble of {len(members)} members (w = mean of the members' w), each " if len(members) > 1 else ""
-    runs = "\n".join(f"  {_member_summary(m, len(members) > 1)}" for m in members)
+    runs = "\n".join(f"  - {_member_summary(m, len(members) > 1)}" for m in members)
     return f"""# lhe-didi classifier (truth vs generated)
 
 - **Task**: C(x) = P(off-shell truth | x) against DiDi output; event weight w = C/(1 - C) = exp(logit)
@@ -259,7 +259,7 @@ def model_card(config: dict) -> str:
   event weights used, classes balanced; {100 * train["validation_fraction"]:.0f}% held out for validation;
   {"beam-exchange augmentation (each event used as x or R x at random)" if train.get("beam_augment") else "no beam-exchange augmentation"}.
 - **Training**: Adam from {train["lr"]}, ReduceLROnPlateau (factor {train["lr_factor"]}, patience {train["lr_patience"]}),
-  early stopping patience {train["patience"]}, batch {train["batch_size"]}, device {train["device_used"]};
+  early stopping patience {train["patience"]}, batch {train["batch_size"]}, device {train["device_used"]}:
 {runs}
 - **Validation AUC**: {train["validation_auc"]:.4f} (0.5 = generated indistinguishable from truth).
 """
