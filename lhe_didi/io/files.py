@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -18,3 +22,20 @@ def publish(temporary: str | os.PathLike, final: str | os.PathLike, directory: b
     os.chmod(temporary, (0o777 if directory else 0o666) & ~_umask())
     os.replace(temporary, final)
     return Path(final)
+
+
+@contextmanager
+def staged_directory(final: str | os.PathLike) -> Iterator[Path]:
+    """A private temporary directory beside ``final`` to fill: when the block ends normally it replaces ``final``
+    (an existing ``final`` is removed first), on any exception (Ctrl-C and SIGTERM included) it is deleted."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        yield staging
+        if final.exists():
+            shutil.rmtree(final)
+        publish(staging, final, directory=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -25,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..errors import LheDidiError
-from ..io.files import publish
+from ..io.files import staged_directory
 
 FORMAT = "lhe-didi-model"
 FORMAT_VERSION = 1
@@ -52,21 +50,12 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 def save_model_dir(directory: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict, card: str) -> str:
     """Write a model directory atomically (temporary directory, then rename); returns the content hash."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__, **config}
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with staged_directory(directory) as staging:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, staging / WEIGHTS)
         config["content_hash"] = _content_hash((staging / WEIGHTS).read_bytes(), config)
         (staging / CONFIG).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
         (staging / CARD).write_text(card.replace("{content_hash}", config["content_hash"]))
-        if directory.exists():
-            shutil.rmtree(directory)
-        publish(staging, directory, directory=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return config["content_hash"]
 
 

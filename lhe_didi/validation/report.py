@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LheDidiError
-from ..io.files import publish
+from ..io.files import staged_directory
 from ..reweight import WEIGHT_ID
 from ..training.classifier import ClassifierSettings, fit_classifier
 from ..training.data import ObservableSample, load_observable_sample
@@ -90,19 +88,11 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
     truth = load_sample(offshell, max_events, progress=progress)
     gen = load_sample(generated, max_events, classifier_weights=use_weights, progress=progress)
     draws = [load_sample(p, max_events, progress=progress) for p in posterior]
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    try:
-        files = {"onshell": str(onshell), "offshell": str(offshell), "generated": str(generated),
-                 "posterior": [str(p) for p in posterior]}
+    files = {"onshell": str(onshell), "offshell": str(offshell), "generated": str(generated),
+             "posterior": [str(p) for p in posterior]}
+    with staged_directory(output_dir) as staging:
         metrics = _write_report(staging, files, start, truth, gen, draws, use_weights, auc, auc_events, seed)
-        _check_replaceable(output_dir)
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        publish(staging, output_dir, directory=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        _check_replaceable(output_dir)  # again: something may have appeared there while the report was made
     return metrics
 
 
@@ -179,7 +169,7 @@ def _write_report(output_dir: Path, files: dict, start: ObservableSample, truth:
         metrics["auc_best_epoch"] = {key: epoch for key, (_, epoch) in fits.items()}
 
     metrics["summary"] = _summary(metrics["observables"])
-    metrics["figures"] = {group: [str(Path(f).relative_to(output_dir)) for f in files] for group, files in figures.items()}
+    metrics["figures"] = {group: [str(Path(f).relative_to(output_dir)) for f in paths] for group, paths in figures.items()}
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n")
     (output_dir / "histograms.json").write_text(json.dumps(histograms, allow_nan=False) + "\n")
     (output_dir / "index.md").write_text(_markdown(metrics))
