@@ -53,8 +53,12 @@ class ClassifierEnsemble(nn.Module):
         self.config = {**self.members[0].config, "members": members}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = torch.stack([member(x) for member in self.members])
-        return torch.logsumexp(logits, dim=0) - np.log(len(self.members))
+        return self.combine(torch.stack([member(x) for member in self.members]))
+
+    @staticmethod
+    def combine(member_logits: torch.Tensor) -> torch.Tensor:
+        """Ensemble logits from the members' (K, N): the log of the mean member weight."""
+        return torch.logsumexp(member_logits, dim=0) - np.log(len(member_logits))
 
 
 def build_classifier(members: int = 1, **architecture) -> nn.Module:

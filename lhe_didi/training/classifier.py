@@ -22,7 +22,6 @@ validation AUC is that of the ensemble on the shared validation split.
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -235,8 +234,7 @@ def _combined(members: list[FittedClassifier]) -> tuple[torch.nn.Module, float]:
     ensemble = ClassifierEnsemble(len(members), **members[0].network.config).to(members[0].device)
     for slot, member in zip(ensemble.members, members):
         slot.load_state_dict(member.network.state_dict())
-    stacked = np.stack([m.validation_logits for m in members])
-    logits = np.logaddexp.reduce(stacked, axis=0) - math.log(len(members))
+    logits = ClassifierEnsemble.combine(torch.as_tensor(np.stack([m.validation_logits for m in members]))).numpy()
     return ensemble.eval(), weighted_auc(logits, members[0].validation_labels, members[0].validation_weights)
 
 
