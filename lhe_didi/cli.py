@@ -306,6 +306,9 @@ def train_didi_command(onshell, offshell, output, resume, **options):
                    "default: on when GENERATED is beam-symmetrised DiDi output, refused for plain output).")
 @click.option("--members", type=click.IntRange(min=1), default=1, show_default=True,
               help="Train this many networks (seeds SEED, SEED+1, ...) on one split; the weight is their mean (ensemble).")
+@click.option("--tail-emphasis", type=click.FloatRange(min=1.0), default=1.0, show_default=True,
+              help="Weight the loss of events in truth's hardest 1% (largest pT) by up to this factor, both classes "
+                   "alike (the optimal weight is unchanged); 1: off.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @_threads_option

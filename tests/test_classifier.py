@@ -17,7 +17,8 @@ from lhe_didi.kinematics.observables import classifier_observables
 from lhe_didi.kinematics.symmetry import beam_exchange
 from lhe_didi.models.classifier import logits_of, weights_from_logits
 from lhe_didi.reweight import WEIGHT_ID, ClassifierModel
-from lhe_didi.training.classifier import ClassifierSettings, fit_classifier
+from lhe_didi.training.classifier import (TAIL_EMPHASIS_QUANTILE, ClassifierSettings, fit_classifier,
+                                          tail_emphasis_factors)
 from lhe_didi.training.data import load_observable_sample
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel
 from lhe_didi.validation.metrics import (compare_to_truth, expected_difference_error, histogram_table, inside,
@@ -76,9 +77,11 @@ def test_samples_of_one_distribution_give_weights_near_one(hvq_lo_path):
     assert abs(fitted.validation_auc - 0.5) < 0.03
 
 
-def test_weights_recover_a_known_density_ratio(hvq_lo_path):
+@pytest.mark.parametrize("tail_emphasis", [1.0, 20.0])
+def test_weights_recover_a_known_density_ratio(hvq_lo_path, tail_emphasis):
     """'Generated' = real hvq events kept with probability a(x) = exp(-pT(l+)/100 GeV), so the exact
-    weight is p_truth/p_generated = <a>/a(x). The learned w follows it and undoes the pT(l+) bias."""
+    weight is p_truth/p_generated = <a>/a(x). The learned w follows it and undoes the pT(l+) bias,
+    with and without tail emphasis (a loss factor common to both classes must not bias the weight)."""
     momenta = next(LheReader(hvq_lo_path).batches(60_000)).momenta
     names, values = classifier_observables(momenta)
     column = names.index("pt_lp")
@@ -86,7 +89,7 @@ def test_weights_recover_a_known_density_ratio(hvq_lo_path):
     acceptance = np.exp(-pool[:, column] / 100.0)
     keep = np.random.default_rng(0).random(len(pool)) < acceptance
     exact = acceptance.mean() / acceptance[keep]
-    settings = ClassifierSettings(width=32, depth=2, epochs=20, batch_size=512, device="cpu")
+    settings = ClassifierSettings(width=32, depth=2, epochs=20, batch_size=512, device="cpu", tail_emphasis=tail_emphasis)
     fitted = fit_classifier(names, truth, pool[keep], settings, progress=False)
     w = weights_from_logits(logits_of(fitted.network, fitted.scaler, momenta[20_000:][keep], fitted.device))
     assert np.median(np.abs(w / exact - 1)) < 0.15
@@ -94,6 +97,25 @@ def test_weights_recover_a_known_density_ratio(hvq_lo_path):
     truth_mean = truth[:, column].mean()
     assert pool[keep, column].mean() / truth_mean < 0.85  # the bias to undo
     assert abs(np.average(pool[keep, column], weights=w) / truth_mean - 1) < 0.05
+
+
+def test_tail_emphasis_factors_follow_truth_hardness_quantiles():
+    """g = min(cap, max(1, q / s)), s = fraction of truth at least as hard (largest pT column): 1 below
+    truth's 1 - q quantile, q / s in the hardest q, the cap beyond; eta columns play no part; cap 1 is off."""
+    names = ["pt_a", "eta_a", "pt_b"]
+    n = 100_000
+    rng = np.random.default_rng(1)
+    truth = np.column_stack([rng.exponential(50.0, n), rng.normal(size=n), rng.exponential(30.0, n)])
+    hardness = np.sort(truth[:, [0, 2]].max(axis=1))
+    probe = np.array([hardness[n // 2], hardness[n - 250], hardness[n - 10], 10 * hardness[-1]])
+    values = np.column_stack([probe, [9.0, -9.0, 0.0, 3.0], np.zeros(4)])
+    q = TAIL_EMPHASIS_QUANTILE
+    expected = [1.0, min(20.0, q / 0.0025), 20.0, 20.0]  # 50%, 0.25%, 0.01%, none of truth at least as hard
+    factors = tail_emphasis_factors(names, truth, values, cap=20.0)
+    assert factors == pytest.approx(expected)
+    values[:, [0, 2]] = values[:, [2, 0]]  # hardness is the largest pT, whichever column holds it
+    assert tail_emphasis_factors(names, truth, values, cap=20.0) == pytest.approx(factors)
+    assert np.all(tail_emphasis_factors(names, truth, values, cap=1.0) == 1.0)
 
 
 def test_beam_exchanged_observables_flip_rapidities_and_relative_azimuths(example_lo_path):

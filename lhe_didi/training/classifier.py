@@ -17,6 +17,16 @@ Ensembles (``members`` K > 1): K networks trained one after another on the same 
 member k initialised and shuffled with seed ``seed + k``; the model's weight is the mean
 of the members' weights (:class:`lhe_didi.models.classifier.ClassifierEnsemble`), and its
 validation AUC is that of the ensemble on the shared validation split.
+
+Tail emphasis (``tail_emphasis`` E > 1): every event of both classes, training and
+validation split alike, has its loss weight multiplied by g(x) = min(E, max(1, q / s(x))),
+s(x) the fraction of truth training events at least as hard as x (hardness: the largest
+transverse momentum among the observables), q = TAIL_EMPHASIS_QUANTILE: the hardest 1% of
+truth counts up to E times more. A factor common to both classes leaves the optimum
+C = p_truth / (p_truth + p_generated) unchanged pointwise (so w = C/(1 - C) still estimates
+p_truth / p_generated); it moves the network's capacity and the early-stopping criterion
+towards the sparse high-pT tails, which an unweighted loss barely sees. The validation AUC
+is taken without it.
 """
 
 from __future__ import annotations
@@ -40,6 +50,8 @@ from ..validation.metrics import weighted_auc
 from .data import load_observables
 from .didi import log_epoch, resolve_device
 
+TAIL_EMPHASIS_QUANTILE = 0.01  # tail emphasis starts at truth's 99% hardness quantile
+
 
 @dataclass
 class ClassifierSettings:
@@ -58,6 +70,7 @@ class ClassifierSettings:
     max_events: int | None = None
     beam_augment: bool | None = None  # None: on when the generated file is beam-symmetrised DiDi output
     members: int = 1
+    tail_emphasis: float = 1.0  # E: loss-weight cap in the far tails (1: off), see the module docstring
     seed: int = 0
     device: str = "auto"
 
@@ -82,6 +95,19 @@ def _balanced(weights_truth: np.ndarray, weights_generated: np.ndarray) -> tuple
     then the optimal C/(1 - C) is p_truth / p_generated with no prior-ratio factor."""
     half = 0.5 * (len(weights_truth) + len(weights_generated))
     return weights_truth * half / weights_truth.sum(), weights_generated * half / weights_generated.sum()
+
+
+def tail_emphasis_factors(names: list[str], reference: np.ndarray, values: np.ndarray, cap: float) -> np.ndarray:
+    """Loss-weight factor g(x) = min(cap, max(1, q / s(x))) per row of ``values`` (observables in ``names``
+    order), q = TAIL_EMPHASIS_QUANTILE, s(x) the fraction of ``reference`` rows (truth) at least as hard as x;
+    hardness: the largest transverse momentum among the observables. All ones for cap 1."""
+    if cap <= 1.0:
+        return np.ones(len(values))
+    columns = [i for i, name in enumerate(names) if name.startswith("pt_")]
+    reference_hardness = np.sort(reference[:, columns].max(axis=1))
+    at_least_as_hard = len(reference_hardness) - np.searchsorted(reference_hardness, values[:, columns].max(axis=1))
+    with np.errstate(divide="ignore"):
+        return np.clip(TAIL_EMPHASIS_QUANTILE * len(reference_hardness) / at_least_as_hard, 1.0, cap)
 
 
 def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, settings: ClassifierSettings,
@@ -125,18 +151,21 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
         return torch.as_tensor(values, dtype=torch.float32, device=device)
 
     def tensors(truth_part, generated_part):
-        """Inputs, labels, balanced weights and (augmenting) the mirrored inputs of one split."""
+        """Inputs, labels, balanced weights, loss weights (balanced x tail emphasis) and (augmenting) the
+        mirrored inputs of one split."""
         tw, gw = _balanced(truth_part[1], generated_part[1])
         x = np.concatenate([truth_part[0], generated_part[0]])
         y = np.concatenate([np.ones(len(tw)), np.zeros(len(gw))])
         w = np.concatenate([tw, gw])
+        emphasis = tail_emphasis_factors(names, truth_train[0], x, settings.tail_emphasis)
         mirrored = as_tensor(scaler(np.concatenate([truth_part[2], generated_part[2]]))) if augment else None
-        return as_tensor(scaler(x)), as_tensor(y), as_tensor(w), mirrored
+        return as_tensor(scaler(x)), as_tensor(y), as_tensor(w), as_tensor(w * emphasis), mirrored
 
-    x_train, y_train, w_train, x_train_mirrored = tensors(truth_train, generated_train)
-    x_val, y_val, w_val, x_val_mirrored = tensors(truth_val, generated_val)
+    x_train, y_train, _, loss_w_train, x_train_mirrored = tensors(truth_train, generated_train)
+    x_val, y_val, w_val, loss_w_val, x_val_mirrored = tensors(truth_val, generated_val)
     if augment:  # the validation loss averages each event and its mirror
-        x_val, y_val, w_val = torch.cat([x_val, x_val_mirrored]), y_val.repeat(2), w_val.repeat(2)
+        x_val, y_val = torch.cat([x_val, x_val_mirrored]), y_val.repeat(2)
+        w_val, loss_w_val = w_val.repeat(2), loss_w_val.repeat(2)
     network = EventClassifier(len(names), settings.width, settings.depth, settings.dropout).to(device)
     optimizer = torch.optim.Adam(network.parameters(), lr=settings.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=settings.lr_factor,
@@ -150,7 +179,7 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
             return torch.cat([network(x_val[i:i + 65536]) for i in range(0, len(x_val), 65536)])
 
     def validation_loss() -> float:
-        return F.binary_cross_entropy_with_logits(validation_logits(), y_val, weight=w_val).item()
+        return F.binary_cross_entropy_with_logits(validation_logits(), y_val, weight=loss_w_val).item()
 
     history = [{"epoch": 0, "train_loss": None, "validation_loss": validation_loss(), "lr": settings.lr, "seconds": 0.0}]
     best = (history[0]["validation_loss"], 0, copy.deepcopy(network.state_dict()))
@@ -166,7 +195,7 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
             if augment:
                 flip = torch.rand(len(batch), device=device, generator=generator) < 0.5
                 inputs = torch.where(flip[:, None], x_train_mirrored[batch], inputs)
-            loss = F.binary_cross_entropy_with_logits(network(inputs), y_train[batch], weight=w_train[batch])
+            loss = F.binary_cross_entropy_with_logits(network(inputs), y_train[batch], weight=loss_w_train[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -255,12 +284,21 @@ def model_card(config: dict) -> str:
 - **Training data**: truth `{data["truth"]["path"]}` ({data["truth"]["events_used"]} events, sha256 `{data["truth"]["sha256"][:16]}…`),
   generated `{data["generated"]["path"]}` ({data["generated"]["events_used"]} events, sha256 `{data["generated"]["sha256"][:16]}…`);
   event weights used, classes balanced; {100 * train["validation_fraction"]:.0f}% held out for validation;
-  {"beam-exchange augmentation (each event used as x or R x at random)" if train.get("beam_augment") else "no beam-exchange augmentation"}.
+  {"beam-exchange augmentation (each event used as x or R x at random)" if train.get("beam_augment") else "no beam-exchange augmentation"};
+  {_emphasis_summary(train.get("tail_emphasis", 1.0))}.
 - **Training**: Adam from {train["lr"]}, ReduceLROnPlateau (factor {train["lr_factor"]}, patience {train["lr_patience"]}),
   early stopping patience {train["patience"]}, batch {train["batch_size"]}, device {train["device_used"]}:
 {runs}
 - **Validation AUC**: {train["validation_auc"]:.4f} (0.5 = generated indistinguishable from truth).
 """
+
+
+def _emphasis_summary(cap: float) -> str:
+    """The model card's words for the tail emphasis setting."""
+    if cap <= 1.0:
+        return "no tail emphasis"
+    return (f"tail emphasis {cap:g} (loss weight of both classes x min({cap:g}, max(1, {TAIL_EMPHASIS_QUANTILE:g} / s)), "
+            "s = fraction of truth at least as hard, hardness = largest pT)")
 
 
 def _member_summary(member: dict, several: bool) -> str:
