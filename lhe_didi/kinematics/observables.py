@@ -56,9 +56,14 @@ def classifier_observables(momenta: np.ndarray) -> tuple[list[str], np.ndarray]:
     return names, np.concatenate(columns, axis=1)
 
 
+def transverse_momentum_columns(names: list[str]) -> list[int]:
+    """Indices of the transverse momenta (``pt_*``) among observable ``names``."""
+    return [i for i, name in enumerate(names) if name.startswith("pt_")]
+
+
 def classifier_preprocessing(names: list[str], values: np.ndarray) -> np.ndarray:
     """Classifier inputs: every transverse momentum as pT^(-1/3) (the paper's best choice), the rest unchanged."""
     out = np.array(values, dtype=np.float64, copy=True)
-    pt = [i for i, name in enumerate(names) if name.startswith("pt_")]
+    pt = transverse_momentum_columns(names)
     out[:, pt] = np.cbrt(np.maximum(out[:, pt], 1e-12)) ** -1
     return out

@@ -44,6 +44,7 @@ from tqdm import tqdm
 from .. import __version__
 from ..errors import LheDidiError
 from ..io.reader import LheReader
+from ..kinematics.observables import transverse_momentum_columns
 from ..models.classifier import ClassifierEnsemble, EventClassifier, InputScaler
 from ..models.store import save_model_dir
 from ..validation.metrics import weighted_auc
@@ -103,7 +104,7 @@ def tail_emphasis_factors(names: list[str], reference: np.ndarray, values: np.nd
     hardness: the largest transverse momentum among the observables. All ones for cap 1."""
     if cap <= 1.0:
         return np.ones(len(values))
-    columns = [i for i, name in enumerate(names) if name.startswith("pt_")]
+    columns = transverse_momentum_columns(names)
     reference_hardness = np.sort(reference[:, columns].max(axis=1))
     at_least_as_hard = len(reference_hardness) - np.searchsorted(reference_hardness, values[:, columns].max(axis=1))
     with np.errstate(divide="ignore"):
