@@ -93,11 +93,15 @@ def inspect(file: Path, skip_invalid: bool):
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz).")
 @click.option("--leptons", nargs=2, type=click.Choice(["e+", "mu+", "ta+", "e-", "mu-", "ta-"]), default=("e+", "mu-"),
               show_default=True, help="Charged leptons: positive then negative.")
-def generate(sample, n_events, seed, output, leptons):
+@click.option("--tail-bias", type=click.FloatRange(min=0.0, min_open=True), default=None, metavar="PT0",
+              help="Weighted events enriched in the high-pT tails: sample dsigma x (1 + (pT_top,max / PT0)^2) and "
+                   "weight each event by the inverse (like POWHEG's bornsuppfact). GeV; default: unit weights.")
+def generate(sample, n_events, seed, output, leptons, tail_bias):
     """Generate LO reference events: SAMPLE is onshell (hvq-like) or offshell (bb4l-like).
 
     Matrix elements are built with pyamplicol on first use (about two minutes)
-    and cached in $LHE_DIDI_CACHE (default ~/.cache/lhe-didi).
+    and cached in $LHE_DIDI_CACHE (default ~/.cache/lhe-didi). With --tail-bias the
+    events are weighted: every distribution is the unbiased one when the weights are used.
     """
     from .reference.generator import ReferenceGenerator
     from .reference.output import write_sample
@@ -105,7 +109,7 @@ def generate(sample, n_events, seed, output, leptons):
     if not leptons[0].endswith("+") or not leptons[1].endswith("-"):
         raise click.BadParameter("give the positive lepton first, e.g. --leptons e+ mu-", param_hint="--leptons")
     click.echo(f"setting up {sample} generator (pyamplicol matrix elements, first use builds them)...", err=True)
-    generator = ReferenceGenerator(sample, leptons=tuple(leptons), seed=seed)
+    generator = ReferenceGenerator(sample, leptons=tuple(leptons), seed=seed, tail_bias=tail_bias)
     generator.adapt()
     with _progress(f"generating {sample}", n_events) as bar:
         events = generator.generate(n_events, progress=bar.update)

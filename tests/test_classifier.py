@@ -116,6 +116,11 @@ def test_tail_emphasis_factors_follow_truth_hardness_quantiles():
     values[:, [0, 2]] = values[:, [2, 0]]  # hardness is the largest pT, whichever column holds it
     assert tail_emphasis_factors(names, truth, values, cap=20.0) == pytest.approx(factors)
     assert np.all(tail_emphasis_factors(names, truth, values, cap=1.0) == 1.0)
+    # a weighted reference (a tail-biased sample) counts its weight: weight 2 on a row = the row twice
+    doubled = truth[:, 0] > np.median(truth[:, 0])
+    weights = np.where(doubled, 2.0, 1.0)
+    assert tail_emphasis_factors(names, truth, values, 20.0, weights) == pytest.approx(
+        tail_emphasis_factors(names, np.concatenate([truth, truth[doubled]]), values, 20.0))
 
 
 def test_beam_exchanged_observables_flip_rapidities_and_relative_azimuths(example_lo_path):

@@ -114,6 +114,11 @@ def test_generate_writes_readable_sample(tmp_path):
     assert summary.exit_code == 0 and "events            50" in summary.output
 
 
+def test_generate_rejects_non_positive_tail_bias(tmp_path):
+    result = run("generate", "onshell", "-n", "5", "--tail-bias", "0", "-o", tmp_path / "x.lhe")
+    assert result.exit_code == 2 and "--tail-bias" in result.output and not (tmp_path / "x.lhe").exists()
+
+
 def test_generate_rejects_lepton_order(tmp_path):
     result = run("generate", "onshell", "-n", "5", "--leptons", "mu-", "e+", "-o", tmp_path / "x.lhe")
     assert result.exit_code == 2 and "positive lepton first" in result.output

@@ -132,6 +132,44 @@ def test_generated_samples_invariants_and_windows(samples, tmp_path):
             assert (~in_window).mean() > 0.004  # tops outside hvq's window exist off-shell
 
 
+def _top_pt_max(momenta):
+    tops = np.stack([momenta[:, 0:3].sum(axis=1), momenta[:, 3:6].sum(axis=1)], axis=1)
+    return np.hypot(tops[..., 1], tops[..., 2]).max(axis=1)
+
+
+def test_tail_biased_sample_is_enriched_and_its_weights_unbias_it(tmp_path):
+    """--tail-bias: the raw events over-populate the high-pT tail, weights ~ 1/b, and the weighted tail fraction
+    equals the one of independent weighted phase-space points (no unweighting involved)."""
+    pt0, cut = 300.0, 250.0
+    generator = ReferenceGenerator("onshell", seed=21, tail_bias=pt0)
+    generator.adapt(**QUICK_ADAPT)
+    events = LheReader(write_sample(generator, generator.generate(6000), tmp_path / "biased.lhe")).read_all()
+    pt_max = _top_pt_max(events.momenta)
+    bias = 1.0 + (pt_max / pt0) ** 2
+    assert np.isclose(events.weight.mean(), generator.stats.cross_section, rtol=1e-9)
+    unit = events.weight * bias
+    regular = np.isclose(unit, np.median(unit), rtol=1e-6)  # all but the counted overweight events
+    assert (~regular).sum() <= generator.stats.overweight_events and regular.mean() > 0.99
+    tail = pt_max > cut
+    weighted_fraction = events.weight[tail].sum() / events.weight.sum()
+    error = np.sqrt(np.sum(events.weight[tail] ** 2) * (1 - weighted_fraction) ** 2
+                    + np.sum(events.weight[~tail] ** 2) * weighted_fraction**2) / events.weight.sum()
+
+    reference = ReferenceGenerator("onshell", seed=22)
+    points = reference.phase_space.sample(200_000, np.random.default_rng(23))
+    w = reference.initial_state_weights(points).sum(axis=1)
+    reference_tail = np.zeros(len(w), dtype=bool)
+    reference_tail[points.valid] = _top_pt_max(points.final[points.valid]) > cut
+    reference_fraction = w[reference_tail].sum() / w.sum()
+    reference_error = np.sqrt(np.sum(w[reference_tail] ** 2) * (1 - reference_fraction) ** 2
+                              + np.sum(w[~reference_tail] ** 2) * reference_fraction**2) / w.sum()
+    assert 0.03 < reference_fraction < 0.2
+    assert abs(weighted_fraction - reference_fraction) < 4 * np.hypot(error, reference_error)
+    assert tail.mean() > 1.5 * reference_fraction  # the raw events are enriched
+    header = (tmp_path / "biased.lhe").read_text()[:20_000]
+    assert "Tail-biased sampling" in header and '"pt0_GeV": 300.0' in header
+
+
 def test_offshell_features_of_paper_figure_1(samples):
     on = system_masses(samples["onshell"][1].momenta)
     off = system_masses(samples["offshell"][1].momenta)

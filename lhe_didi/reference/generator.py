@@ -11,6 +11,12 @@ after adaptation as the weight exceeded by 1e-4 of the points; the rare
 events above it are kept with weight w / w_max (exact, no bias) and counted
 (``overweight_events``, ``overweight_fraction`` of the cross section).
 
+Tail bias (optional, POWHEG's ``bornsuppfact`` idea): with ``tail_bias = pT0`` the
+hit-or-miss runs on w * b(x), b = 1 + (pT_max / pT0)^2 with pT_max the larger of
+pT(b l+ nu) and pT(b~ l- nu~), and each event carries weight proportional to 1 / b. The
+high-pT tails then hold many more events while every weighted distribution, and the
+cross section, stay those of the unbiased sample.
+
 Resonance history: always t -> b W+ -> b l+ nu and t~ -> b~ W- (as bb4l does by
 default). Colour flow: q q~ has one flow; for g g the two leading-colour flows
 are chosen with Pythia 8's t/u-channel weights for g g -> Q Q~.
@@ -50,8 +56,8 @@ class GenerationStats:
     generation_points: int = 0  # points tried while unweighting
     accepted: int = 0
     max_weight: float = 0.0
-    overweight_events: int = 0  # events kept with weight w / max_weight > 1
-    overweight_fraction: float = 0.0  # share of sigma above max_weight
+    overweight_events: int = 0  # events kept with weight w / max_weight > 1 (w x b with a tail bias)
+    overweight_fraction: float = 0.0  # share of sigma (of the biased sum, with a tail bias) above max_weight
     alpha: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -72,9 +78,13 @@ class ReferenceGenerator:
         top_width: float = TOP_WIDTH,
         w_width: float = W_WIDTH,
         sqrt_s: float = parameters.SQRT_S,
+        tail_bias: float | None = None,
     ):
         if kind not in ("onshell", "offshell"):
             raise ValueError("kind must be 'onshell' or 'offshell'")
+        if tail_bias is not None and not tail_bias > 0:
+            raise ValueError("tail_bias (pT0 in GeV) must be positive")
+        self.tail_bias = tail_bias
         self.kind = kind
         self.leptons = leptons
         self.seed = seed
@@ -109,6 +119,15 @@ class ReferenceGenerator:
             weights[valid, k] = self.pdf.xfx(a, x1) * self.pdf.xfx(b, x2) * squared[(channel, swapped)] * common
         return weights
 
+    def sampling_bias(self, final: np.ndarray) -> np.ndarray:
+        """Bias factor b = 1 + (pT_max / pT0)^2 of final states (N, 6, 4) in slot order b l+ nu b~ l- nu~;
+        ones without a tail bias. pT_max is the larger transverse momentum of the two top candidates."""
+        if self.tail_bias is None:
+            return np.ones(len(final))
+        tops = np.stack([final[:, 0:3].sum(axis=1), final[:, 3:6].sum(axis=1)], axis=1)
+        pt_max = np.nan_to_num(np.hypot(tops[..., 1], tops[..., 2]).max(axis=1))
+        return 1.0 + (pt_max / self.tail_bias) ** 2
+
     def _sample(self, n: int) -> tuple[PhaseSpacePoints, np.ndarray]:
         points = self.phase_space.sample(n, self.rng)
         weights = self.initial_state_weights(points)
@@ -141,8 +160,9 @@ class ReferenceGenerator:
             alpha = channels.alpha * np.sqrt(variance_share)
             alpha = np.maximum(alpha / alpha.sum(), floor)
             channels.alpha = alpha / alpha.sum()
-        total = self._sample(max_weight_points)[1].sum(axis=1)
-        self.stats.max_weight = float(np.quantile(total, 1.0 - self.overweight_points))
+        points, weights = self._sample(max_weight_points)
+        biased = weights.sum(axis=1) * self.sampling_bias(points.final)
+        self.stats.max_weight = float(np.quantile(biased, 1.0 - self.overweight_points))
         self.stats.alpha = channels.alpha.tolist()
 
     def integrate(self, points: int, batch: int = 50_000) -> tuple[float, float]:
@@ -155,31 +175,34 @@ class ReferenceGenerator:
         """``n_events`` events with unit weight except the counted overweight ones.
 
         XWGTUP = sigma for unit-weight events and sigma * w / w_max (renormalised so that
-        the mean weight is sigma) for the rare events above the maximum weight.
+        the mean weight is sigma) for the rare events above the maximum weight; with a tail
+        bias both are divided by the event's bias factor b before that renormalisation.
         ``progress`` is called with the number of events accepted per batch.
         """
         start = time.perf_counter()
         if self.stats.max_weight == 0.0:
             self.adapt()
-        chunks, relative, accepted, excess, total_weight = [], [], 0, 0.0, 0.0
+        chunks, relative, accepted, overweight, excess, total_weight = [], [], 0, 0, 0.0, 0.0
         w_max = self.stats.max_weight
         while accepted < n_events:
             points, weights = self._sample(batch)
             self.stats.generation_points += batch
-            total = weights.sum(axis=1)
+            bias = self.sampling_bias(points.final)
+            total = weights.sum(axis=1) * bias
             total_weight += total.sum()
             excess += float(np.clip(total - w_max, 0.0, None).sum())
             keep = total > self.rng.random(batch) * w_max
             index = np.flatnonzero(keep)[: n_events - accepted]
             if len(index):
                 chunks.append(self._events(points, weights, index, accepted))
-                relative.append(np.maximum(total[index] / w_max, 1.0))
+                relative.append(np.maximum(total[index] / w_max, 1.0) / bias[index])
+                overweight += int((total[index] > w_max).sum())
                 accepted += len(index)
                 if progress is not None:
                     progress(len(index))
         relative = np.concatenate(relative)
         self.stats.accepted += accepted
-        self.stats.overweight_events += int((relative > 1.0).sum())
+        self.stats.overweight_events += overweight
         self.stats.overweight_fraction = excess / max(total_weight, 1e-300)
         self.stats.seconds += time.perf_counter() - start
         events = concatenate(chunks)

@@ -38,7 +38,7 @@ def sample_header(generator: ReferenceGenerator, events: EventBatch) -> LheHeade
         f"\n<!--\nlhe-didi LO reference generator, {DESCRIPTION[generator.kind]}.\n"
         f"p p -> b {generator.leptons[0]} nu b~ {generator.leptons[1]} nu~ at sqrt(s) = {generator.sqrt_s:g} GeV,"
         f" mu_R = mu_F = {parameters.SCALE} GeV, PDF {parameters.PDF_SET} member 0,"
-        f" alpha_s(mu) = {generator.pdf.alpha_s:.6f}. Settings in <lhe_didi> below.\n-->\n"
+        f" alpha_s(mu) = {generator.pdf.alpha_s:.6f}.{_bias_sentence(generator)} Settings in <lhe_didi> below.\n-->\n"
     )
     return LheHeader(
         root_tag='<LesHouchesEvents version="3.0">',
@@ -48,6 +48,14 @@ def sample_header(generator: ReferenceGenerator, events: EventBatch) -> LheHeade
         beam_ids=(2212, 2212),
         cross_sections=[(stats.cross_section, stats.cross_section_error, generator.process_id)],
     )
+
+
+def _bias_sentence(generator: ReferenceGenerator) -> str:
+    if generator.tail_bias is None:
+        return ""
+    return (f"\nTail-biased sampling: events drawn with density ~ dsigma x b, b = 1 + (pT_max / {generator.tail_bias:g} GeV)^2,"
+            " pT_max = max(pT(b l+ nu), pT(b~ l- nu~)); XWGTUP ~ 1/b, so weighted distributions are unbiased"
+            " (use the event weights).")
 
 
 def provenance(generator: ReferenceGenerator, n_events: int) -> dict:
@@ -74,6 +82,9 @@ def provenance(generator: ReferenceGenerator, n_events: int) -> dict:
         "overweight_events": stats.overweight_events,
         "overweight_cross_section_share": stats.overweight_fraction,
         "channel_weights": stats.alpha,
+        "tail_bias": None if generator.tail_bias is None else {
+            "pt0_GeV": generator.tail_bias,
+            "bias": "b = 1 + (max(pT(b l+ nu), pT(b~ l- nu~)) / pt0)^2; events sampled ~ dsigma x b, XWGTUP ~ 1 / b"},
     }
 
 

@@ -98,17 +98,22 @@ def _balanced(weights_truth: np.ndarray, weights_generated: np.ndarray) -> tuple
     return weights_truth * half / weights_truth.sum(), weights_generated * half / weights_generated.sum()
 
 
-def tail_emphasis_factors(names: list[str], reference: np.ndarray, values: np.ndarray, cap: float) -> np.ndarray:
+def tail_emphasis_factors(names: list[str], reference: np.ndarray, values: np.ndarray, cap: float,
+                          reference_weights: np.ndarray | None = None) -> np.ndarray:
     """Loss-weight factor g(x) = min(cap, max(1, q / s(x))) per row of ``values`` (observables in ``names``
-    order), q = TAIL_EMPHASIS_QUANTILE, s(x) the fraction of ``reference`` rows (truth) at least as hard as x;
-    hardness: the largest transverse momentum among the observables. All ones for cap 1."""
+    order), q = TAIL_EMPHASIS_QUANTILE, s(x) the fraction of ``reference`` (truth; of its weight, for weighted
+    events such as a tail-biased sample) at least as hard as x; hardness: the largest transverse momentum among
+    the observables. All ones for cap 1."""
     if cap <= 1.0:
         return np.ones(len(values))
     columns = transverse_momentum_columns(names)
-    reference_hardness = np.sort(reference[:, columns].max(axis=1))
-    at_least_as_hard = len(reference_hardness) - np.searchsorted(reference_hardness, values[:, columns].max(axis=1))
+    hardness = reference[:, columns].max(axis=1)
+    order = np.argsort(hardness)
+    weights = np.ones(len(hardness)) if reference_weights is None else np.asarray(reference_weights)[order]
+    weight_at_least = np.concatenate([np.cumsum(weights[::-1])[::-1], [0.0]])  # weight of rows k.. in hardness order
+    first_as_hard = np.searchsorted(hardness[order], values[:, columns].max(axis=1))
     with np.errstate(divide="ignore"):
-        return np.clip(TAIL_EMPHASIS_QUANTILE * len(reference_hardness) / at_least_as_hard, 1.0, cap)
+        return np.clip(TAIL_EMPHASIS_QUANTILE * weights.sum() / weight_at_least[first_as_hard], 1.0, cap)
 
 
 def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, settings: ClassifierSettings,
@@ -158,7 +163,7 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
         x = np.concatenate([truth_part[0], generated_part[0]])
         y = np.concatenate([np.ones(len(tw)), np.zeros(len(gw))])
         w = np.concatenate([tw, gw])
-        emphasis = tail_emphasis_factors(names, truth_train[0], x, settings.tail_emphasis)
+        emphasis = tail_emphasis_factors(names, truth_train[0], x, settings.tail_emphasis, truth_train[1])
         mirrored = as_tensor(scaler(np.concatenate([truth_part[2], generated_part[2]]))) if augment else None
         return as_tensor(scaler(x)), as_tensor(y), as_tensor(w), as_tensor(w * emphasis), mirrored
 
