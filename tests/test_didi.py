@@ -12,9 +12,11 @@ from lhe_didi.cli import main
 from lhe_didi.errors import LheDidiError
 from lhe_didi.io.checks import check_event
 from lhe_didi.io.reader import LheReader
+from lhe_didi.io.writer import LheWriter
 from lhe_didi.kinematics import event_map
 from lhe_didi.models.store import load_model_dir, save_model_dir
 from lhe_didi.models.velocity import VelocityField
+from lhe_didi.training.data import load_features, unit_weight_copies
 from lhe_didi.training.didi import DidiSettings, cfm_loss, train_didi
 from lhe_didi.transform import DidiModel, transform_file
 
@@ -60,6 +62,28 @@ def test_cfm_loss_of_zero_field_is_mean_squared_displacement():
     x0, x1 = torch.randn(4000, 17), torch.randn(4000, 17) + 1.0
     expected = torch.mean((x1 - x0) ** 2)
     assert cfm_loss(network, x0, x1).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_unit_weight_copies_are_exact_in_expectation():
+    weights = np.array([1.0, 1.0, 2.5, -1.0, 0.4])  # unit = 0.4
+    copies = np.stack([unit_weight_copies(weights, np.random.default_rng(k)) for k in range(4000)])
+    assert np.all(copies[:, 3] == 0) and np.all(copies[:, 4] == 1)
+    np.testing.assert_allclose(copies.mean(axis=0), [2.5, 2.5, 6.25, 0.0, 1.0], atol=0.05)
+    assert np.all(unit_weight_copies(np.full(5, 3.0), np.random.default_rng(0)) == 1)
+
+
+def test_widely_weighted_sample_is_refused_for_didi_training(tmp_path, example_lo_path):
+    """A tail-biased (weights ~ 1/b) file would be repeated into many times its size: a clear error instead."""
+    reader = LheReader(example_lo_path)
+    events = reader.read_all()
+    events.weight[:] = 1.0 / np.linspace(1.0, 30.0, len(events))
+    path = tmp_path / "biased.lhe"
+    with LheWriter(path, reader.header, {"command": "test"}) as writer:
+        writer.write(events)
+    with pytest.raises(LheDidiError, match="weights spread by a factor 30"):
+        load_features(path)
+    features, provenance = load_features(example_lo_path)  # unit weights pass unchanged
+    assert len(features) == provenance["events_used"] == provenance["events_after_unit_weighting"]
 
 
 def test_save_load_round_trip_and_hash_check(tmp_path, tiny_model):

@@ -16,6 +16,9 @@ from ..kinematics.symmetry import beam_exchange
 from ..models.store import file_sha256
 
 
+MAX_UNIT_WEIGHT_EXPANSION = 2.0  # DiDi training refuses samples whose unit-weight copies would exceed this x events
+
+
 def unit_weight_copies(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """How often to repeat each event so that a sample with a few weights above the common
     (smallest positive) weight becomes unit-weight: stochastic rounding of w / w_unit, exact in
@@ -37,7 +40,9 @@ def load_features(path: str | Path, max_events: int | None = None, seed: int = 0
 
     Events with weight above the sample's unit weight (kept by the reference generator when
     they exceed its maximum weight) are repeated, see :func:`unit_weight_copies`; events with
-    negative weight (NLO samples) are dropped and counted in the provenance.
+    negative weight (NLO samples) are dropped and counted in the provenance. A sample whose weights spread so
+    much that this would multiply its size by more than MAX_UNIT_WEIGHT_EXPANSION (a tail-biased sample) is
+    refused: flow matching needs unweighted events.
     """
     coordinates = representations.get(representation)
     reader = LheReader(path)
@@ -48,6 +53,11 @@ def load_features(path: str | Path, max_events: int | None = None, seed: int = 0
     features = np.concatenate(chunks) if chunks else np.zeros((0, len(coordinates.features)))
     weights = np.concatenate(weights) if weights else np.zeros(0)
     copies = unit_weight_copies(weights, np.random.default_rng(seed))
+    if copies.sum() > MAX_UNIT_WEIGHT_EXPANSION * max((weights > 0).sum(), 1):
+        spread = weights.max() / weights[weights > 0].min()
+        raise LheDidiError(f"{path}: event weights spread by a factor {spread:.3g}; DiDi training would repeat its "
+                           f"{len(weights)} events into {copies.sum()} unit-weight ones. Train DiDi on unweighted "
+                           "samples (e.g. `lhe-didi generate` without --tail-bias)")
     provenance = {"path": str(Path(path)), "sha256": file_sha256(path), "events_used": int(len(features)),
                   "events_after_unit_weighting": int(copies.sum()),
                   "weighted_events_expanded": int(((copies != 1) & (weights > 0)).sum()),
