@@ -39,6 +39,7 @@ class FileSummary:
     path: str
     n_events: int = 0
     sum_weights: float = 0.0
+    sum_weights_squared: float = 0.0
     n_negative: int = 0
     lepton_pairs: Counter = field(default_factory=Counter)
     initial_states: Counter = field(default_factory=Counter)
@@ -59,6 +60,7 @@ def summarize(reader: LheReader, progress=None) -> FileSummary:
     for batch in reader.batches():
         summary.n_events += len(batch)
         summary.sum_weights += float(batch.weight.sum())
+        summary.sum_weights_squared += float((batch.weight**2).sum())
         summary.n_negative += int((batch.weight < 0).sum())
         for lplus, lminus in zip(-batch.pdg[:, 1], batch.pdg[:, 4]):
             summary.lepton_pairs[f"{LEPTON_NAMES[lplus]}+ {LEPTON_NAMES[lminus]}-"] += 1
@@ -84,6 +86,8 @@ def _made_by(blocks: list[dict]) -> str:
     steps = []
     for block in blocks:
         step = str(block.get("command", "?"))
+        if step == "generate" and block.get("tail_bias"):
+            step += f" (tail bias, pT0 {block['tail_bias'].get('pt0_GeV'):g} GeV: use the event weights)"
         if step == "transform" and "model" in block:
             details = [f"DiDi {str(block['model'].get('content_hash'))[:12]}"]
             if block.get("beam_symmetrised"):
@@ -91,6 +95,13 @@ def _made_by(blocks: list[dict]) -> str:
             step += f" ({', '.join(details)})"
         steps.append(step)
     return ", ".join(steps)
+
+
+def _effective_fraction(summary: FileSummary) -> float:
+    """Kish effective sample size as a fraction of the events (1 for equal weights)."""
+    if summary.sum_weights_squared <= 0 or summary.n_events == 0:
+        return float("nan")
+    return summary.sum_weights**2 / summary.sum_weights_squared / summary.n_events
 
 
 def format_summary(summary: FileSummary) -> str:
@@ -102,7 +113,8 @@ def format_summary(summary: FileSummary) -> str:
         *([f"made by lhe-didi  {summary.made_by}"] if summary.made_by else []),
         f"events            {summary.n_events}" + (f" (skipped {sum(summary.skipped.values())})" if summary.skipped else ""),
         f"cross section     {xsec:.6g} +- {xerr:.3g} pb (<init>)",
-        f"sum of weights    {summary.sum_weights:.6g}; negative weights {summary.n_negative} ({100 * summary.n_negative / n:.2f}%)",
+        f"sum of weights    {summary.sum_weights:.6g}; negative weights {summary.n_negative} ({100 * summary.n_negative / n:.2f}%);"
+        f" effective events {100 * _effective_fraction(summary):.1f}% ((sum w)^2 / sum w^2 / N)",
         "final state       b l+ nu b~ l- nu~" + (f"; b mass {', '.join(f'{m:g}' for m in sorted(summary.b_masses))} GeV" if summary.b_masses else ""),
         "lepton flavours   " + ", ".join(f"{k}: {100 * v / n:.1f}%" for k, v in sorted(summary.lepton_pairs.items())),
         "initial states    " + ", ".join(f"{k}: {100 * v / n:.1f}%" for k, v in sorted(summary.initial_states.items())),

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from lhe_didi import __version__
 from lhe_didi.cli import main
+from lhe_didi.io.reader import LheReader
 
 
 def run(*args):
@@ -112,6 +113,18 @@ def test_generate_writes_readable_sample(tmp_path):
     assert "wrote 50 events" in result.output
     summary = run("inspect", out)
     assert summary.exit_code == 0 and "events            50" in summary.output
+    # the generator's own provenance block is found although its header comment names the <lhe_didi> tag
+    assert "made by lhe-didi  generate\n" in summary.output and "tail bias" not in summary.output
+
+
+def test_inspect_reports_tail_bias_and_effective_events(tmp_path):
+    out = tmp_path / "biased.lhe"
+    assert run("generate", "onshell", "-n", "300", "--seed", "2", "--tail-bias", "100", "-o", out).exit_code == 0
+    summary = run("inspect", out)
+    assert summary.exit_code == 0 and "made by lhe-didi  generate (tail bias, pT0 100 GeV" in summary.output
+    weights = LheReader(out).read_all().weight
+    expected = weights.sum() ** 2 / (weights**2).sum() / len(weights)
+    assert expected < 0.95 and f"effective events {100 * expected:.1f}%" in summary.output
 
 
 def test_generate_rejects_non_positive_tail_bias(tmp_path):
@@ -126,7 +139,6 @@ def test_generate_rejects_lepton_order(tmp_path):
 
 
 def test_merge_concatenates_runs_and_combines_cross_sections(tmp_path, example_lo_path):
-    from lhe_didi.io.reader import LheReader
     from lhe_didi.io.writer import LheWriter
 
     reader = LheReader(example_lo_path)

@@ -57,7 +57,9 @@ class LheHeader:
     @property
     def lhe_didi_provenance(self) -> list[dict]:
         """The ``<lhe_didi>`` provenance blocks written by earlier lhe-didi steps, oldest first."""
-        blocks = re.findall(r"<lhe_didi>(.*?)</lhe_didi>", self.preamble, flags=re.DOTALL)
+        # a block is the tag followed by a JSON object: prose naming the tag (the generator's comment says
+        # "Settings in <lhe_didi> below") is not the start of one
+        blocks = re.findall(r"<lhe_didi>\s*(\{.*?\})\s*</lhe_didi>", self.preamble, flags=re.DOTALL)
         out = []
         for block in blocks:
             try:
