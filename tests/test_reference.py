@@ -9,7 +9,7 @@ import pytest
 from lhe_didi.constants import TOP_MASS, TOP_WIDTH, W_MASS, W_WIDTH
 from lhe_didi.io.checks import check_event
 from lhe_didi.io.reader import LheReader
-from lhe_didi.kinematics.observables import invariant_mass, system_masses
+from lhe_didi.kinematics.observables import invariant_mass, system_masses, system_momenta
 from lhe_didi.reference import analytic, parameters
 from lhe_didi.reference.generator import ReferenceGenerator
 from lhe_didi.reference.matrix_elements import final_state_pdg, process_string
@@ -133,8 +133,16 @@ def test_generated_samples_invariants_and_windows(samples, tmp_path):
 
 
 def _top_pt_max(momenta):
-    tops = np.stack([momenta[:, 0:3].sum(axis=1), momenta[:, 3:6].sum(axis=1)], axis=1)
-    return np.hypot(tops[..., 1], tops[..., 2]).max(axis=1)
+    systems = system_momenta(momenta)
+    return np.maximum(*(np.hypot(systems[top][:, 1], systems[top][:, 2]) for top in ("t", "tbar")))
+
+
+def _weighted_fraction(weights, selected):
+    """Share of the total weight in ``selected`` and its binomial error for weighted events."""
+    fraction = weights[selected].sum() / weights.sum()
+    error = np.sqrt(np.sum(weights[selected] ** 2) * (1 - fraction) ** 2
+                    + np.sum(weights[~selected] ** 2) * fraction**2) / weights.sum()
+    return fraction, error
 
 
 def test_tail_biased_sample_is_enriched_and_its_weights_unbias_it(tmp_path):
@@ -151,18 +159,14 @@ def test_tail_biased_sample_is_enriched_and_its_weights_unbias_it(tmp_path):
     regular = np.isclose(unit, np.median(unit), rtol=1e-6)  # all but the counted overweight events
     assert (~regular).sum() <= generator.stats.overweight_events and regular.mean() > 0.99
     tail = pt_max > cut
-    weighted_fraction = events.weight[tail].sum() / events.weight.sum()
-    error = np.sqrt(np.sum(events.weight[tail] ** 2) * (1 - weighted_fraction) ** 2
-                    + np.sum(events.weight[~tail] ** 2) * weighted_fraction**2) / events.weight.sum()
+    weighted_fraction, error = _weighted_fraction(events.weight, tail)
 
     reference = ReferenceGenerator("onshell", seed=22)
     points = reference.phase_space.sample(200_000, np.random.default_rng(23))
     w = reference.initial_state_weights(points).sum(axis=1)
     reference_tail = np.zeros(len(w), dtype=bool)
     reference_tail[points.valid] = _top_pt_max(points.final[points.valid]) > cut
-    reference_fraction = w[reference_tail].sum() / w.sum()
-    reference_error = np.sqrt(np.sum(w[reference_tail] ** 2) * (1 - reference_fraction) ** 2
-                              + np.sum(w[~reference_tail] ** 2) * reference_fraction**2) / w.sum()
+    reference_fraction, reference_error = _weighted_fraction(w, reference_tail)
     assert 0.03 < reference_fraction < 0.2
     assert abs(weighted_fraction - reference_fraction) < 4 * np.hypot(error, reference_error)
     assert tail.mean() > 1.5 * reference_fraction  # the raw events are enriched

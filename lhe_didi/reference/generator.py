@@ -33,6 +33,7 @@ import numpy as np
 from ..constants import TOP_MASS, TOP_WIDTH, W_MASS, W_WIDTH
 from ..io.events import EventBatch, extras_array
 from ..io.reader import concatenate
+from ..kinematics.observables import system_momenta
 from . import parameters
 from .matrix_elements import MatrixElements, final_state_pdg
 from .pdf import FixedScalePdf
@@ -124,8 +125,8 @@ class ReferenceGenerator:
         ones without a tail bias. pT_max is the larger transverse momentum of the two top candidates."""
         if self.tail_bias is None:
             return np.ones(len(final))
-        tops = np.stack([final[:, 0:3].sum(axis=1), final[:, 3:6].sum(axis=1)], axis=1)
-        pt_max = np.nan_to_num(np.hypot(tops[..., 1], tops[..., 2]).max(axis=1))
+        systems = system_momenta(final)
+        pt_max = np.nan_to_num(np.maximum(*(np.hypot(systems[top][:, 1], systems[top][:, 2]) for top in ("t", "tbar"))))
         return 1.0 + (pt_max / self.tail_bias) ** 2
 
     def _sample(self, n: int) -> tuple[PhaseSpacePoints, np.ndarray]:
