@@ -348,13 +348,15 @@ def train_classifier_command(truth, generated, output, **options):
 @_threads_option
 def validate(onshell, offshell, generated, use_weights, posterior, output, max_events, auc, auc_events, seed):
     """Compare on-shell, off-shell truth, DiDi and reweighted DiDi: figures, metrics.json, index.html."""
-    from .validation.report import auc_lines, build_report
+    from .validation.report import auc_lines, build_report, tolerance_lines
 
     with _progress("reading") as bar:
         metrics = build_report(onshell, offshell, generated, output, use_weights, tuple(posterior), max_events,
                                auc, auc_events, seed, progress=bar.update)
     for key, entry in metrics["summary"].items():
         click.echo(f"{key.replace('_', ' ')}: {100 * entry['value']:.1f}% ({entry['observable']})")
+    for line in tolerance_lines(metrics):
+        click.echo(line)
     if "weights" in metrics:
         w = metrics["weights"]
         click.echo(f"classifier weights: mean {w['mean']:.4f}, {w['at_clip']} at the clip, effective sample"

@@ -21,8 +21,8 @@ from lhe_didi.training.classifier import (TAIL_EMPHASIS_QUANTILE, ClassifierSett
                                           tail_emphasis_factors)
 from lhe_didi.training.data import load_observable_sample
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel
-from lhe_didi.validation.metrics import (compare_to_truth, expected_difference_error, histogram_table, inside,
-                                        perfect_sample_excess, score, weighted_auc)
+from lhe_didi.validation.metrics import (TOLERANCE, compare_to_truth, expected_difference_error, histogram_table, inside,
+                                        look_elsewhere_sigmas, perfect_sample_excess, score, weighted_auc)
 
 QUICK = ["--epochs", "3", "--width", "16", "--depth", "2", "--batch-size", "256", "--device", "cpu"]
 
@@ -291,6 +291,68 @@ def test_perfect_sample_excess_matches_the_analytic_quantile():
     assert perfect_sample_excess(np.full(40, 0.2)) == pytest.approx(2 * perfect_sample_excess(np.full(40, 0.1)))
 
 
+def _ratio_table(ratio: np.ndarray, ratio_error: np.ndarray, bulk_bins: int) -> dict:
+    """A histogram_table with given ratios and expected ratio errors: the first ``bulk_bins`` bins are bulk."""
+    n = len(ratio)
+    return {"edges": np.linspace(0.0, 1.0, n - 1), "truth_effective_events": np.full(n, 1000.0),
+            "bulk": np.arange(n) < bulk_bins, "s": {"ratio": ratio, "ratio_error_expected": ratio_error}}
+
+
+def test_look_elsewhere_sigmas_are_the_bonferroni_quantiles():
+    assert look_elsewhere_sigmas(1) == pytest.approx(1.6449, abs=1e-4)  # one bin: the one-sided 95% quantile
+    assert look_elsewhere_sigmas(40) == pytest.approx(NormalDist().inv_cdf(1 - 0.05 / 40))
+    assert look_elsewhere_sigmas(40) == pytest.approx(3.023, abs=1e-3)
+    assert look_elsewhere_sigmas(10) < look_elsewhere_sigmas(40) < look_elsewhere_sigmas(100)
+
+
+def test_tolerance_verdict_flags_at_most_five_percent_of_samples_at_the_tolerance(monkeypatch):
+    monkeypatch.setattr("lhe_didi.validation.metrics.PSEUDO_EXPERIMENTS", 10)  # the p95 reference is not under test
+    rng = np.random.default_rng(3)
+    bulk, tails, trials = 20, 40, 2000
+    sigma = np.concatenate([np.full(bulk, 0.005), np.geomspace(0.01, 0.2, tails)])
+    in_bulk = np.arange(bulk + tails) < bulk
+    offset = np.where(in_bulk, TOLERANCE["bulk"], TOLERANCE["tails"])
+    flagged = {(label, region): 0 for label in ("perfect", "at tolerance") for region in ("bulk", "tails")}
+    for _ in range(trials):
+        pulls = rng.standard_normal(bulk + tails)
+        sign = rng.choice([-1.0, 1.0], bulk + tails)  # deficits and excesses alike
+        for label, shift in (("perfect", 0.0), ("at tolerance", 1.0)):
+            result = score(_ratio_table(1 + sign * shift * offset + sigma * pulls, sigma, bulk), "s")
+            for region in ("bulk", "tails"):
+                flagged[label, region] += not result[f"{region}_within_tolerance"]
+    # every bin exactly at the tolerance: a region is flagged when some bin's pull passes z on the far side of the
+    # tolerance (or, rarely, 2T/sigma + z on the near side); 1 - prod(1 - p_i) is just below 5%
+    for region, mask in (("bulk", in_bulk), ("tails", ~in_bulk)):
+        z, gap = look_elsewhere_sigmas(int(mask.sum())), 2 * offset[mask] / sigma[mask]
+        p = np.array([NormalDist().cdf(-z) + NormalDist().cdf(-z - g) for g in gap])
+        expected = 1 - np.prod(1 - p)
+        assert 0.045 < expected < 0.05
+        assert abs(flagged["at tolerance", region] / trials - expected) < 4 * np.sqrt(expected * (1 - expected) / trials)
+        # a perfect sample needs a pull beyond z + T/sigma on either side: far rarer
+        p = np.array([2 * NormalDist().cdf(-z - g / 2) for g in gap])
+        expected = 1 - np.prod(1 - p)
+        assert expected < 0.005
+        assert abs(flagged["perfect", region] / trials - expected) < 4 * np.sqrt(expected * (1 - expected) / trials)
+    # the 2-sigma excess a perfect sample shows in one of these 40 tail bins often exceeds 10%: the reason for z_n
+    result = score(_ratio_table(1 + sigma * 2.6, sigma, bulk), "s")
+    assert result["tails_max_excess"] > TOLERANCE["tails"] and result["tails_within_tolerance"]
+
+
+def test_tolerance_verdict_flags_a_real_deviation():
+    sigma = np.full(30, 0.02)
+    ratio = np.ones(30)
+    ratio[25] = 1.0 + TOLERANCE["tails"] + 4.0 * 0.02  # 4 sigma beyond the tolerance in one well-measured tail bin
+    result = score(_ratio_table(ratio, sigma, bulk_bins=20), "s")
+    assert result["bulk_within_tolerance"] and not result["tails_within_tolerance"]
+    z = look_elsewhere_sigmas(10)
+    assert result["tails_look_elsewhere_sigmas"] == pytest.approx(z)
+    assert result["tails_significant_deviation"] == pytest.approx(TOLERANCE["tails"] + (4.0 - z) * 0.02)
+    ratio[3] = 0.97  # a 3% bulk deficit at 0.1% precision
+    result = score(_ratio_table(ratio, np.where(np.arange(30) < 20, 0.001, 0.02), bulk_bins=20), "s")
+    assert not result["bulk_within_tolerance"]
+    assert result["bulk_significant_deviation"] == pytest.approx(0.03 - look_elsewhere_sigmas(20) * 0.001)
+
+
 def test_expected_difference_error_is_the_plain_error_at_agreement_and_symmetric():
     t, t_err = np.array([0.01, 0.02]), np.array([0.001, 0.0015])
     s_err = np.array([0.002, 0.001])
@@ -410,6 +472,17 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
                     if line.startswith(f"- {key} {region}: excess above"))
         assert {name for name in metrics["observables"] if f" {name} " in line.replace(":", ": ")} == flagged
         assert line.endswith("none") == (not flagged)
+    # the tolerance verdict: metrics.json lists exactly the observables beyond tolerance, the index says so per region
+    index_lines = (report / "index.md").read_text().splitlines()
+    for key, region in itertools.product(("onshell", "generated", "reweighted"), ("bulk", "tails")):
+        beyond = {name for name, m in metrics["observables"].items() if m[key][f"{region}_within_tolerance"] is False}
+        assert {b["observable"] for b in metrics["beyond_tolerance"][key][region]} == beyond
+        for name, m in metrics["observables"].items():
+            if m[key][f"{region}_significant_deviation"] is not None:
+                assert m[key][f"{region}_significant_deviation"] <= m[key][f"{region}_max_excess"]
+        line = next(line for line in index_lines if line.startswith(f"- {key} {region}: beyond the"))
+        scored = any(m[key][f"{region}_significant_deviation"] is not None for m in metrics["observables"].values())
+        assert (": none" in line) == (scored and not beyond) and ("flagged from" in line) == scored
     # the per-bin numbers behind each figure reproduce the scored deviations
     histograms = json.loads((report / "histograms.json").read_text())
     assert set(histograms) == set(metrics["observables"])

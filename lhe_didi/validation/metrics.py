@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 
 # bins with fewer effective truth events (sum w)^2 / sum w^2 (the event count for unit weights) are shown but
@@ -10,6 +12,10 @@ MIN_TRUTH_EVENTS = 100
 BULK_QUANTILES = (0.05, 0.95)  # bins overlapping the central 90% of truth are "bulk", the rest "tails"
 EXCESS_SIGMAS = 2.0  # "excess": |ratio - 1| minus this many statistical errors of the ratio, floored at 0
 PSEUDO_EXPERIMENTS = 4000  # for the excess a perfect sample reaches by chance (look-elsewhere reference)
+# the precision asked of reweighted DiDi (the paper: <1% bulk, <=10% tails) and the confidence at which a region is
+# said to miss it: family-wise over the region's bins, so a sample within tolerance is flagged in <= 5% of samples
+TOLERANCE = {"bulk": 0.02, "tails": 0.10}
+TOLERANCE_ALPHA = 0.05
 
 
 def binning(name: str, truth: np.ndarray) -> np.ndarray:
@@ -108,7 +114,9 @@ def score(table: dict, key: str) -> dict:
     max(0, |ratio - 1| - 2 sigma) (a deviation the statistics cannot explain bin by bin), the 95% quantile of that
     largest excess for a sample distributed exactly as truth with the same bin errors (the look-elsewhere
     reference: over many bins some 3 sigma fluctuation is expected), the median statistical error of the ratio
-    (the resolution); and chi^2/ndf. sigma is the error expected if the sample followed truth
+    (the resolution), the significant deviation max(0, |ratio - 1| - z_n sigma) with z_n from
+    :func:`look_elsewhere_sigmas` (the deviation the region shows at 95% confidence over its n bins) and whether it
+    is within TOLERANCE; and chi^2/ndf. sigma is the error expected if the sample followed truth
     (:func:`expected_difference_error`), so a deficit is not judged against its own shrunken error."""
     outer = _with_outside(table["edges"])
     ratio, ratio_err = table[key]["ratio"], table[key]["ratio_error_expected"]
@@ -125,13 +133,27 @@ def score(table: dict, key: str) -> dict:
             result[f"{region}_max_excess"] = float(max(0.0, np.max(deviation - EXCESS_SIGMAS * ratio_err[mask])))
             result[f"{region}_max_excess_perfect_p95"] = perfect_sample_excess(ratio_err[mask])
             result[f"{region}_median_stat_error"] = float(np.median(ratio_err[mask]))
+            sigmas = look_elsewhere_sigmas(int(mask.sum()))
+            significant = float(max(0.0, np.max(deviation - sigmas * ratio_err[mask])))
+            result[f"{region}_look_elsewhere_sigmas"] = sigmas
+            result[f"{region}_significant_deviation"] = significant
+            result[f"{region}_within_tolerance"] = significant <= TOLERANCE[region]
         else:
             result[f"{region}_max_deviation"] = None
             result[f"{region}_max_excess"] = None
             result[f"{region}_max_excess_perfect_p95"] = None
+            result[f"{region}_significant_deviation"] = None
+            result[f"{region}_within_tolerance"] = None
         result[f"{region}_bins"] = int(mask.sum())
     result["chi2_ndf"] = float(np.sum(((ratio[scored] - 1) / ratio_err[scored]) ** 2) / max(int(scored.sum()), 1))
     return result
+
+
+def look_elsewhere_sigmas(bins: int, alpha: float = TOLERANCE_ALPHA) -> float:
+    """z such that a region of ``bins`` bins, each deviating from truth by exactly a tolerance T, has some bin with
+    |ratio - 1| > T + z sigma with probability <= ``alpha`` (Bonferroni: one-sided probability alpha / bins per bin,
+    the side beyond the tolerance; Gaussian bin errors)."""
+    return NormalDist().inv_cdf(1.0 - alpha / bins)
 
 
 def perfect_sample_excess(ratio_errors: np.ndarray, quantile: float = 0.95) -> float:

@@ -7,8 +7,10 @@ Writes into REPORT_DIR:
     weights/weights.png|pdf      classifier weights, linear and log (Fig. 5)        [--weights]
     weights/tail_clustering.*    where the largest / smallest weights sit (Fig. 6)  [--weights]
     metrics.json                 per observable: largest |ratio - 1| in bulk and tails, the excess
-                                 beyond 2 sigma, chi^2/ndf; AUC of fresh two-sample classifiers;
-                                 the figure files, relative to REPORT_DIR
+                                 beyond 2 sigma, the deviation significant at 95% confidence over the
+                                 region's bins and whether it is within tolerance (2% bulk, 10% tails),
+                                 chi^2/ndf; AUC of fresh two-sample classifiers; the figure files,
+                                 relative to REPORT_DIR
     histograms.json              per observable and bin: contents, errors, ratios to truth (first and last
                                  entries: underflow and overflow of the plotted range)
     index.md, index.html         summary table linking the figures
@@ -33,10 +35,16 @@ from ..reweight import WEIGHT_ID
 from ..training.classifier import ClassifierSettings, fit_classifier
 from ..training.data import ObservableSample, load_observable_sample
 from . import plots
-from .metrics import MIN_TRUTH_EVENTS, binning, histogram_table, score, weighted_histogram
+from .metrics import (MIN_TRUTH_EVENTS, TOLERANCE, TOLERANCE_ALPHA, binning, histogram_table, look_elsewhere_sigmas,
+                      score, weighted_histogram)
 
 MIGRATION_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_Wm", "m_blp", "m_bbarlm")
 TAIL_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_blp", "pt_t", "eta_b")
+TOLERANCE_TEXT = (f"Tolerance ({100 * TOLERANCE['bulk']:.0f}% bulk, {100 * TOLERANCE['tails']:.0f}% tails): an observable "
+                  "misses it where some bin's |x/truth − 1| − zσ exceeds it, z = Φ⁻¹(1 − α/n) for the region's n bins "
+                  f"(α = {TOLERANCE_ALPHA}; z = {look_elsewhere_sigmas(40):.2f} for 40 bins), so an observable within tolerance "
+                  f"in every bin is flagged in at most {100 * TOLERANCE_ALPHA:.0f}% of samples; that lower bound on the "
+                  "deviation is the significant deviation.")
 # fresh two-sample classifiers: small and quick, the numbers compare samples, not architectures
 AUC_SETTINGS = ClassifierSettings(width=128, depth=3, epochs=30, patience=5, lr_patience=3, validation_fraction=0.5)
 
@@ -125,7 +133,14 @@ def _write_report(output_dir: Path, files: dict, start: ObservableSample, truth:
                                  "chi2_ndf": "sum of ((ratio - 1) / stat_error)^2 over the scored bins / their number",
                                  "max_excess_perfect_p95": "95% quantile of that largest excess for a sample distributed "
                                                            "exactly as truth with the same bin errors (pseudo-experiments)",
-                                 "median_stat_error": "median statistical error of the ratio over the region's bins"},
+                                 "median_stat_error": "median statistical error of the ratio over the region's bins",
+                                 "significant_deviation": "max(0, deviation - look_elsewhere_sigmas x stat_error), largest "
+                                                          "over the region's bins: the deviation shown at 95% confidence",
+                                 "look_elsewhere_sigmas": f"z = Phi^-1(1 - {TOLERANCE_ALPHA} / n) for the region's n bins: a "
+                                                          "sample deviating by exactly the tolerance in every bin exceeds "
+                                                          f"it somewhere with probability <= {TOLERANCE_ALPHA}",
+                                 "within_tolerance": "significant_deviation <= tolerance",
+                                 "tolerance": TOLERANCE},
                      "observables": {}}
     edges_of, histograms = {}, {}
     for name in gen.names:
@@ -169,6 +184,7 @@ def _write_report(output_dir: Path, files: dict, start: ObservableSample, truth:
         metrics["auc_best_epoch"] = {key: epoch for key, (_, epoch) in fits.items()}
 
     metrics["summary"] = _summary(metrics["observables"])
+    metrics["beyond_tolerance"] = beyond_tolerance(metrics["observables"])
     metrics["figures"] = {group: [str(Path(f).relative_to(output_dir)) for f in paths] for group, paths in figures.items()}
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n")
     (output_dir / "histograms.json").write_text(json.dumps(histograms, allow_nan=False) + "\n")
@@ -187,18 +203,49 @@ def _json_table(table: dict) -> dict:
 
 
 def _summary(observables: dict) -> dict:
-    """Per sample: the worst observable in the bulk and in the tails, by deviation and by excess
-    beyond 2 sigma, and the largest median statistical error (the coarsest resolution)."""
+    """Per sample: the worst observable in the bulk and in the tails, by deviation, by excess beyond 2 sigma and
+    by significant deviation, and the largest median statistical error (the coarsest resolution)."""
     summary = {}
     for key in next(iter(observables.values())):
         for region in ("bulk", "tails"):
-            for metric in ("max_deviation", "max_excess", "median_stat_error"):
+            for metric in ("max_deviation", "max_excess", "significant_deviation", "median_stat_error"):
                 scored = [(m[key][f"{region}_{metric}"], name) for name, m in observables.items()
                           if m[key].get(f"{region}_{metric}") is not None]
                 if scored:
                     worst, name = max(scored)
                     summary[f"{key}_{region}_{metric}"] = {"value": worst, "observable": name}
     return summary
+
+
+def beyond_tolerance(observables: dict) -> dict:
+    """Per sample and region, the observables whose significant deviation exceeds the tolerance, worst first,
+    with that deviation (an empty list: within tolerance everywhere it is scored)."""
+    result = {}
+    for key in next(iter(observables.values())):
+        result[key] = {}
+        for region in ("bulk", "tails"):
+            beyond = sorted(((m[key][f"{region}_significant_deviation"], name) for name, m in observables.items()
+                             if m[key][f"{region}_within_tolerance"] is False), reverse=True)
+            result[key][region] = [{"observable": name, "significant_deviation": value} for value, name in beyond]
+    return result
+
+
+def tolerance_lines(metrics: dict) -> list[str]:
+    """One line per sample and region: which observables miss the tolerance (or none), and the resolution: the
+    deviation from which a typical bin is flagged, T + z x median bin error (median over the observables)."""
+    lines = []
+    for key, regions in metrics["beyond_tolerance"].items():
+        for region, beyond in regions.items():
+            verdict = (", ".join(f"{b['observable']} {100 * b['significant_deviation']:.1f}%" for b in beyond)
+                       if beyond else "none")
+            flagged_from = [TOLERANCE[region] + m[key][f"{region}_look_elsewhere_sigmas"] * m[key][f"{region}_median_stat_error"]
+                            for m in metrics["observables"].values() if m[key][f"{region}_significant_deviation"] is not None]
+            if not flagged_from:
+                verdict = f"not scored (no bin with {MIN_TRUTH_EVENTS} effective truth events)"
+            resolution = f" (a typical bin is flagged from {100 * np.median(flagged_from):.0f}%)" if flagged_from else ""
+            lines.append(f"{key} {region}: beyond the {100 * TOLERANCE[region]:.0f}% tolerance at 95% confidence: "
+                         f"{verdict}{resolution}")
+    return lines
 
 
 def auc_lines(metrics: dict) -> list[str]:
@@ -222,6 +269,7 @@ def _summary_lines(metrics: dict) -> list[str]:
                      f"({summary[f'{key}_{region}_{metric}']['observable']})"
                      for metric, label in (("max_deviation", "largest |x/truth − 1|"),
                                            ("max_excess", "largest excess beyond 2σ"),
+                                           ("significant_deviation", "largest significant deviation"),
                                            ("median_stat_error", "coarsest median bin error"))
                      if f"{key}_{region}_{metric}" in summary]
             if parts:
@@ -254,6 +302,7 @@ def _markdown(metrics: dict) -> str:
     if "auc" in metrics:
         lines += ["Two-sample AUC (fresh classifier, half the events held out, 0.5 = indistinguishable):", ""]
         lines += [f"- {line}" for line in auc_lines(metrics)] + [""]
+    lines += [TOLERANCE_TEXT, ""] + [f"- {line}" for line in tolerance_lines(metrics)] + [""]
     lines += ["Over all observables (excess: |x/truth − 1| − 2σ of the bin, the part statistics cannot explain):", ""]
     lines += [f"- {line}" for line in _summary_lines(metrics)] + [""]
     header = "| observable | " + " | ".join(f"{k} bulk | {k} tails | {k} χ²/ndf" for k in keys) + " |"
@@ -280,7 +329,9 @@ def _html(metrics: dict) -> str:
     if "auc" in metrics:
         auc = "<p>Two-sample AUC (0.5 = indistinguishable):</p><ul>" + "".join(
             f"<li>{html.escape(line)}</li>" for line in auc_lines(metrics)) + "</ul>"
-    summary = "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in _summary_lines(metrics)) + "</ul>"
+    summary = (f"<p>{html.escape(TOLERANCE_TEXT)}</p><ul>"
+               + "".join(f"<li>{html.escape(line)}</li>" for line in tolerance_lines(metrics)) + "</ul><ul>"
+               + "".join(f"<li>{html.escape(line)}</li>" for line in _summary_lines(metrics)) + "</ul>")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>lhe-didi validation</title></head><body>"
             f"<h1>lhe-didi validation report</h1><p>largest |x/truth − 1| over bins with ≥ 100 effective truth events "
             f"(bulk: central 90% of truth; tails include the under- and overflow); excess: |x/truth − 1| − 2σ of the bin</p>{auc}{summary}<table border='1' cellspacing='0'><tr><th>observable</th>{head}</tr>\n"
