@@ -130,11 +130,11 @@ def score(table: dict, key: str) -> dict:
             result[f"{region}_max_deviation_stat_error"] = float(ratio_err[worst])
             result[f"{region}_worst_bin"] = [float(x) if np.isfinite(x) else None for x in outer[worst:worst + 2]]
             # what survives the statistics: the largest lower bound |ratio - 1| - 2 sigma over the bins
-            result[f"{region}_max_excess"] = float(max(0.0, np.max(deviation - EXCESS_SIGMAS * ratio_err[mask])))
+            result[f"{region}_max_excess"] = _largest_excess(deviation, ratio_err[mask], EXCESS_SIGMAS)
             result[f"{region}_max_excess_perfect_p95"] = perfect_sample_excess(ratio_err[mask])
             result[f"{region}_median_stat_error"] = float(np.median(ratio_err[mask]))
             sigmas = look_elsewhere_sigmas(int(mask.sum()))
-            significant = float(max(0.0, np.max(deviation - sigmas * ratio_err[mask])))
+            significant = _largest_excess(deviation, ratio_err[mask], sigmas)
             result[f"{region}_look_elsewhere_sigmas"] = sigmas
             result[f"{region}_significant_deviation"] = significant
             result[f"{region}_within_tolerance"] = significant <= TOLERANCE[region]
@@ -147,6 +147,12 @@ def score(table: dict, key: str) -> dict:
         result[f"{region}_bins"] = int(mask.sum())
     result["chi2_ndf"] = float(np.sum(((ratio[scored] - 1) / ratio_err[scored]) ** 2) / max(int(scored.sum()), 1))
     return result
+
+
+def _largest_excess(deviation: np.ndarray, ratio_errors: np.ndarray, sigmas: float) -> float:
+    """max(0, largest |ratio - 1| - sigmas x error) over the bins: the largest deviation the statistics cannot
+    explain at that many standard deviations."""
+    return float(max(0.0, np.max(deviation - sigmas * ratio_errors)))
 
 
 def look_elsewhere_sigmas(bins: int, alpha: float = TOLERANCE_ALPHA) -> float:

@@ -40,6 +40,7 @@ from .metrics import (MIN_TRUTH_EVENTS, TOLERANCE, TOLERANCE_ALPHA, binning, his
 
 MIGRATION_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_Wm", "m_blp", "m_bbarlm")
 TAIL_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_blp", "pt_t", "eta_b")
+CONFIDENCE = f"{100 * (1 - TOLERANCE_ALPHA):.0f}%"
 TOLERANCE_TEXT = (f"Tolerance ({100 * TOLERANCE['bulk']:.0f}% bulk, {100 * TOLERANCE['tails']:.0f}% tails): an observable "
                   "misses it where some bin's |x/truth − 1| − zσ exceeds it, z = Φ⁻¹(1 − α/n) for the region's n bins "
                   f"(α = {TOLERANCE_ALPHA}; z = {look_elsewhere_sigmas(40):.2f} for 40 bins), so an observable within tolerance "
@@ -135,7 +136,7 @@ def _write_report(output_dir: Path, files: dict, start: ObservableSample, truth:
                                                            "exactly as truth with the same bin errors (pseudo-experiments)",
                                  "median_stat_error": "median statistical error of the ratio over the region's bins",
                                  "significant_deviation": "max(0, deviation - look_elsewhere_sigmas x stat_error), largest "
-                                                          "over the region's bins: the deviation shown at 95% confidence",
+                                                          f"over the region's bins: the deviation shown at {CONFIDENCE} confidence",
                                  "look_elsewhere_sigmas": f"z = Phi^-1(1 - {TOLERANCE_ALPHA} / n) for the region's n bins: a "
                                                           "sample deviating by exactly the tolerance in every bin exceeds "
                                                           f"it somewhere with probability <= {TOLERANCE_ALPHA}",
@@ -236,15 +237,15 @@ def tolerance_lines(metrics: dict) -> list[str]:
     lines = []
     for key, regions in metrics["beyond_tolerance"].items():
         for region, beyond in regions.items():
-            verdict = (", ".join(f"{b['observable']} {100 * b['significant_deviation']:.1f}%" for b in beyond)
-                       if beyond else "none")
             flagged_from = [TOLERANCE[region] + m[key][f"{region}_look_elsewhere_sigmas"] * m[key][f"{region}_median_stat_error"]
                             for m in metrics["observables"].values() if m[key][f"{region}_significant_deviation"] is not None]
             if not flagged_from:
                 verdict = f"not scored (no bin with {MIN_TRUTH_EVENTS} effective truth events)"
-            resolution = f" (a typical bin is flagged from {100 * np.median(flagged_from):.0f}%)" if flagged_from else ""
-            lines.append(f"{key} {region}: beyond the {100 * TOLERANCE[region]:.0f}% tolerance at 95% confidence: "
-                         f"{verdict}{resolution}")
+            else:
+                verdict = (", ".join(f"{b['observable']} {100 * b['significant_deviation']:.1f}%" for b in beyond) or "none")
+                verdict += f" (a typical bin is flagged from {100 * np.median(flagged_from):.0f}%)"
+            lines.append(f"{key} {region}: beyond the {100 * TOLERANCE[region]:.0f}% tolerance at "
+                         f"{CONFIDENCE} confidence: {verdict}")
     return lines
 
 
