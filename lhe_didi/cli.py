@@ -261,9 +261,9 @@ def train():
 @click.option("--prior-width", type=float, default=1.0, show_default=True)
 @click.option("--lr", type=float, default=1e-4, show_default=True, help="OneCycle starting learning rate.")
 @click.option("--max-lr", type=float, default=1e-3, show_default=True, help="OneCycle peak learning rate.")
-@click.option("--representation", type=click.Choice(["decay-chain", "particles"]), default="decay-chain", show_default=True,
-              help="Network coordinates: top kinematics, resonance masses and decay angles, or (pT, eta, phi) of the six"
-                   " particles (method paper).")
+@click.option("--representation", type=click.Choice(["decay-chain", "decay-chain-beams", "particles"]), default="decay-chain", show_default=True,
+              help="Network coordinates: top kinematics, resonance masses and decay angles (decay-chain-beams: the b"
+                   " direction about the two beams), or (pT, eta, phi) of the six particles (method paper).")
 @click.option("--coupling", type=click.Choice(["independent", "ot"]), default="independent", show_default=True,
               help="How training pairs are drawn: independently (paper Eq. 8) or by mini-batch optimal transport.")
 @click.option("--ot-block", type=click.IntRange(min=2), default=256, show_default=True,

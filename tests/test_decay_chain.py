@@ -1,4 +1,5 @@
-"""Decay-chain coordinates: exact round trip, resonance masses, W helicity fractions, preprocessing."""
+"""Decay-chain coordinates (helicity and beam-pole frames): exact round trip, resonance masses, W helicity fractions,
+bipolar b direction, preprocessing."""
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from lhe_didi.kinematics import decay_chain as dc
 from lhe_didi.kinematics.observables import invariant_mass
 from lhe_didi.kinematics.recoil import to_zero_pt_frame
 from lhe_didi.kinematics.representation import Preprocessor, get
+from lhe_didi.kinematics.symmetry import beam_exchange
 
 SIDES = {"top": (0, 1, 2), "tbar": (3, 4, 5)}
 
@@ -22,11 +24,12 @@ def hvq_lo(hvq_lo_path):
     return batch, to_zero_pt_frame(batch.momenta)
 
 
-def test_round_trip_on_real_hvq_events(hvq_lo, nlo_batch):
+@pytest.mark.parametrize("b_direction", ["helicity", "beam-poles"])
+def test_round_trip_on_real_hvq_events(hvq_lo, nlo_batch, b_direction):
     for batch, momenta in (hvq_lo, (nlo_batch, to_zero_pt_frame(nlo_batch.momenta))):
-        features, rotation = dc.encode(momenta)
+        features, rotation = dc.encode(momenta, b_direction)
         assert features.shape == (len(batch), 15) and np.all(np.isfinite(features))
-        back = dc.decode(features, rotation, batch.masses)
+        back = dc.decode(features, rotation, batch.masses, b_direction)
         # The file prints 10-11 digits, so a massless particle's implied mass is ~1e-3 GeV; decode uses the exact
         # mass. That matters only for far off-shell W (m_W of a few GeV, large boosts): worst event 2.6e-6 of the
         # energy, typical event 2e-9.
@@ -61,6 +64,66 @@ def test_lepton_helicity_angle_follows_the_lo_w_helicity_fractions(hvq_lo):
         assert abs(np.mean(cosine**2) - np.mean(0.4 * f_left + 0.2 * (1 - f_left))) < 4 * (cosine**2).std() / np.sqrt(len(cosine))
 
 
+def _angle(u, v):
+    return np.arccos(np.clip(np.sum(u * v, axis=1) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1), -1.0, 1.0))
+
+
+def test_beam_pole_coordinates_of_the_b_direction(hvq_lo):
+    """rho_b is log(sin(theta+/2) / sin(theta-/2)) with theta+- the angles between the b and the two beams in the
+    top rest frame (computed here with independent boosts of the beam momenta); the beam exchange R swaps the
+    beams, so rho_b -> -rho_b; a b close to a beam in the lab sits at the matching pole."""
+    _, momenta = hvq_lo
+    features, _ = dc.encode(momenta, "beam-poles")
+    for side, (b, lepton, neutrino) in SIDES.items():
+        top = momenta[:, [b, lepton, neutrino]].sum(1)
+        beta = top[:, 1:] / top[:, :1]
+        gamma = top[:, :1] / invariant_mass(top)[:, None]
+
+        def to_top_frame(p):  # Lorentz boost by -beta, written out
+            along = np.sum(p[:, 1:] * beta, axis=1, keepdims=True)
+            beta2 = np.sum(beta**2, axis=1, keepdims=True)
+            return p[:, 1:] + ((gamma - 1) * along / beta2 - gamma * p[:, :1]) * beta
+
+        b_star = to_top_frame(momenta[:, b])
+        theta = [_angle(b_star, to_top_frame(np.tile([1.0, 0.0, 0.0, sign], (len(top), 1)))) for sign in (1.0, -1.0)]
+        rho = column_of(features, f"rho_b_{side}")
+        np.testing.assert_allclose(rho, np.log(np.sin(theta[0] / 2) / np.sin(theta[1] / 2)), atol=1e-9)
+        # a b along +z (-z) in the lab is closer to d+ (d-): rho_b < 0 (> 0), the further out the more so
+        pseudorapidity = np.arcsinh(momenta[:, b, 3] / np.hypot(momenta[:, b, 1], momenta[:, b, 2]))
+        forward, backward, central = pseudorapidity > 3, pseudorapidity < -3, np.abs(pseudorapidity) < 0.5
+        assert forward.sum() > 50 and backward.sum() > 50
+        assert np.mean(rho[forward] < 0) > 0.95 and np.mean(rho[backward] > 0) > 0.95
+        assert np.median(rho[forward]) < np.median(rho[central]) - 1 < np.median(rho[central]) + 1 < np.median(rho[backward])
+    mirrored, _ = dc.encode(beam_exchange(momenta), "beam-poles")
+    for side in SIDES:
+        np.testing.assert_allclose(column_of(mirrored, f"rho_b_{side}"), -column_of(features, f"rho_b_{side}"), atol=1e-9)
+
+
+def column_of(features, name):
+    return features[:, dc.BEAM_FEATURES.index(name)]
+
+
+def test_every_beam_pole_coordinate_decodes_to_a_physical_chain(hvq_lo):
+    """The bipolar map covers the sphere: any network output (shaped coordinates) decodes to six on-shell momenta
+    that encode back to the same coordinates, also at w = 1 (rho = psi = 0, the stereographic point at infinity)."""
+    batch, momenta = hvq_lo
+    _, rotation = dc.encode(momenta[:2000], "beam-poles")
+    shaped = np.random.default_rng(7).normal(0.0, 3.0, (2000, 15))
+    shaped[:5, dc.BEAM_FEATURES.index("rho_b_top")] = 0.0
+    shaped[:5, dc.BEAM_FEATURES.index("psi_b_top")] = 0.0
+    features = dc.unshape(shaped, "beam-poles")
+    features[:, dc.BEAM_FEATURES.index("pt_t")] = np.clip(features[:, dc.BEAM_FEATURES.index("pt_t")], 1.0, 2000.0)
+    features[:, [dc.BEAM_FEATURES.index("y_t"), dc.BEAM_FEATURES.index("y_tbar")]] /= 3.0  # rapidities within +-3
+    for name in ("m_t_top", "m_t_tbar"):  # masses of a few hundred GeV at most, well above the thresholds
+        features[:, dc.BEAM_FEATURES.index(name)] = np.clip(features[:, dc.BEAM_FEATURES.index(name)], 100.0, 400.0)
+    for name in ("m_W_top", "m_W_tbar"):
+        features[:, dc.BEAM_FEATURES.index(name)] = np.clip(features[:, dc.BEAM_FEATURES.index(name)], 10.0, 90.0)
+    decoded = dc.decode(features, rotation, batch.masses[:2000], "beam-poles")
+    assert np.all(np.isfinite(decoded))
+    again, _ = dc.encode(decoded, "beam-poles")
+    np.testing.assert_allclose(again, features, atol=1e-6)
+
+
 def test_shaping_round_trip_and_thresholds(hvq_lo):
     batch, momenta = hvq_lo
     features, rotation = dc.encode(momenta)
@@ -92,6 +155,7 @@ def test_preprocessor_records_its_representation(hvq_lo):
     pre = Preprocessor.fit(features, "decay-chain")
     data = pre.to_dict()
     assert data["representation"] == "decay-chain" and data["features"] == dc.FEATURES
+    assert get("decay-chain-beams").features == dc.BEAM_FEATURES and dc.BEAM_FEATURES[4:6] == ["rho_b_top", "psi_b_top"]
     restored = Preprocessor.from_dict(data)
     np.testing.assert_allclose(restored.inverse(restored.forward(features)), features, rtol=1e-10, atol=1e-10)
     # model directories written before representations existed hold 17 particle features and no name

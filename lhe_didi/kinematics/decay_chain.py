@@ -18,6 +18,15 @@ kinematically allowed decay chain.
 
 Events are taken in the frame where the six momenta have zero summed pT, so the t~ has pT = pT_t and
 phi = phi_t + pi; with the global azimuth (phi_t, returned as ``rotation``) 15 coordinates remain.
+
+Beam-pole variant (``b_direction="beam-poles"``): the b direction in the top rest frame is given instead in
+bipolar coordinates about d+ and d-, the directions of the two incoming beams seen from the top rest
+frame: rho_b = log(sin(theta+/2) / sin(theta-/2)), with theta+- the angles to d+-, and psi_b, the
+argument of the Moebius map w = (z - z+) / (z - z-) of the stereographic coordinate z (|w| = e^rho_b).
+A b quark collinear with either beam, the initial-state g -> b b~ splitting of single-top-like
+configurations, lies near a pole there: rho_b -> -infinity (along d+) or +infinity (along d-), so the
+collinear peak becomes a resolved logarithmic tail instead of a spot of ~0.03 rad at a place set by
+the top's boost. The map is a bijection of the sphere without the two poles.
 """
 
 from __future__ import annotations
@@ -28,16 +37,26 @@ from ..constants import B, B_BAR, B_MASS, LEPTON_MINUS, LEPTON_PLUS, NEUTRINO, N
 from .observables import as_vectors, invariant_mass
 
 SIDE_COORDINATES = ("m_t", "m_W", "costheta_W", "phi_W", "costheta_l", "phi_l")
-FEATURES = ["pt_t", "y_t", *(f"{c}_top" for c in SIDE_COORDINATES), "y_tbar", *(f"{c}_tbar" for c in SIDE_COORDINATES)]
-"""The 15 coordinates, e.g. ``m_t_top``, ``costheta_l_tbar`` (unshaped values in GeV and radians)."""
+BEAM_SIDE_COORDINATES = ("m_t", "m_W", "rho_b", "psi_b", "costheta_l", "phi_l")
+B_DIRECTIONS = {"helicity": SIDE_COORDINATES, "beam-poles": BEAM_SIDE_COORDINATES}
+
+
+def features(b_direction: str = "helicity") -> list[str]:
+    """The 15 coordinate names for ``b_direction``, e.g. ``m_t_top``, ``costheta_l_tbar`` (unshaped values in GeV and radians)."""
+    side = B_DIRECTIONS[b_direction]
+    return ["pt_t", "y_t", *(f"{c}_top" for c in side), "y_tbar", *(f"{c}_tbar" for c in side)]
+
+
+FEATURES = features("helicity")
+BEAM_FEATURES = features("beam-poles")
 
 _SIDES = ((B, LEPTON_PLUS, NEUTRINO), (B_BAR, LEPTON_MINUS, NEUTRINO_BAR))
 _BEAM = np.array([0.0, 0.0, 1.0])
 _RESONANCES = {"m_t": (TOP_MASS, TOP_WIDTH), "m_W": (W_MASS, W_WIDTH)}
 
 
-def _column(name: str) -> int:
-    return FEATURES.index(name)
+def _column(name: str, b_direction: str = "helicity") -> int:
+    return features(b_direction).index(name)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -82,36 +101,74 @@ def two_body_momentum(mass: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> np.nd
         return np.where(mass >= m1 + m2, np.sqrt(np.maximum(lam, 0.0)) / (2.0 * mass), np.nan)
 
 
-def _encode_side(b, lepton, neutrino):
+def _beam_poles(top: np.ndarray):
+    """Stereographic frame (e1, e2, e3) and pole coordinate t = tan(alpha/2) of the two beam directions
+    d+- in the top rest frame (2 alpha the angle between them): d+- = (+-sin alpha, 0, cos alpha),
+    stereographically projected from -e3 to z = +-t."""
+    ones = np.ones(len(top))
+    beams = [_unit(_rest_frame(np.stack([ones, 0 * ones, 0 * ones, sign * ones], axis=1), top)[:, 1:]) for sign in (1.0, -1.0)]
+    difference, total = beams[0] - beams[1], beams[0] + beams[1]
+    e1, e3 = _unit(difference), _unit(total)
+    half_sin, half_cos = 0.5 * np.linalg.norm(difference, axis=1), 0.5 * np.linalg.norm(total, axis=1)
+    return (e1, np.cross(e3, e1), e3), half_sin / (1.0 + half_cos)
+
+
+def _to_bipolar(direction: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors in the top rest frame -> (rho, psi) about the beam poles, w = (z - t) / (z + t)."""
+    (e1, e2, e3), t = _beam_poles(top)
+    planar = np.sum(direction * e1, axis=1) + 1j * np.sum(direction * e2, axis=1)
+    lifted = t * 0.5 * np.sum((direction + e3) ** 2, axis=1)  # t (1 + n.e3), exact to O(delta^2) near n = -e3
+    numerator, denominator = planar - lifted, planar + lifted
+    w = np.where(np.abs(denominator) > 0, numerator / np.where(np.abs(denominator) > 0, denominator, 1.0), 1.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.abs(w)), np.angle(w)
+
+
+def _from_bipolar(rho: np.ndarray, psi: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_to_bipolar`: z = t (1 + w) / (1 - w), written without dividing by 1 - w."""
+    (e1, e2, e3), t = _beam_poles(top)
+    w = np.exp(rho + 1j * psi)
+    below, above = np.abs(1.0 - w) ** 2, (t * np.abs(1.0 + w)) ** 2
+    planar = 2.0 * t * (1.0 + w) * (1.0 - np.conj(w)) / (below + above)
+    return planar.real[:, None] * e1 + planar.imag[:, None] * e2 + ((below - above) / (below + above))[:, None] * e3
+
+
+def _encode_side(b, lepton, neutrino, b_direction):
     w = lepton + neutrino
     top = b + w
     w_star = _rest_frame(w, top)
     top_axes = _axes(top[:, 1:], _BEAM)
-    costheta_w, phi_w = _angles(w_star, top_axes)
+    if b_direction == "beam-poles":
+        direction = _to_bipolar(-_unit(w_star[:, 1:]), top)
+    else:
+        direction = _angles(w_star, top_axes)
     lepton_star = _rest_frame(_rest_frame(lepton, top), w_star)
     costheta_l, phi_l = _angles(lepton_star, _axes(w_star[:, 1:], top_axes[2]))
-    return top, [invariant_mass(top), invariant_mass(w), costheta_w, phi_w, costheta_l, phi_l]
+    return top, [invariant_mass(top), invariant_mass(w), *direction, costheta_l, phi_l]
 
 
-def encode(momenta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Six four-momenta (N, 6, 4) in their zero-pT frame -> 15 coordinates (N, 15) and the azimuth phi_t (N,)."""
+def encode(momenta: np.ndarray, b_direction: str = "helicity") -> tuple[np.ndarray, np.ndarray]:
+    """Six four-momenta (N, 6, 4) in their zero-pT frame -> 15 coordinates (N, 15) for ``b_direction`` and the azimuth phi_t (N,)."""
     momenta = np.asarray(momenta, dtype=np.float64)
-    top, top_side = _encode_side(*(momenta[:, i] for i in _SIDES[0]))
-    tbar, tbar_side = _encode_side(*(momenta[:, i] for i in _SIDES[1]))
+    top, top_side = _encode_side(*(momenta[:, i] for i in _SIDES[0]), b_direction)
+    tbar, tbar_side = _encode_side(*(momenta[:, i] for i in _SIDES[1]), b_direction)
     pt = np.hypot(top[:, 1], top[:, 2])
     rapidity = [0.5 * np.log((p[:, 0] + p[:, 3]) / (p[:, 0] - p[:, 3])) for p in (top, tbar)]
     features = np.stack([pt, rapidity[0], *top_side, rapidity[1], *tbar_side], axis=1)
     return features, np.arctan2(top[:, 2], top[:, 1])
 
 
-def _decode_side(pt, phi, rapidity, coordinates, masses):
-    m_top, m_w, costheta_w, phi_w, costheta_l, phi_l = coordinates
+def _decode_side(pt, phi, rapidity, coordinates, masses, b_direction):
+    m_top, m_w, first, second, costheta_l, phi_l = coordinates
     m_b, m_lepton, m_neutrino = masses
     transverse_mass = np.sqrt(m_top**2 + pt**2)
     top = np.stack([transverse_mass * np.cosh(rapidity), pt * np.cos(phi), pt * np.sin(phi),
                     transverse_mass * np.sinh(rapidity)], axis=1)
     top_axes = _axes(top[:, 1:], _BEAM)
-    w_direction = _direction(costheta_w, phi_w, top_axes)
+    if b_direction == "beam-poles":
+        w_direction = -_from_bipolar(first, second, top)
+    else:
+        w_direction = _direction(first, second, top_axes)
     p_w = two_body_momentum(m_top, m_w, m_b)[:, None] * w_direction
     w_star = np.concatenate([np.sqrt(np.sum(p_w**2, axis=1) + m_w**2)[:, None], p_w], axis=1)
     b_star = np.concatenate([np.sqrt(np.sum(p_w**2, axis=1) + m_b**2)[:, None], -p_w], axis=1)
@@ -122,28 +179,34 @@ def _decode_side(pt, phi, rapidity, coordinates, masses):
             _lab_frame(_lab_frame(neutrino, w_star), top))
 
 
-def decode(features: np.ndarray, rotation: np.ndarray, masses: np.ndarray) -> np.ndarray:
-    """15 coordinates (N, 15) and azimuth phi_t -> six four-momenta (N, 6, 4) with zero summed pT.
+def decode(features: np.ndarray, rotation: np.ndarray, masses: np.ndarray, b_direction: str = "helicity") -> np.ndarray:
+    """15 coordinates (N, 15) for ``b_direction`` and azimuth phi_t -> six four-momenta (N, 6, 4) with zero summed pT.
 
     ``masses`` (N, 6) are the external masses. Coordinates below a two-body threshold
     (m_t < m_W + m_b, m_W < m_l + m_nu) give NaN momenta: callers flag them as unphysical.
     """
-    features = np.asarray(features, dtype=np.float64)
+    values = np.asarray(features, dtype=np.float64)
     rotation = np.asarray(rotation, dtype=np.float64)
     masses = np.asarray(masses, dtype=np.float64)
-    pt = features[:, _column("pt_t")]
+    pt = values[:, _column("pt_t")]
     out = np.empty((len(features), 6, 4))
     sides = (("top", "y_t", rotation), ("tbar", "y_tbar", rotation + np.pi))
     for (label, rapidity, azimuth), slots in zip(sides, _SIDES):
-        coordinates = [features[:, _column(f"{c}_{label}")] for c in SIDE_COORDINATES]
-        decayed = _decode_side(pt, azimuth, features[:, _column(rapidity)], coordinates, [masses[:, i] for i in slots])
+        coordinates = [values[:, _column(f"{c}_{label}", b_direction)] for c in B_DIRECTIONS[b_direction]]
+        decayed = _decode_side(pt, azimuth, values[:, _column(rapidity)], coordinates, [masses[:, i] for i in slots], b_direction)
         for slot, momentum in zip(slots, decayed):
             out[:, slot] = momentum
     return out
 
 
-ANGLE_COLUMNS = [i for i, name in enumerate(FEATURES) if name.startswith("phi_")]
-COSINE_COLUMNS = [i for i, name in enumerate(FEATURES) if name.startswith("costheta_")]
+def _angle_columns(b_direction: str) -> list[int]:
+    return [i for i, name in enumerate(features(b_direction)) if name.startswith(("phi_", "psi_"))]
+
+
+def _cosine_columns(b_direction: str) -> list[int]:
+    return [i for i, name in enumerate(features(b_direction)) if name.startswith("costheta_")]
+
+
 _LIMIT = 1.0 - 1e-15  # |cos theta|, |phi/pi| are clipped below 1 so that arctanh stays finite
 _SMALLEST = 1e-300  # floor of the distance to a threshold (events exactly at it, massless-b files)
 
@@ -163,22 +226,23 @@ def _line_to_mass(value, resonance, threshold):
     return pole + width * np.sinh(low + np.logaddexp(0.0, value - low))
 
 
-def shape(features: np.ndarray) -> np.ndarray:
+def shape(features: np.ndarray, b_direction: str = "helicity") -> np.ndarray:
     """Non-linear preprocessing: pT^(1/3); the masses mapped to the real line above their thresholds
     (m_W > 0, m_t > m_W + m_b with m_b = 4.75 GeV) with the Breit-Wigner peaks flattened, see
-    :func:`_mass_to_line`; arctanh(cos theta) and arctanh(phi/pi)."""
+    :func:`_mass_to_line`; arctanh(cos theta) and arctanh(phi/pi) (psi_b likewise; rho_b is already on the line)."""
     out = np.array(features, dtype=np.float64, copy=True)
     out[:, _column("pt_t")] = np.cbrt(out[:, _column("pt_t")])
     for side in ("top", "tbar"):
         m_top, m_w = features[:, _column(f"m_t_{side}")], features[:, _column(f"m_W_{side}")]
         out[:, _column(f"m_W_{side}")] = _mass_to_line(m_w, _RESONANCES["m_W"], 0.0)
         out[:, _column(f"m_t_{side}")] = _mass_to_line(m_top, _RESONANCES["m_t"], m_w + B_MASS)
-    out[:, COSINE_COLUMNS] = np.arctanh(np.clip(out[:, COSINE_COLUMNS], -_LIMIT, _LIMIT))
-    out[:, ANGLE_COLUMNS] = np.arctanh(np.clip(out[:, ANGLE_COLUMNS] / np.pi, -_LIMIT, _LIMIT))
+    cosines, angles = _cosine_columns(b_direction), _angle_columns(b_direction)
+    out[:, cosines] = np.arctanh(np.clip(out[:, cosines], -_LIMIT, _LIMIT))
+    out[:, angles] = np.arctanh(np.clip(out[:, angles] / np.pi, -_LIMIT, _LIMIT))
     return out
 
 
-def unshape(shaped: np.ndarray) -> np.ndarray:
+def unshape(shaped: np.ndarray, b_direction: str = "helicity") -> np.ndarray:
     """Invert :func:`shape`; any real input gives masses above their thresholds."""
     out = np.array(shaped, dtype=np.float64, copy=True)
     out[:, _column("pt_t")] = out[:, _column("pt_t")] ** 3
@@ -186,6 +250,7 @@ def unshape(shaped: np.ndarray) -> np.ndarray:
         m_w = _line_to_mass(shaped[:, _column(f"m_W_{side}")], _RESONANCES["m_W"], 0.0)
         out[:, _column(f"m_W_{side}")] = m_w
         out[:, _column(f"m_t_{side}")] = _line_to_mass(shaped[:, _column(f"m_t_{side}")], _RESONANCES["m_t"], m_w + B_MASS)
-    out[:, COSINE_COLUMNS] = np.tanh(out[:, COSINE_COLUMNS])
-    out[:, ANGLE_COLUMNS] = np.pi * np.tanh(out[:, ANGLE_COLUMNS])
+    cosines, angles = _cosine_columns(b_direction), _angle_columns(b_direction)
+    out[:, cosines] = np.tanh(out[:, cosines])
+    out[:, angles] = np.pi * np.tanh(out[:, angles])
     return out

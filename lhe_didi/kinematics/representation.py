@@ -4,6 +4,8 @@
   17 training coordinates (nu~'s redundant pT and phi kept).
 * ``decay-chain`` (:mod:`.decay_chain`): top kinematics, resonance masses and decay angles,
   15 coordinates, with the Breit-Wigner peaks of m_t and m_W flattened by the preprocessing.
+* ``decay-chain-beams``: the same, with the b direction in the top rest frame in bipolar
+  coordinates about the two beams, which resolve b quarks collinear with a beam.
 
 Both act on the six decay products in the frame where their summed pT vanishes. A model directory
 records its representation in ``config["preprocessing"]["representation"]``; older models without
@@ -70,31 +72,33 @@ class Particles(Representation):
 
 
 class DecayChain(Representation):
-    """Top (pT, y), resonance masses and decay angles of both sides (15 coordinates)."""
+    """Top (pT, y), resonance masses and decay angles of both sides (15 coordinates); ``b_direction`` says how
+    the b direction in the top rest frame is given (``helicity`` angles, or bipolar about the ``beam-poles``)."""
 
-    name = "decay-chain"
-    features = decay_chain.FEATURES
+    def __init__(self, name: str = "decay-chain", b_direction: str = "helicity"):
+        self.name, self.b_direction = name, b_direction
+        self.features = decay_chain.features(b_direction)
 
     def encode(self, momenta):
-        features, rotation = decay_chain.encode(momenta)
+        features, rotation = decay_chain.encode(momenta, self.b_direction)
         return event_map.EncodedEvents(features=features, rotation=rotation)
 
     def decode(self, features, rotation, masses, neutrino="boost"):
         """pT balance is exact by construction; ``neutrino`` has no effect here."""
-        return decay_chain.decode(features, rotation, masses)
+        return decay_chain.decode(features, rotation, masses, self.b_direction)
 
     def shape(self, features):
-        return decay_chain.shape(features)
+        return decay_chain.shape(features, self.b_direction)
 
     def unshape(self, shaped):
-        return decay_chain.unshape(shaped)
+        return decay_chain.unshape(shaped, self.b_direction)
 
 
-REPRESENTATIONS = {r.name: r for r in (Particles(), DecayChain())}
+REPRESENTATIONS = {r.name: r for r in (Particles(), DecayChain(), DecayChain("decay-chain-beams", "beam-poles"))}
 
 
 def get(name: str) -> Representation:
-    """The representation called ``name`` (``particles`` or ``decay-chain``)."""
+    """The representation called ``name`` (``particles``, ``decay-chain`` or ``decay-chain-beams``)."""
     try:
         return REPRESENTATIONS[name]
     except KeyError:

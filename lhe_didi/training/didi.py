@@ -233,6 +233,8 @@ _INPUTS = {
     "decay-chain": "15-D decay chain: top pT^(1/3) and rapidities, m_t and m_W per side as asinh((m - M)/Gamma) with the\n"
                    "  two-body thresholds sent to -infinity, arctanh of the W and lepton decay angles (cos theta, phi/pi) in the\n"
                    "  top and W rest frames,",
+    "decay-chain-beams": "15-D decay chain as decay-chain, but the b direction in the top rest frame as bipolar coordinates about\n"
+                         "  the two beams (rho_b = log(sin(theta+/2)/sin(theta-/2)), arctanh(psi_b/pi)),",
 }
 
 
