@@ -122,6 +122,7 @@ def test_outputs_get_the_permissions_of_a_normally_created_file(tmp_path, exampl
     assert stat.S_IMODE((tmp_path / "o.lhe.gz").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
     assert stat.S_IMODE((tmp_path / "model" / "config.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "model" / "weights.safetensors").stat().st_mode) == 0o644  # safetensors writes 0o600
 
 
 def test_sigterm_while_writing_leaves_no_file(tmp_path, example_lo_path):

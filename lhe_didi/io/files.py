@@ -33,6 +33,9 @@ def staged_directory(final: str | os.PathLike) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         yield staging
+        for written in staging.rglob("*"):  # some writers (safetensors) create owner-only files
+            if written.is_file():
+                os.chmod(written, 0o666 & ~_umask())
         if final.exists():
             shutil.rmtree(final)
         publish(staging, final, directory=True)
