@@ -16,10 +16,15 @@ def _umask() -> int:
     return mask
 
 
+def _give_normal_mode(path: str | os.PathLike, directory: bool = False) -> None:
+    """The permissions of a normally created file (0o666, directories 0o777, less the umask)."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def publish(temporary: str | os.PathLike, final: str | os.PathLike, directory: bool = False) -> Path:
     """Rename a finished ``temporary`` file (or ``directory``) to ``final``, first giving it the permissions of one
-    created normally (0o666, directories 0o777, less the umask) instead of the owner-only mode of mkstemp/mkdtemp."""
-    os.chmod(temporary, (0o777 if directory else 0o666) & ~_umask())
+    created normally instead of the owner-only mode of mkstemp/mkdtemp."""
+    _give_normal_mode(temporary, directory)
     os.replace(temporary, final)
     return Path(final)
 
@@ -35,7 +40,7 @@ def staged_directory(final: str | os.PathLike) -> Iterator[Path]:
         yield staging
         for written in staging.rglob("*"):  # some writers (safetensors) create owner-only files
             if written.is_file():
-                os.chmod(written, 0o666 & ~_umask())
+                _give_normal_mode(written)
         if final.exists():
             shutil.rmtree(final)
         publish(staging, final, directory=True)

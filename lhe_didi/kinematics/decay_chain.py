@@ -119,7 +119,8 @@ def _to_bipolar(direction: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.
     planar = np.sum(direction * e1, axis=1) + 1j * np.sum(direction * e2, axis=1)
     lifted = t * 0.5 * np.sum((direction + e3) ** 2, axis=1)  # t (1 + n.e3), exact to O(delta^2) near n = -e3
     numerator, denominator = planar - lifted, planar + lifted
-    w = np.where(np.abs(denominator) > 0, numerator / np.where(np.abs(denominator) > 0, denominator, 1.0), 1.0)
+    defined = np.abs(denominator) > 0  # zero at n = -e3 (0 / 0, limit w = 1) and exactly on the pole d-
+    w = np.where(defined, numerator / np.where(defined, denominator, 1.0), 1.0)
     with np.errstate(divide="ignore"):
         return np.log(np.abs(w)), np.angle(w)
 
