@@ -264,6 +264,9 @@ def train():
 @click.option("--representation", type=click.Choice(["decay-chain", "decay-chain-beams", "particles"]), default="decay-chain", show_default=True,
               help="Network coordinates: top kinematics, resonance masses and decay angles (decay-chain-beams: the b"
                    " direction about the two beams), or (pT, eta, phi) of the six particles (method paper).")
+@click.option("--breit-wigner-scale", type=click.Choice(["width", "half-width"]), default="width", show_default=True,
+              help="Decay-chain coordinates: flatten m_t and m_W as asinh((m - M)/Gamma) (width, the shipped models) or"
+                   " asinh((m - M)/(Gamma/2)) (half-width, under which a Breit-Wigner peak becomes a smooth 1/cosh).")
 @click.option("--coupling", type=click.Choice(["independent", "ot"]), default="independent", show_default=True,
               help="How training pairs are drawn: independently (paper Eq. 8) or by mini-batch optimal transport.")
 @click.option("--ot-block", type=click.IntRange(min=2), default=256, show_default=True,

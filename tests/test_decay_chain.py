@@ -148,6 +148,26 @@ def test_shaping_round_trip_and_thresholds(hvq_lo):
     assert np.isnan(decoded[1]).any() and np.isnan(decoded[2]).any() and np.all(np.isfinite(decoded[0]))
 
 
+def test_half_width_flattening_turns_a_breit_wigner_into_a_sech_law(hvq_lo):
+    # masses drawn from a Breit-Wigner (Cauchy, half width Gamma/2) by the inverse CDF at probabilities q: with
+    # s = Gamma/2, u = asinh((m - M)/s) has the law 1/(pi cosh u), whose CDF (2/pi) arctan(e^u) gives q back
+    mass, width = dc._RESONANCES["m_t"]
+    q = np.linspace(0.2, 0.8, 61)
+    masses = mass + width / 2 * np.tan(np.pi * (q - 0.5))
+    threshold = dc._RESONANCES["m_W"][0] + 4.75  # the inverse softplus shifts u by less than 0.015 here
+
+    def cdf(scale):
+        return 2 / np.pi * np.arctan(np.exp(dc._mass_to_line(masses, (mass, width), threshold, scale)))
+
+    assert np.max(np.abs(cdf("half-width") - q)) < 0.005
+    assert np.max(np.abs(cdf("width") - q)) > 0.05  # the full width leaves a peak twice as sharp
+    _, momenta = hvq_lo
+    features = dc.encode(momenta, "beam-poles")[0]
+    shaped = dc.shape(features, "beam-poles", "half-width")
+    np.testing.assert_allclose(dc.unshape(shaped, "beam-poles", "half-width"), features, rtol=1e-10, atol=1e-10)
+    assert not np.allclose(shaped, dc.shape(features, "beam-poles"))
+
+
 def test_preprocessor_records_its_representation(hvq_lo):
     _, momenta = hvq_lo
     chain = get("decay-chain")
@@ -166,3 +186,14 @@ def test_preprocessor_records_its_representation(hvq_lo):
         Preprocessor.from_dict({**data, "representation": "particles"})
     with pytest.raises(ValueError, match="unknown representation"):
         get("jets")
+    # the Breit-Wigner scale is recorded where it is not the default, and only decay-chain coordinates have one
+    assert "breit_wigner_scale" not in data
+    half = Preprocessor.fit(features, "decay-chain", "half-width")
+    assert half.to_dict()["breit_wigner_scale"] == "half-width"
+    assert Preprocessor.from_dict(half.to_dict()).representation.breit_wigner_scale == "half-width"
+    assert Preprocessor.from_dict(data).representation.breit_wigner_scale == "width"
+    assert get("decay-chain").breit_wigner_scale == "width"  # the shared instance is not changed
+    with pytest.raises(ValueError, match="no resonance masses"):
+        get("particles", "half-width")
+    with pytest.raises(ValueError, match="unknown Breit-Wigner scale"):
+        get("decay-chain", "quarter")

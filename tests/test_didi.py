@@ -137,13 +137,15 @@ def test_transform_nlo_keeps_extras_order_and_invariants(tmp_path, tiny_model, h
     assert f"{report.events_out} written" in tail
 
 
-@pytest.mark.parametrize("representation", ["decay-chain", "decay-chain-beams"])
-def test_decay_chain_model_trains_and_transforms(tmp_path, example_lo_path, hvq_nlo_path, nlo_batch, representation):
-    settings = DidiSettings(**{**TINY, "epochs": 4, "representation": representation})
+@pytest.mark.parametrize("representation, scale", [("decay-chain", "width"), ("decay-chain-beams", "width"),
+                                                   ("decay-chain-beams", "half-width")])
+def test_decay_chain_model_trains_and_transforms(tmp_path, example_lo_path, hvq_nlo_path, nlo_batch, representation, scale):
+    settings = DidiSettings(**{**TINY, "epochs": 4, "representation": representation, "breit_wigner_scale": scale})
     result = train_didi(example_lo_path, hvq_nlo_path, tmp_path / "chain", settings, progress=False)
     assert result["history"][-1]["validation_loss"] < result["history"][0]["validation_loss"]
     model = DidiModel(tmp_path / "chain", "cpu")
     assert model.representation.name == representation and model.network.config["dim"] == 15
+    assert model.representation.breit_wigner_scale == scale
     out = tmp_path / "off.lhe"
     report = transform_file(hvq_nlo_path, out, tmp_path / "chain", device="cpu", batch_size=2000)
     assert report.events_out + len(report.unphysical) == 5000 and report.events_out > 4500  # 4 epochs on 1k events

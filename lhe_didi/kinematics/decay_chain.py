@@ -11,7 +11,7 @@ is reached from the top rest frame.
 The map is a bijection for every event, resonant or not: the labels only name which particles are
 grouped, so non-resonant (single-top-like, off-shell) configurations are as well described as
 tt~ ones. The resonance masses become coordinates of their own, so the network sees the sharp
-Breit-Wigner peaks as smooth densities after :func:`shape` (asinh((m - M) / Gamma)), instead of having
+Breit-Wigner peaks as smooth densities after :func:`shape` (asinh((m - M) / s)), instead of having
 to reproduce them through a precise combination of 9 particle coordinates; :func:`shape` also sends
 the two-body thresholds (m_W > 0, m_t > m_W + m_b) to -infinity, so every network output is a
 kinematically allowed decay chain.
@@ -53,6 +53,11 @@ BEAM_FEATURES = features("beam-poles")
 _SIDES = ((B, LEPTON_PLUS, NEUTRINO), (B_BAR, LEPTON_MINUS, NEUTRINO_BAR))
 _BEAM = np.array([0.0, 0.0, 1.0])
 _RESONANCES = {"m_t": (TOP_MASS, TOP_WIDTH), "m_W": (W_MASS, W_WIDTH)}
+BREIT_WIGNER_SCALES = {"width": 1.0, "half-width": 0.5}
+"""The scale s of the mass flattening asinh((m - M) / s) in units of the width: ``width`` (s = Gamma, the shipped
+models) or ``half-width`` (s = Gamma / 2, the Breit-Wigner's half width at half maximum, under which a
+Breit-Wigner peak becomes the smooth density 1 / (pi cosh u) of u; with s = Gamma it stays a peak twice as sharp,
+2 cosh u / (pi (4 sinh^2 u + 1)))."""
 
 
 def _column(name: str, b_direction: str = "helicity") -> int:
@@ -212,45 +217,48 @@ _LIMIT = 1.0 - 1e-15  # |cos theta|, |phi/pi| are clipped below 1 so that arctan
 _SMALLEST = 1e-300  # floor of the distance to a threshold (events exactly at it, massless-b files)
 
 
-def _mass_to_line(mass, resonance, threshold):
-    """m above ``threshold`` -> the real line: asinh((m - M) / Gamma) (flat over the Breit-Wigner peak,
-    logarithmic in the tails) with the threshold sent to -infinity by an inverse softplus."""
+def _mass_to_line(mass, resonance, threshold, scale="width"):
+    """m above ``threshold`` -> the real line: asinh((m - M) / s) (s = Gamma x ``BREIT_WIGNER_SCALES[scale]``; smooth
+    over the Breit-Wigner peak, logarithmic in the tails) with the threshold sent to -infinity by an inverse softplus."""
     pole, width = resonance
-    u, low = np.arcsinh((mass - pole) / width), np.arcsinh((threshold - pole) / width)
+    s = width * BREIT_WIGNER_SCALES[scale]
+    u, low = np.arcsinh((mass - pole) / s), np.arcsinh((threshold - pole) / s)
     return low + np.log(np.maximum(np.expm1(u - low), _SMALLEST))
 
 
-def _line_to_mass(value, resonance, threshold):
+def _line_to_mass(value, resonance, threshold, scale="width"):
     """Inverse of :func:`_mass_to_line`: every real value gives a mass above the threshold."""
     pole, width = resonance
-    low = np.arcsinh((threshold - pole) / width)
-    return pole + width * np.sinh(low + np.logaddexp(0.0, value - low))
+    s = width * BREIT_WIGNER_SCALES[scale]
+    low = np.arcsinh((threshold - pole) / s)
+    return pole + s * np.sinh(low + np.logaddexp(0.0, value - low))
 
 
-def shape(features: np.ndarray, b_direction: str = "helicity") -> np.ndarray:
+def shape(features: np.ndarray, b_direction: str = "helicity", breit_wigner_scale: str = "width") -> np.ndarray:
     """Non-linear preprocessing: pT^(1/3); the masses mapped to the real line above their thresholds
-    (m_W > 0, m_t > m_W + m_b with m_b = 4.75 GeV) with the Breit-Wigner peaks flattened, see
-    :func:`_mass_to_line`; arctanh(cos theta) and arctanh(phi/pi) (psi_b likewise; rho_b is already on the line)."""
+    (m_W > 0, m_t > m_W + m_b with m_b = 4.75 GeV) with the Breit-Wigner peaks flattened on the scale
+    ``breit_wigner_scale`` (:data:`BREIT_WIGNER_SCALES`), see :func:`_mass_to_line`; arctanh(cos theta) and arctanh(phi/pi) (psi_b likewise; rho_b is already on the line)."""
     out = np.array(features, dtype=np.float64, copy=True)
     out[:, _column("pt_t")] = np.cbrt(out[:, _column("pt_t")])
     for side in ("top", "tbar"):
         m_top, m_w = features[:, _column(f"m_t_{side}")], features[:, _column(f"m_W_{side}")]
-        out[:, _column(f"m_W_{side}")] = _mass_to_line(m_w, _RESONANCES["m_W"], 0.0)
-        out[:, _column(f"m_t_{side}")] = _mass_to_line(m_top, _RESONANCES["m_t"], m_w + B_MASS)
+        out[:, _column(f"m_W_{side}")] = _mass_to_line(m_w, _RESONANCES["m_W"], 0.0, breit_wigner_scale)
+        out[:, _column(f"m_t_{side}")] = _mass_to_line(m_top, _RESONANCES["m_t"], m_w + B_MASS, breit_wigner_scale)
     cosines, angles = _cosine_columns(b_direction), _angle_columns(b_direction)
     out[:, cosines] = np.arctanh(np.clip(out[:, cosines], -_LIMIT, _LIMIT))
     out[:, angles] = np.arctanh(np.clip(out[:, angles] / np.pi, -_LIMIT, _LIMIT))
     return out
 
 
-def unshape(shaped: np.ndarray, b_direction: str = "helicity") -> np.ndarray:
+def unshape(shaped: np.ndarray, b_direction: str = "helicity", breit_wigner_scale: str = "width") -> np.ndarray:
     """Invert :func:`shape`; any real input gives masses above their thresholds."""
     out = np.array(shaped, dtype=np.float64, copy=True)
     out[:, _column("pt_t")] = out[:, _column("pt_t")] ** 3
     for side in ("top", "tbar"):
-        m_w = _line_to_mass(shaped[:, _column(f"m_W_{side}")], _RESONANCES["m_W"], 0.0)
+        m_w = _line_to_mass(shaped[:, _column(f"m_W_{side}")], _RESONANCES["m_W"], 0.0, breit_wigner_scale)
         out[:, _column(f"m_W_{side}")] = m_w
-        out[:, _column(f"m_t_{side}")] = _line_to_mass(shaped[:, _column(f"m_t_{side}")], _RESONANCES["m_t"], m_w + B_MASS)
+        out[:, _column(f"m_t_{side}")] = _line_to_mass(shaped[:, _column(f"m_t_{side}")], _RESONANCES["m_t"], m_w + B_MASS,
+                                                     breit_wigner_scale)
     cosines, angles = _cosine_columns(b_direction), _angle_columns(b_direction)
     out[:, cosines] = np.tanh(out[:, cosines])
     out[:, angles] = np.pi * np.tanh(out[:, angles])

@@ -9,7 +9,8 @@
 
 Both act on the six decay products in the frame where their summed pT vanishes. A model directory
 records its representation in ``config["preprocessing"]["representation"]``; older models without
-the entry use ``particles``.
+the entry use ``particles``. The decay-chain ones flatten the resonance masses on a scale recorded as
+``config["preprocessing"]["breit_wigner_scale"]`` (:data:`.decay_chain.BREIT_WIGNER_SCALES`; absent = ``width``).
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ class DecayChain(Representation):
     """Top (pT, y), resonance masses and decay angles of both sides (15 coordinates); ``b_direction`` says how
     the b direction in the top rest frame is given (``helicity`` angles, or bipolar about the ``beam-poles``)."""
 
-    def __init__(self, name: str = "decay-chain", b_direction: str = "helicity"):
-        self.name, self.b_direction = name, b_direction
+    def __init__(self, name: str = "decay-chain", b_direction: str = "helicity", breit_wigner_scale: str = "width"):
+        self.name, self.b_direction, self.breit_wigner_scale = name, b_direction, breit_wigner_scale
         self.features = decay_chain.features(b_direction)
 
     def encode(self, momenta):
@@ -88,29 +89,37 @@ class DecayChain(Representation):
         return decay_chain.decode(features, rotation, masses, self.b_direction)
 
     def shape(self, features):
-        return decay_chain.shape(features, self.b_direction)
+        return decay_chain.shape(features, self.b_direction, self.breit_wigner_scale)
 
     def unshape(self, shaped):
-        return decay_chain.unshape(shaped, self.b_direction)
+        return decay_chain.unshape(shaped, self.b_direction, self.breit_wigner_scale)
 
 
 REPRESENTATIONS = {r.name: r for r in (Particles(), DecayChain(), DecayChain("decay-chain-beams", "beam-poles"))}
 
 
-def get(name: str) -> Representation:
-    """The representation called ``name`` (``particles``, ``decay-chain`` or ``decay-chain-beams``)."""
+def get(name: str, breit_wigner_scale: str = "width") -> Representation:
+    """The representation called ``name`` (``particles``, ``decay-chain`` or ``decay-chain-beams``), its resonance
+    masses flattened on ``breit_wigner_scale`` (decay-chain ones only; see :data:`.decay_chain.BREIT_WIGNER_SCALES`)."""
     try:
-        return REPRESENTATIONS[name]
+        representation = REPRESENTATIONS[name]
     except KeyError:
         raise ValueError(f"unknown representation {name!r}; choose from {', '.join(REPRESENTATIONS)}") from None
+    if breit_wigner_scale not in decay_chain.BREIT_WIGNER_SCALES:
+        raise ValueError(f"unknown Breit-Wigner scale {breit_wigner_scale!r}; choose from {', '.join(decay_chain.BREIT_WIGNER_SCALES)}")
+    if breit_wigner_scale == "width":
+        return representation
+    if not isinstance(representation, DecayChain):
+        raise ValueError(f"the {name} representation has no resonance masses; the Breit-Wigner scale applies to decay-chain ones")
+    return DecayChain(representation.name, representation.b_direction, breit_wigner_scale)
 
 
 class Preprocessor:
     """Shaping (see each representation) and standardisation with stored mean and standard deviation,
     fitted on training data and stored with a model so that encoding is reproducible."""
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray, representation: str = "particles"):
-        self.representation = get(representation)
+    def __init__(self, mean: np.ndarray, std: np.ndarray, representation: str = "particles", breit_wigner_scale: str = "width"):
+        self.representation = get(representation, breit_wigner_scale)
         self.mean = np.asarray(mean, dtype=np.float64)
         self.std = np.asarray(std, dtype=np.float64)
         size = len(self.representation.features)
@@ -120,10 +129,10 @@ class Preprocessor:
             raise ValueError("std must be positive")
 
     @classmethod
-    def fit(cls, features: np.ndarray, representation: str = "particles") -> Preprocessor:
+    def fit(cls, features: np.ndarray, representation: str = "particles", breit_wigner_scale: str = "width") -> Preprocessor:
         """Fit mean and standard deviation on (N, D) training coordinates."""
-        shaped = get(representation).shape(features)
-        return cls(shaped.mean(axis=0), shaped.std(axis=0), representation)
+        shaped = get(representation, breit_wigner_scale).shape(features)
+        return cls(shaped.mean(axis=0), shaped.std(axis=0), representation, breit_wigner_scale)
 
     def forward(self, features: np.ndarray) -> np.ndarray:
         """(N, D) coordinates -> standardised network inputs."""
@@ -134,14 +143,18 @@ class Preprocessor:
         return self.representation.unshape(np.asarray(standardised, dtype=np.float64) * self.std + self.mean)
 
     def to_dict(self) -> dict:
-        """JSON-serialisable statistics."""
-        return {"representation": self.representation.name, "features": self.representation.features,
+        """JSON-serialisable statistics (the Breit-Wigner scale only where it is not the default ``width``, so that
+        models made before it existed keep their content hashes)."""
+        data = {"representation": self.representation.name, "features": self.representation.features,
                 "mean": self.mean.tolist(), "std": self.std.tolist()}
+        scale = getattr(self.representation, "breit_wigner_scale", "width")
+        return data if scale == "width" else {**data, "breit_wigner_scale": scale}
 
     @classmethod
     def from_dict(cls, data: dict) -> Preprocessor:
         """Inverse of :meth:`to_dict`; checks the feature layout matches this version."""
-        representation = get(data.get("representation", "particles"))
+        scale = data.get("breit_wigner_scale", "width")
+        representation = get(data.get("representation", "particles"), scale)
         if data.get("features") != representation.features:
             raise ValueError("preprocessing statistics were made for a different feature layout")
-        return cls(np.asarray(data["mean"]), np.asarray(data["std"]), representation.name)
+        return cls(np.asarray(data["mean"]), np.asarray(data["std"]), representation.name, scale)

@@ -49,6 +49,7 @@ class DidiSettings:
     weight_decay: float = 1e-5
     noise: float = 1e-4
     representation: str = "decay-chain"
+    breit_wigner_scale: str = "width"
     coupling: str = "independent"
     ot_block: int = 256
     validation_fraction: float = 0.1
@@ -135,7 +136,7 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
     if settings.coupling not in COUPLINGS:
         raise LheDidiError(f"unknown coupling {settings.coupling!r}; choose from {', '.join(COUPLINGS)}")
     try:  # checked before the (long) reading of the training files
-        representations.get(settings.representation)
+        representations.get(settings.representation, settings.breit_wigner_scale)
     except ValueError as exc:
         raise LheDidiError(str(exc)) from None
     torch.manual_seed(settings.seed)
@@ -150,7 +151,7 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
     on, off = on[rng.permutation(len(on))], off[rng.permutation(len(off))]
     if min(len(on), len(off)) < 10:
         raise LheDidiError("need at least 10 events in each training file")
-    preprocessor = Preprocessor.fit(np.concatenate([on, off]), settings.representation)
+    preprocessor = Preprocessor.fit(np.concatenate([on, off]), settings.representation, settings.breit_wigner_scale)
     ranges = feature_ranges(on, off)
 
     def split(features):
@@ -238,6 +239,11 @@ _INPUTS = {
 }
 
 
+def _scale_note(preprocessing: dict) -> str:
+    scale = preprocessing.get("breit_wigner_scale", "width")
+    return "" if scale == "width" else "\n  masses flattened on the Breit-Wigner half width (Gamma/2 in place of Gamma),"
+
+
 def model_card(config: dict) -> str:
     """Markdown summary of a DiDi model directory."""
     arch, train, data = config["architecture"], config["training"], config["data"]
@@ -252,7 +258,7 @@ def model_card(config: dict) -> str:
 - **Content hash**: `{{content_hash}}` (checked at load) — lhe-didi {__version__}
 - **Architecture**: {"Bayesian " if arch["bayesian"] else ""}MLP, {arch["depth"]} x {arch["width"]}, SiLU, time embedding {arch["embedding"]},
   last layer zero-initialised{f', prior width {arch["prior_width"]}, c = {train["kl_scale"]}' if arch["bayesian"] else ''}.
-- **Inputs**: {_INPUTS[config["preprocessing"].get("representation", "particles")]}
+- **Inputs**: {_INPUTS[config["preprocessing"].get("representation", "particles")]}{_scale_note(config["preprocessing"])}
   standardised; decay products taken in the frame where their system has zero pT.
 - **Training pairs**: {train.get("coupling", "independent")} coupling{f' (exact optimal transport in blocks of {train["ot_block"]})' if train.get("coupling") == "ot" else ' (paper Eq. 8)'}.
 - **Training data**: on-shell `{data["onshell"]["path"]}` ({data["onshell"]["events_used"]} events, sha256 `{data["onshell"]["sha256"][:16]}…`),
