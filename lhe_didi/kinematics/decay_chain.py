@@ -237,7 +237,8 @@ def _line_to_mass(value, resonance, threshold, scale="width"):
 def shape(features: np.ndarray, b_direction: str = "helicity", breit_wigner_scale: str = "width") -> np.ndarray:
     """Non-linear preprocessing: pT^(1/3); the masses mapped to the real line above their thresholds
     (m_W > 0, m_t > m_W + m_b with m_b = 4.75 GeV) with the Breit-Wigner peaks flattened on the scale
-    ``breit_wigner_scale`` (:data:`BREIT_WIGNER_SCALES`), see :func:`_mass_to_line`; arctanh(cos theta) and arctanh(phi/pi) (psi_b likewise; rho_b is already on the line)."""
+    ``breit_wigner_scale`` (:data:`BREIT_WIGNER_SCALES`), see :func:`_mass_to_line`; arctanh(cos theta) and
+    arctanh(phi/pi) (psi_b likewise; rho_b is already on the line)."""
     out = np.array(features, dtype=np.float64, copy=True)
     out[:, _column("pt_t")] = np.cbrt(out[:, _column("pt_t")])
     for side in ("top", "tbar"):

@@ -25,6 +25,7 @@ class Representation:
 
     name: str
     features: list[str]
+    breit_wigner_scale: str = "width"  # flattening scale of the resonance masses (only decay-chain ones have masses)
 
     def encode(self, momenta: np.ndarray) -> event_map.EncodedEvents:
         """Six four-momenta (N, 6, 4) in their zero-pT frame -> coordinates and global azimuth."""
@@ -147,7 +148,7 @@ class Preprocessor:
         models made before it existed keep their content hashes)."""
         data = {"representation": self.representation.name, "features": self.representation.features,
                 "mean": self.mean.tolist(), "std": self.std.tolist()}
-        scale = getattr(self.representation, "breit_wigner_scale", "width")
+        scale = self.representation.breit_wigner_scale
         return data if scale == "width" else {**data, "breit_wigner_scale": scale}
 
     @classmethod
