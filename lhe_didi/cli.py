@@ -351,6 +351,7 @@ def train_classifier_command(truth, generated, output, **options):
 @_threads_option
 def validate(onshell, offshell, generated, use_weights, posterior, output, max_events, auc, auc_events, seed):
     """Compare on-shell, off-shell truth, DiDi and reweighted DiDi: figures, metrics.json, index.html."""
+    from .validation.far_tails import far_tail_lines
     from .validation.report import auc_lines, build_report, tolerance_lines
 
     with _progress("reading") as bar:
@@ -358,7 +359,7 @@ def validate(onshell, offshell, generated, use_weights, posterior, output, max_e
                                auc, auc_events, seed, progress=bar.update)
     for key, entry in metrics["summary"].items():
         click.echo(f"{key.replace('_', ' ')}: {100 * entry['value']:.1f}% ({entry['observable']})")
-    for line in tolerance_lines(metrics):
+    for line in tolerance_lines(metrics) + far_tail_lines(metrics["far_tails"]):
         click.echo(line)
     if "weights" in metrics:
         w = metrics["weights"]

@@ -21,7 +21,9 @@ from lhe_didi.training.classifier import (TAIL_EMPHASIS_QUANTILE, ClassifierSett
                                           tail_emphasis_factors)
 from lhe_didi.training.data import load_observable_sample
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel
-from lhe_didi.validation.metrics import (TOLERANCE, compare_to_truth, expected_difference_error, histogram_table, inside,
+from lhe_didi.validation.far_tails import FORWARD_B_BINS, far_tail_lines, far_tail_ratios, far_tails_by_sample, pooled_ratio
+from lhe_didi.validation.far_tails import main as far_tails_main
+from lhe_didi.validation.metrics import (TOLERANCE, binning, compare_to_truth, expected_difference_error, histogram_table, inside,
                                         look_elsewhere_sigmas, perfect_sample_excess, score, weighted_auc)
 
 QUICK = ["--epochs", "3", "--width", "16", "--depth", "2", "--batch-size", "256", "--device", "cpu"]
@@ -493,6 +495,10 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     deviations = [abs(m_t["generated"]["ratio"][i] - 1) for i in scored]
     worst = max(metrics["observables"]["m_t"]["generated"][f"{r}_max_deviation"] or 0 for r in ("bulk", "tails"))
     assert max(deviations) == pytest.approx(worst, rel=1e-12)
+    # the far tails beyond the plotted range, per sample, from the same bins
+    assert set(metrics["far_tails"]) == {"onshell", "generated", "reweighted"}
+    assert metrics["far_tails"]["reweighted"] == far_tail_ratios([histograms], "reweighted")
+    assert sum(line.startswith("- reweighted: forward b") for line in index_lines) == 1
     result = run("validate", "--onshell", example_lo_path, "--offshell", hvq_lo_path, "--generated", didi_output,
                  "--weights", "-o", tmp_path / "r2", "--no-auc")
     assert result.exit_code == 1 and "no 'didi_classifier' named weight" in result.output
@@ -524,3 +530,54 @@ def test_validate_report_appears_only_when_complete(tmp_path, monkeypatch, examp
     assert (report / "metrics.json").read_text() == before  # the earlier report is untouched
     assert run(*args, tmp_path / "new").exit_code == 1 and not (tmp_path / "new").exists()
     assert sorted(f.name for f in tmp_path.iterdir()) == ["occupied", "report"]  # no temporary directory left
+
+
+def _far_tail_report(rng, events: int, deficit: float) -> dict:
+    """histograms.json-like tables of eta_b, eta_bbar and pt_t for a truth sample and a sample that keeps only a
+    fraction 1 - ``deficit`` of the events beyond truth's plotted range (binning() of each observable)."""
+    tables = {}
+    for name in ("eta_b", "eta_bbar", "pt_t"):
+        draw = (lambda n: rng.normal(0.0, 2.0, n)) if name.startswith("eta") else (lambda n: rng.exponential(100.0, n))
+        truth, sample = draw(events), draw(events)
+        edges = binning(name, truth)
+        outside = (sample < edges[0]) | (sample > edges[-1])
+        keep = ~outside | (rng.random(events) >= deficit)
+        table = histogram_table(edges, truth, None, {"generated": (sample[keep], None)})
+        tables[name] = {key: ({k: np.asarray(v).tolist() for k, v in value.items()} if isinstance(value, dict)
+                              else np.asarray(value).tolist()) for key, value in table.items() if key != "bulk"}
+    return tables
+
+
+def test_far_tails_pool_bins_and_reports_as_a_ratio_of_sums():
+    rng = np.random.default_rng(7)
+    reports = [_far_tail_report(rng, 200_000, 0.0) for _ in range(2)]
+    pooled = pooled_ratio(reports, "generated", FORWARD_B_BINS)
+    truth = sum(r[name]["truth"][i] for r in reports for name, i in FORWARD_B_BINS)
+    sample = sum(r[name]["generated"]["content"][i] for r in reports for name, i in FORWARD_B_BINS)
+    assert pooled["ratio"] == pytest.approx(sample / truth, rel=1e-12)
+    assert pooled["truth_events"] == sum(r[name]["truth_events"][i] for r in reports for name, i in FORWARD_B_BINS)
+    # one report: four bins of ~200 truth events each; two reports halve the variance
+    single = pooled_ratio(reports[:1], "generated", FORWARD_B_BINS)
+    assert pooled["error"] == pytest.approx(single["error"] / np.sqrt(2), rel=0.1)
+    # the error is the one expected at agreement: perfect samples scatter by it (pulls of unit width)
+    pulls = [(lambda p: (p["ratio"] - 1) / p["error"])(pooled_ratio([_far_tail_report(rng, 40_000, 0.0)], "generated",
+                                                                     FORWARD_B_BINS)) for _ in range(300)]
+    assert abs(np.mean(pulls)) < 0.25 and 0.85 < np.std(pulls) < 1.15
+    # a 20% deficit beyond the plotted range is found in the pooled forward bins and in the pT overflow
+    deficit = [_far_tail_report(rng, 200_000, 0.2) for _ in range(2)]
+    ratios = far_tail_ratios(deficit, "generated")
+    for entry in (ratios["forward_b"], ratios["pt_overflow"]["pt_t"]):
+        assert abs(entry["ratio"] - 0.8) < 3 * entry["error"] < 1 - entry["ratio"]
+    line, = far_tail_lines(far_tails_by_sample(deficit))
+    assert line.startswith("generated: forward b") and f"t {ratios['pt_overflow']['pt_t']['ratio']:.3f}" in line
+
+
+def test_far_tails_command_line(tmp_path, capsys):
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "histograms.json").write_text(json.dumps(_far_tail_report(np.random.default_rng(1), 20_000, 0.5)))
+    assert far_tails_main([str(report), str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "pooled over 2 report(s)" in out and "generated: forward b" in out
+    assert far_tails_main([str(tmp_path / "missing")]) == 1
+    assert capsys.readouterr().err.startswith("Error: ") and far_tails_main([]) == 2

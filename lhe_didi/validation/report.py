@@ -9,8 +9,9 @@ Writes into REPORT_DIR:
     metrics.json                 per observable: largest |ratio - 1| in bulk and tails, the excess
                                  beyond 2 sigma, the deviation significant at 95% confidence over the
                                  region's bins and whether it is within tolerance (2% bulk, 10% tails),
-                                 chi^2/ndf; AUC of fresh two-sample classifiers; the figure files,
-                                 relative to REPORT_DIR
+                                 chi^2/ndf; the rates beyond the plotted range (forward b quarks, pT
+                                 overflows; far_tails.py); AUC of fresh two-sample classifiers; the
+                                 figure files, relative to REPORT_DIR
     histograms.json              per observable and bin: contents, errors, ratios to truth (first and last
                                  entries: underflow and overflow of the plotted range)
     index.md, index.html         summary table linking the figures
@@ -35,6 +36,7 @@ from ..reweight import WEIGHT_ID
 from ..training.classifier import ClassifierSettings, fit_classifier
 from ..training.data import ObservableSample, load_observable_sample
 from . import plots
+from .far_tails import far_tail_lines, far_tails_by_sample
 from .metrics import (MIN_TRUTH_EVENTS, TOLERANCE, TOLERANCE_ALPHA, binning, histogram_table, look_elsewhere_sigmas,
                       score, weighted_histogram)
 
@@ -46,6 +48,8 @@ TOLERANCE_TEXT = (f"Tolerance ({100 * TOLERANCE['bulk']:.0f}% bulk, {100 * TOLER
                   f"(α = {TOLERANCE_ALPHA}; z = {look_elsewhere_sigmas(40):.2f} for 40 bins), so an observable within tolerance "
                   f"in every bin is flagged in at most {100 * TOLERANCE_ALPHA:.0f}% of samples; that lower bound on the "
                   "deviation is the significant deviation.")
+FAR_TAILS_TEXT = ("Beyond the plotted range (truth's 0.1% / 99.9% quantiles), ratio to truth ± the error expected "
+                  "if the sample followed truth; pool several reports with `python -m lhe_didi.validation.far_tails`:")
 # fresh two-sample classifiers: small and quick, the numbers compare samples, not architectures
 AUC_SETTINGS = ClassifierSettings(width=128, depth=3, epochs=30, patience=5, lr_patience=3, validation_fraction=0.5)
 
@@ -184,6 +188,7 @@ def _write_report(output_dir: Path, files: dict, start: ObservableSample, truth:
         metrics["auc"]["note"] = "fresh classifier, 50% of the events held out; 0.5 = indistinguishable"
         metrics["auc_best_epoch"] = {key: epoch for key, (_, epoch) in fits.items()}
 
+    metrics["far_tails"] = far_tails_by_sample([histograms])
     metrics["summary"] = _summary(metrics["observables"])
     metrics["beyond_tolerance"] = beyond_tolerance(metrics["observables"])
     metrics["figures"] = {group: [str(Path(f).relative_to(output_dir)) for f in paths] for group, paths in figures.items()}
@@ -304,6 +309,7 @@ def _markdown(metrics: dict) -> str:
         lines += ["Two-sample AUC (fresh classifier, half the events held out, 0.5 = indistinguishable):", ""]
         lines += [f"- {line}" for line in auc_lines(metrics)] + [""]
     lines += [TOLERANCE_TEXT, ""] + [f"- {line}" for line in tolerance_lines(metrics)] + [""]
+    lines += [FAR_TAILS_TEXT, ""] + [f"- {line}" for line in far_tail_lines(metrics["far_tails"])] + [""]
     lines += ["Over all observables (excess: |x/truth − 1| − 2σ of the bin, the part statistics cannot explain):", ""]
     lines += [f"- {line}" for line in _summary_lines(metrics)] + [""]
     header = "| observable | " + " | ".join(f"{k} bulk | {k} tails | {k} χ²/ndf" for k in keys) + " |"
@@ -331,7 +337,9 @@ def _html(metrics: dict) -> str:
         auc = "<p>Two-sample AUC (0.5 = indistinguishable):</p><ul>" + "".join(
             f"<li>{html.escape(line)}</li>" for line in auc_lines(metrics)) + "</ul>"
     summary = (f"<p>{html.escape(TOLERANCE_TEXT)}</p><ul>"
-               + "".join(f"<li>{html.escape(line)}</li>" for line in tolerance_lines(metrics)) + "</ul><ul>"
+               + "".join(f"<li>{html.escape(line)}</li>" for line in tolerance_lines(metrics)) + "</ul>"
+               + f"<p>{html.escape(FAR_TAILS_TEXT)}</p><ul>"
+               + "".join(f"<li>{html.escape(line)}</li>" for line in far_tail_lines(metrics["far_tails"])) + "</ul><ul>"
                + "".join(f"<li>{html.escape(line)}</li>" for line in _summary_lines(metrics)) + "</ul>")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>lhe-didi validation</title></head><body>"
             f"<h1>lhe-didi validation report</h1><p>largest |x/truth − 1| over bins with ≥ 100 effective truth events "
