@@ -48,7 +48,7 @@ from ..kinematics.observables import transverse_momentum_columns
 from ..models.classifier import ClassifierEnsemble, EventClassifier, InputScaler
 from ..models.store import save_model_dir
 from ..validation.metrics import weighted_auc
-from .data import load_observables
+from .data import load_observables, reading_progress
 from .didi import log_epoch, resolve_device
 
 TAIL_EMPHASIS_QUANTILE = 0.01  # tail emphasis starts at truth's 99% hardness quantile
@@ -236,9 +236,12 @@ def train_classifier(truth: str | Path, generated: str | Path, output: str | Pat
         raise LheDidiError(f"{generated}: beam-exchange augmentation needs beam-symmetrised DiDi output "
                            "(transform --beam-symmetrise); plain output is not symmetric under the beam exchange")
     settings = replace(settings, beam_augment=augment)
-    names, truth_values, truth_weights, truth_info, truth_mirrored = load_observables(truth, settings.max_events, augment)
-    _, generated_values, generated_weights, generated_info, generated_mirrored = load_observables(
-        generated, settings.max_events, augment)
+    with reading_progress(truth, progress) as update:
+        names, truth_values, truth_weights, truth_info, truth_mirrored = load_observables(
+            truth, settings.max_events, augment, update)
+    with reading_progress(generated, progress) as update:
+        _, generated_values, generated_weights, generated_info, generated_mirrored = load_observables(
+            generated, settings.max_events, augment, update)
     members = []
     for member in range(settings.members):
         description = "training classifier" if settings.members == 1 else f"classifier member {member + 1}/{settings.members}"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..errors import LheDidiError
 from ..io.reader import LheHeader, LheReader
@@ -17,6 +21,27 @@ from ..models.store import file_sha256
 
 
 MAX_UNIT_WEIGHT_EXPANSION = 2.0  # DiDi training refuses samples whose unit-weight copies would exceed this x events
+
+
+@contextmanager
+def reading_progress(path: str | Path, enabled: bool = True):
+    """Progress of reading a training file (minutes for millions of events on a CPU): a bar on a terminal, one
+    stderr line when the file is read otherwise (batch jobs). Yields the callable taking each batch's size."""
+    bar = tqdm(desc=f"reading {Path(path).name}", unit=" ev", unit_scale=True, leave=False,
+               disable=not enabled or None)
+    start, count = time.perf_counter(), 0
+
+    def update(events: int) -> None:
+        nonlocal count
+        count += events
+        bar.update(events)
+
+    try:
+        yield update
+    finally:
+        bar.close()
+    if enabled and not sys.stderr.isatty():
+        print(f"read {count} events of {path} in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
 
 
 def unit_weight_copies(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -35,14 +60,14 @@ def unit_weight_copies(weights: np.ndarray, rng: np.random.Generator) -> np.ndar
 
 
 def load_features(path: str | Path, max_events: int | None = None, seed: int = 0,
-                  representation: str = "particles") -> tuple[np.ndarray, dict]:
+                  representation: str = "particles", progress=None) -> tuple[np.ndarray, dict]:
     """DiDi coordinates (:mod:`lhe_didi.kinematics.representation`) of up to ``max_events`` events, and provenance of the file.
 
     Events with weight above the sample's unit weight (kept by the reference generator when
     they exceed its maximum weight) are repeated, see :func:`unit_weight_copies`; events with
     negative weight (NLO samples) are dropped and counted in the provenance. A sample whose weights spread so
     much that this would multiply its size by more than MAX_UNIT_WEIGHT_EXPANSION (a tail-biased sample) is
-    refused: flow matching needs unweighted events.
+    refused: flow matching needs unweighted events. ``progress`` is called with each batch's size.
     """
     coordinates = representations.get(representation)
     reader = LheReader(path)
@@ -50,6 +75,8 @@ def load_features(path: str | Path, max_events: int | None = None, seed: int = 0
     for batch in reader.batches(50_000, max_events):
         chunks.append(coordinates.encode(to_zero_pt_frame(batch.momenta)).features)
         weights.append(batch.weight)
+        if progress is not None:
+            progress(len(batch))
     features = np.concatenate(chunks) if chunks else np.zeros((0, len(coordinates.features)))
     weights = np.concatenate(weights) if weights else np.zeros(0)
     copies = unit_weight_copies(weights, np.random.default_rng(seed))
@@ -116,12 +143,12 @@ def load_observable_sample(path: str | Path, max_events: int | None = None, clas
                             joined["source"], joined["named"], joined["mirrored"])
 
 
-def load_observables(path: str | Path, max_events: int | None = None, mirrored: bool = False
+def load_observables(path: str | Path, max_events: int | None = None, mirrored: bool = False, progress=None
                      ) -> tuple[list[str], np.ndarray, np.ndarray, dict, np.ndarray | None]:
     """Classifier observables (names, (N, 27)) and event weights (N,) of up to ``max_events`` events,
     with the file's provenance and (``mirrored``) the observables of the beam-exchanged events, else None.
     Negative-weight events are dropped and counted in the provenance."""
-    sample = load_observable_sample(path, max_events, mirrored=mirrored)
+    sample = load_observable_sample(path, max_events, progress=progress, mirrored=mirrored)
     keep = sample.weights > 0
     if not keep.any():
         raise LheDidiError(f"{path}: no events with positive weight")

@@ -29,7 +29,7 @@ from ..kinematics.representation import Preprocessor
 from ..models.store import save_model_dir
 from ..models.velocity import VelocityField
 from .coupling import COUPLINGS, pair
-from .data import load_features
+from .data import load_features, reading_progress
 
 
 @dataclass
@@ -144,8 +144,10 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
     output = Path(output)
     checkpoint = _Checkpoint(output.with_name(output.name + ".checkpoint"))
 
-    on, on_info = load_features(onshell, settings.max_events, settings.seed, settings.representation)
-    off, off_info = load_features(offshell, settings.max_events, settings.seed + 1, settings.representation)
+    with reading_progress(onshell, progress) as update:
+        on, on_info = load_features(onshell, settings.max_events, settings.seed, settings.representation, update)
+    with reading_progress(offshell, progress) as update:
+        off, off_info = load_features(offshell, settings.max_events, settings.seed + 1, settings.representation, update)
     # the two samples are used in random order; shuffle once so that the validation tail is unbiased
     rng = np.random.default_rng(settings.seed)
     on, off = on[rng.permutation(len(on))], off[rng.permutation(len(off))]
