@@ -187,6 +187,17 @@ def test_weights_are_exp_logit_and_clipped():
     np.testing.assert_allclose(clipped[:3], (sigmoid / (1 - sigmoid))[:3])
 
 
+@pytest.mark.parametrize(("didi", "classifier", "representation"), [
+    ("didi-default", "classifier-default", "decay-chain"),
+    ("didi-beams-half-width", "classifier-beams-half-width", "decay-chain-beams"),
+])
+def test_committed_classifiers_belong_to_their_didi_models(didi, classifier, representation):
+    models = DEFAULT_MODEL.parent
+    didi_model = DidiModel(models / didi, "cpu")  # both loads verify the content hash
+    assert ClassifierModel(models / classifier, "cpu").didi_model_hash == didi_model.content_hash
+    assert didi_model.config["preprocessing"]["representation"] == representation
+
+
 def test_classifier_model_directory_is_verified(quick_classifier):
     model = ClassifierModel(quick_classifier, "cpu")
     card = (quick_classifier / "MODEL_CARD.md").read_text()
