@@ -592,3 +592,5 @@ def test_far_tails_command_line(tmp_path, capsys):
     assert "pooled over 2 report(s)" in out and "generated: forward b" in out
     assert far_tails_main([str(tmp_path / "missing")]) == 1
     assert capsys.readouterr().err.startswith("Error: ") and far_tails_main([]) == 2
+    capsys.readouterr()
+    assert far_tails_main(["--help"]) == 0 and capsys.readouterr().out.rstrip().endswith("REPORT_DIR ...]")

@@ -78,6 +78,9 @@ def main(argv: list[str]) -> int:
     if not argv:
         print(USAGE, file=sys.stderr)
         return 2
+    if argv[0] in ("-h", "--help"):
+        print(__doc__.strip() + "\n\n" + USAGE)
+        return 0
     tables = []
     for directory in argv:
         path = Path(directory) / "histograms.json"
