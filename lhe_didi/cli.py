@@ -251,7 +251,7 @@ def train():
 @click.argument("onshell", type=click.Path(path_type=Path))
 @click.argument("offshell", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model directory to create.")
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=150, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
 @click.option("--width", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden layer width.")
 @click.option("--depth", type=click.IntRange(min=1), default=4, show_default=True, help="Number of hidden layers.")
@@ -259,14 +259,17 @@ def train():
 @click.option("--bayesian/--deterministic", default=False, show_default=True, help="Mean-field Gaussian weights.")
 @click.option("--kl-scale", type=float, default=1e-3, show_default=True, help="c in L = L_CFM + c KL / N_train.")
 @click.option("--prior-width", type=float, default=1.0, show_default=True)
-@click.option("--lr", type=float, default=1e-4, show_default=True, help="OneCycle starting learning rate.")
-@click.option("--max-lr", type=float, default=1e-3, show_default=True, help="OneCycle peak learning rate.")
-@click.option("--representation", type=click.Choice(["decay-chain", "decay-chain-beams", "particles"]), default="decay-chain", show_default=True,
-              help="Network coordinates: top kinematics, resonance masses and decay angles (decay-chain-beams: the b"
-                   " direction about the two beams), or (pT, eta, phi) of the six particles (method paper).")
-@click.option("--breit-wigner-scale", type=click.Choice(["width", "half-width"]), default="width", show_default=True,
-              help="Decay-chain coordinates: flatten m_t and m_W as asinh((m - M)/Gamma) (width, the shipped models) or"
-                   " asinh((m - M)/(Gamma/2)) (half-width, under which a Breit-Wigner peak becomes a smooth 1/cosh).")
+@click.option("--lr", type=float, default=2e-4, show_default=True, help="OneCycle starting learning rate.")
+@click.option("--max-lr", type=float, default=2e-3, show_default=True, help="OneCycle peak learning rate.")
+@click.option("--representation", type=click.Choice(["decay-chain", "decay-chain-beams", "particles"]), default="decay-chain-beams", show_default=True,
+              help="Network coordinates: top kinematics, resonance masses and decay angles, the b direction about the"
+                   " two beams (decay-chain-beams, the shipped model) or about the top's flight (decay-chain), or"
+                   " (pT, eta, phi) of the six particles (method paper).")
+@click.option("--breit-wigner-scale", type=click.Choice(["width", "half-width"]), default=None,
+              show_default="half-width for decay-chain coordinates",
+              help="Decay-chain coordinates: flatten m_t and m_W as asinh((m - M)/(Gamma/2)) (half-width, the shipped"
+                   " model; a Breit-Wigner peak becomes a smooth 1/cosh) or asinh((m - M)/Gamma) (width, models before"
+                   " it).")
 @click.option("--coupling", type=click.Choice(["independent", "ot"]), default="independent", show_default=True,
               help="How training pairs are drawn: independently (paper Eq. 8) or by mini-batch optimal transport.")
 @click.option("--ot-block", type=click.IntRange(min=2), default=256, show_default=True,

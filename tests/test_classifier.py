@@ -16,7 +16,7 @@ from lhe_didi.kinematics.event_map import wrap_phi
 from lhe_didi.kinematics.observables import classifier_observables
 from lhe_didi.kinematics.symmetry import beam_exchange
 from lhe_didi.models.classifier import logits_of, weights_from_logits
-from lhe_didi.reweight import WEIGHT_ID, ClassifierModel
+from lhe_didi.reweight import DEFAULT_CLASSIFIER, WEIGHT_ID, ClassifierModel
 from lhe_didi.training.classifier import (TAIL_EMPHASIS_QUANTILE, ClassifierSettings, fit_classifier,
                                           tail_emphasis_factors)
 from lhe_didi.training.data import load_observable_sample
@@ -187,15 +187,11 @@ def test_weights_are_exp_logit_and_clipped():
     np.testing.assert_allclose(clipped[:3], (sigmoid / (1 - sigmoid))[:3])
 
 
-@pytest.mark.parametrize(("didi", "classifier", "representation"), [
-    ("didi-default", "classifier-default", "decay-chain"),
-    ("didi-beams-half-width", "classifier-beams-half-width", "decay-chain-beams"),
-])
-def test_committed_classifiers_belong_to_their_didi_models(didi, classifier, representation):
-    models = DEFAULT_MODEL.parent
-    didi_model = DidiModel(models / didi, "cpu")  # both loads verify the content hash
-    assert ClassifierModel(models / classifier, "cpu").didi_model_hash == didi_model.content_hash
-    assert didi_model.config["preprocessing"]["representation"] == representation
+def test_shipped_classifier_belongs_to_the_shipped_didi_model():
+    didi_model = DidiModel(DEFAULT_MODEL, "cpu")  # both loads verify the content hash
+    assert ClassifierModel(DEFAULT_CLASSIFIER, "cpu").didi_model_hash == didi_model.content_hash
+    assert didi_model.config["preprocessing"]["representation"] == "decay-chain-beams"
+    assert didi_model.representation.breit_wigner_scale == "half-width"
 
 
 def test_classifier_model_directory_is_verified(quick_classifier):

@@ -90,7 +90,8 @@ def test_train_and_transform_from_the_command_line(tmp_path, example_lo_path, hv
     assert "wrote model" in result.output and (model / "MODEL_CARD.md").exists()
     # batch mode (no terminal): one line per training file once it is read
     assert f"read 1000 events of {example_lo_path}" in result.output and f"events of {hvq_nlo_path}" in result.output
-    assert json.loads((model / "config.json").read_text())["preprocessing"]["representation"] == "decay-chain"
+    preprocessing = json.loads((model / "config.json").read_text())["preprocessing"]
+    assert (preprocessing["representation"], preprocessing["breit_wigner_scale"]) == ("decay-chain-beams", "half-width")
     out = tmp_path / "out.lhe"
     result = run("transform", example_lo_path, "-o", out, "--model", model, "--device", "cpu")
     assert result.exit_code == 0, result.output

@@ -1,6 +1,7 @@
 """Direct Diffusion: identity at initialisation, training reduces the loss, model I/O, transform."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pylhe
@@ -18,9 +19,9 @@ from lhe_didi.models.store import load_model_dir, save_model_dir
 from lhe_didi.models.velocity import VelocityField
 from lhe_didi.training.data import load_features, unit_weight_copies
 from lhe_didi.training.didi import DidiSettings, cfm_loss, train_didi
-from lhe_didi.transform import DidiModel, transform_file
+from lhe_didi.transform import DEFAULT_MODEL, DidiModel, transform_file
 
-# the paper's particle coordinates here; the decay-chain default is trained by its own test and the CLI test
+# the paper's particle coordinates here; the decay-chain-beams default is trained by its own test and the CLI test
 TINY = dict(width=32, depth=2, embedding=8, batch_size=128, epochs=8, lr=1e-3, max_lr=1e-2, seed=1, device="cpu",
             representation="particles")
 
@@ -155,6 +156,17 @@ def test_decay_chain_model_trains_and_transforms(tmp_path, example_lo_path, hvq_
     np.testing.assert_allclose(back.extra_momentum, nlo_batch.extra_momentum[kept], rtol=1e-9, atol=1e-7)
     assert [p for e in pylhe.LHEFile.fromfile(out).events for p in check_event(e.particles)] == []
     assert np.abs(back.momenta - nlo_batch.momenta[kept]).max() > 1.0
+
+
+def test_default_settings_are_the_shipped_recipe():
+    """`lhe-didi train didi ON OFF -o DIR` with no options is the recipe of the shipped model (its config)."""
+    shipped = json.loads((DEFAULT_MODEL / "config.json").read_text())
+    assert asdict(DidiSettings()) == {name: shipped["training"][name] for name in asdict(DidiSettings())}
+    assert shipped["preprocessing"]["breit_wigner_scale"] == DidiSettings().breit_wigner_scale == "half-width"
+    # the scale follows the representation unless asked for: the particle coordinates have no masses to flatten
+    assert DidiSettings(representation="particles").breit_wigner_scale == "width"
+    assert DidiSettings(representation="decay-chain").breit_wigner_scale == "half-width"
+    assert DidiSettings(representation="decay-chain", breit_wigner_scale="width").breit_wigner_scale == "width"
 
 
 def test_solving_in_sub_batches_matches_one_solve(tiny_model, example_lo_path):

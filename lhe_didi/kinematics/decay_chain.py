@@ -54,9 +54,9 @@ _SIDES = ((B, LEPTON_PLUS, NEUTRINO), (B_BAR, LEPTON_MINUS, NEUTRINO_BAR))
 _BEAM = np.array([0.0, 0.0, 1.0])
 _RESONANCES = {"m_t": (TOP_MASS, TOP_WIDTH), "m_W": (W_MASS, W_WIDTH)}
 BREIT_WIGNER_SCALES = {"width": 1.0, "half-width": 0.5}
-"""The scale s of the mass flattening asinh((m - M) / s) in units of the width: ``width`` (s = Gamma, the shipped
-models) or ``half-width`` (s = Gamma / 2, the Breit-Wigner's half width at half maximum, under which a
-Breit-Wigner peak becomes the smooth density 1 / (pi cosh u) of u; with s = Gamma it stays a peak twice as sharp,
+"""The scale s of the mass flattening asinh((m - M) / s) in units of the width: ``half-width`` (s = Gamma / 2, the
+Breit-Wigner's half width at half maximum, the shipped model; a Breit-Wigner peak becomes the smooth density
+1 / (pi cosh u) of u) or ``width`` (s = Gamma, models before it; the peak stays twice as sharp,
 2 cosh u / (pi (4 sinh^2 u + 1)))."""
 
 

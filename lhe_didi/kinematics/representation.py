@@ -99,6 +99,12 @@ class DecayChain(Representation):
 REPRESENTATIONS = {r.name: r for r in (Particles(), DecayChain(), DecayChain("decay-chain-beams", "beam-poles"))}
 
 
+def default_breit_wigner_scale(name: str) -> str:
+    """The Breit-Wigner scale a new model in representation ``name`` gets unless one is asked for: ``half-width``
+    for the decay-chain ones (a Breit-Wigner peak becomes a smooth 1 / cosh), ``width`` for ``particles`` (no masses)."""
+    return "half-width" if isinstance(REPRESENTATIONS.get(name), DecayChain) else "width"
+
+
 def get(name: str, breit_wigner_scale: str = "width") -> Representation:
     """The representation called ``name`` (``particles``, ``decay-chain`` or ``decay-chain-beams``), its resonance
     masses flattened on ``breit_wigner_scale`` (decay-chain ones only; see :data:`.decay_chain.BREIT_WIGNER_SCALES`)."""

@@ -34,7 +34,8 @@ from .data import load_features, reading_progress
 
 @dataclass
 class DidiSettings:
-    """Architecture and training options (defaults: CPU-friendly, see the model card)."""
+    """Architecture and training options; the defaults are the shipped ``didi-default`` recipe (its model card).
+    ``breit_wigner_scale`` None follows the representation (:func:`.representation.default_breit_wigner_scale`)."""
 
     width: int = 256
     depth: int = 4
@@ -42,20 +43,24 @@ class DidiSettings:
     bayesian: bool = False
     prior_width: float = 1.0
     kl_scale: float = 1e-3
-    epochs: int = 30
+    epochs: int = 150
     batch_size: int = 4096
-    lr: float = 1e-4
-    max_lr: float = 1e-3
+    lr: float = 2e-4
+    max_lr: float = 2e-3
     weight_decay: float = 1e-5
     noise: float = 1e-4
-    representation: str = "decay-chain"
-    breit_wigner_scale: str = "width"
+    representation: str = "decay-chain-beams"
+    breit_wigner_scale: str | None = None
     coupling: str = "independent"
     ot_block: int = 256
     validation_fraction: float = 0.1
     max_events: int | None = None
     seed: int = 0
     device: str = "auto"
+
+    def __post_init__(self):
+        if self.breit_wigner_scale is None:
+            self.breit_wigner_scale = representations.default_breit_wigner_scale(self.representation)
 
 
 def resolve_device(name: str) -> torch.device:
