@@ -40,7 +40,7 @@ def main():
     args = parser.parse_args()
 
     scale = 100.0
-    nwa = ReferenceGenerator("onshell", seed=1, top_width=TOP_WIDTH / scale, w_width=W_WIDTH / scale)
+    nwa = ReferenceGenerator("doubly-resonant", seed=1, top_width=TOP_WIDTH / scale, w_width=W_WIDTH / scale)
     sigma, error = nwa.integrate(args.nwa_points)
     br = (parameters.lo_top_width() / (TOP_WIDTH / scale)) ** 2 * (parameters.lo_w_leptonic_width() / (W_WIDTH / scale)) ** 2
     textbook = analytic.hadronic_ttbar(nwa.pdf, parameters.SQRT_S, TOP_MASS)

@@ -87,7 +87,7 @@ def inspect(file: Path, skip_invalid: bool):
 
 
 @main.command()
-@click.argument("sample", type=click.Choice(["onshell", "offshell"]))
+@click.argument("sample", type=click.Choice(["onshell", "offshell", "doubly-resonant"]))
 @click.option("-n", "--events", "n_events", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same file.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz).")
@@ -97,19 +97,27 @@ def inspect(file: Path, skip_invalid: bool):
               help="Weighted events enriched in the high-pT tails: sample dsigma x (1 + (pT_top,max / PT0)^2) and "
                    "weight each event by the inverse (like POWHEG's bornsuppfact). GeV; default: unit weights.")
 def generate(sample, n_events, seed, output, leptons, tail_bias):
-    """Generate LO reference events: SAMPLE is onshell (hvq-like) or offshell (bb4l-like).
+    """Generate LO reference events: SAMPLE is onshell (as POWHEG hvq makes them), offshell (bb4l-like) or
+    doubly-resonant (the exact t t~ diagrams inside hvq's window).
 
     Matrix elements are built with pyamplicol on first use (about two minutes)
     and cached in $LHE_DIDI_CACHE (default ~/.cache/lhe-didi). With --tail-bias the
     events are weighted: every distribution is the unbiased one when the weights are used.
     """
     from .reference.generator import ReferenceGenerator
+    from .reference.hvq import HvqGenerator
     from .reference.output import write_sample
 
     if not leptons[0].endswith("+") or not leptons[1].endswith("-"):
         raise click.BadParameter("give the positive lepton first, e.g. --leptons e+ mu-", param_hint="--leptons")
+    if sample == "onshell" and tail_bias is not None:
+        raise click.BadParameter("hvq-like on-shell events are unweighted; --tail-bias works with offshell and "
+                                 "doubly-resonant", param_hint="--tail-bias")
     click.echo(f"setting up {sample} generator (pyamplicol matrix elements, first use builds them)...", err=True)
-    generator = ReferenceGenerator(sample, leptons=tuple(leptons), seed=seed, tail_bias=tail_bias)
+    if sample == "onshell":
+        generator = HvqGenerator(leptons=tuple(leptons), seed=seed)
+    else:
+        generator = ReferenceGenerator(sample, leptons=tuple(leptons), seed=seed, tail_bias=tail_bias)
     generator.adapt()
     with _progress(f"generating {sample}", n_events) as bar:
         events = generator.generate(n_events, progress=bar.update)
@@ -164,9 +172,13 @@ def _weight_options(command):
 @click.option("--beam-symmetrise/--no-beam-symmetrise", default=True, show_default=True,
               help="Map a seeded half of the events with the beams exchanged, so that the output is symmetric "
                    "under beam exchange as pp collisions are (each event keeps the classifier weight of the network's own output).")
+@click.option("--allow-parameter-mismatch", is_flag=True,
+              help="Transform input whose header states a top mass/width, W mass or b mass other than the model's "
+                   "training values (refused otherwise), with a warning.")
 @_threads_option
 def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid, posterior_draw, neutrino,
-              weight_clip, no_weight_clip, multiply_nominal, classifier, no_classifier, beam_symmetrise):
+              weight_clip, no_weight_clip, multiply_nominal, classifier, no_classifier, beam_symmetrise,
+              allow_parameter_mismatch):
     """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
 
     Events keep their order; network outputs that are not physical are not
@@ -184,12 +196,15 @@ def transform(input_file, output, model, device, batch_size, rtol, atol, seed, s
         report = transform_file(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid,
                                 progress=bar.update, posterior_draw=posterior_draw, neutrino=neutrino,
                                 classifier_dir=classifier, use_classifier=not no_classifier, weight_settings=settings,
-                                beam_symmetrise=beam_symmetrise)
+                                beam_symmetrise=beam_symmetrise, allow_parameter_mismatch=allow_parameter_mismatch)
     rate = report.events_in / max(report.seconds, 1e-9)
     click.echo(f"wrote {report.events_out} of {report.events_in} events to {output} ({rate:.0f} events/s,"
                f" {report.function_evaluations / max(report.solves, 1):.0f} velocity evaluations per ODE solve)")
     if report.weights is not None:
         click.echo(report.weights.line())
+    click.echo(f"input {report.line_shape}")
+    for warning in report.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     if report.unphysical:
         shown = " ".join(map(str, report.unphysical[:20])) + (" ..." if len(report.unphysical) > 20 else "")
         click.echo(f"{len(report.unphysical)} unphysical network outputs not written (input events {shown})", err=True)

@@ -43,3 +43,9 @@ def example_text(example_lo_path) -> str:
     import gzip
 
     return gzip.open(example_lo_path, "rt").read()
+
+
+@pytest.fixture(scope="session")
+def hvq_nnpdf_path() -> Path:
+    """Real hvq LO at m_t = 172.5 GeV with the project's PDF set and fixed scale (150k events)."""
+    return _shared("hvq_lo_emu_nnpdf31_mt172.5_150k_seed520001.lhe.gz")

@@ -122,7 +122,7 @@ def test_generate_writes_readable_sample(tmp_path):
 
 def test_inspect_reports_tail_bias_and_effective_events(tmp_path):
     out = tmp_path / "biased.lhe"
-    assert run("generate", "onshell", "-n", "300", "--seed", "2", "--tail-bias", "100", "-o", out).exit_code == 0
+    assert run("generate", "doubly-resonant", "-n", "300", "--seed", "2", "--tail-bias", "100", "-o", out).exit_code == 0
     summary = run("inspect", out)
     assert summary.exit_code == 0 and "made by lhe-didi  generate (tail bias, pT0 100 GeV" in summary.output
     weights = LheReader(out).read_all().weight
@@ -132,6 +132,12 @@ def test_inspect_reports_tail_bias_and_effective_events(tmp_path):
 
 def test_generate_rejects_non_positive_tail_bias(tmp_path):
     result = run("generate", "onshell", "-n", "5", "--tail-bias", "0", "-o", tmp_path / "x.lhe")
+    assert result.exit_code == 2 and "--tail-bias" in result.output and not (tmp_path / "x.lhe").exists()
+
+
+def test_generate_onshell_refuses_tail_bias(tmp_path):
+    """hvq's own events are unweighted: a tail bias is refused with one line, nothing written."""
+    result = run("generate", "onshell", "-n", "5", "--tail-bias", "300", "-o", tmp_path / "x.lhe")
     assert result.exit_code == 2 and "--tail-bias" in result.output and not (tmp_path / "x.lhe").exists()
 
 

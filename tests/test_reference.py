@@ -78,7 +78,7 @@ def test_hadronic_integral_converged(pdf):
 def test_narrow_width_cross_section_matches_textbook_ttbar(pdf):
     """Generator sigma / (LO branching ratios) -> sigma(pp -> t t~) from the analytic formulae, to 1%."""
     scale = 100.0
-    generator = ReferenceGenerator("onshell", seed=3, top_width=TOP_WIDTH / scale, w_width=W_WIDTH / scale)
+    generator = ReferenceGenerator("doubly-resonant", seed=3, top_width=TOP_WIDTH / scale, w_width=W_WIDTH / scale)
     sigma, error = generator.integrate(200_000)
     branching = (parameters.lo_top_width() / (TOP_WIDTH / scale)) ** 2 * (
         parameters.lo_w_leptonic_width() / (W_WIDTH / scale)) ** 2
@@ -149,7 +149,7 @@ def test_tail_biased_sample_is_enriched_and_its_weights_unbias_it(tmp_path):
     """--tail-bias: the raw events over-populate the high-pT tail, weights ~ 1/b, and the weighted tail fraction
     equals the one of independent weighted phase-space points (no unweighting involved)."""
     pt0, cut = 300.0, 250.0
-    generator = ReferenceGenerator("onshell", seed=21, tail_bias=pt0)
+    generator = ReferenceGenerator("doubly-resonant", seed=21, tail_bias=pt0)
     generator.adapt(**QUICK_ADAPT)
     events = LheReader(write_sample(generator, generator.generate(6000), tmp_path / "biased.lhe")).read_all()
     pt_max = _top_pt_max(events.momenta)
@@ -161,7 +161,7 @@ def test_tail_biased_sample_is_enriched_and_its_weights_unbias_it(tmp_path):
     tail = pt_max > cut
     weighted_fraction, error = _weighted_fraction(events.weight, tail)
 
-    reference = ReferenceGenerator("onshell", seed=22)
+    reference = ReferenceGenerator("doubly-resonant", seed=22)
     points = reference.phase_space.sample(200_000, np.random.default_rng(23))
     w = reference.initial_state_weights(points).sum(axis=1)
     reference_tail = np.zeros(len(w), dtype=bool)
@@ -201,7 +201,7 @@ def test_same_seed_same_file(tmp_path):
     """Same seed, same bytes, compressed too (no time stamp or file name in the gzip header)."""
     paths = {".lhe": [], ".lhe.gz": []}
     for name in ("a", "b"):
-        generator = ReferenceGenerator("onshell", seed=5)
+        generator = ReferenceGenerator("doubly-resonant", seed=5)
         generator.adapt(points_per_iteration=2_000, iterations=1, max_weight_points=20_000)
         events = generator.generate(200, batch=5_000)
         for suffix, written in paths.items():

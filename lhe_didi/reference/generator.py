@@ -1,4 +1,4 @@
-"""Weighted and unweighted LO events for pp -> b l+ nu b~ l- nu~ (on-shell hvq-like or full off-shell).
+"""Weighted and unweighted LO events for pp -> b l+ nu b~ l- nu~ (full off-shell, or doubly resonant).
 
 Per phase-space point the weight is summed over all initial states of the
 4-flavour scheme (g g; q q~ and q~ q for q = u, d, s, c):
@@ -69,7 +69,8 @@ class GenerationStats:
 
 
 class ReferenceGenerator:
-    """LO reference generator; ``kind`` is ``onshell`` (tt~ diagrams, hvq window) or ``offshell`` (all diagrams)."""
+    """LO reference generator; ``kind`` is ``doubly-resonant`` (the exact t t~ diagrams' |M|^2 inside hvq's
+    virtuality window) or ``offshell`` (all diagrams). hvq's own on-shell events: :class:`.hvq.HvqGenerator`."""
 
     def __init__(
         self,
@@ -81,8 +82,8 @@ class ReferenceGenerator:
         sqrt_s: float = parameters.SQRT_S,
         tail_bias: float | None = None,
     ):
-        if kind not in ("onshell", "offshell"):
-            raise ValueError("kind must be 'onshell' or 'offshell'")
+        if kind not in ("doubly-resonant", "offshell"):
+            raise ValueError("kind must be 'doubly-resonant' or 'offshell'")
         if tail_bias is not None and not tail_bias > 0:
             raise ValueError("tail_bias (pT0 in GeV) must be positive")
         self.tail_bias = tail_bias
@@ -92,9 +93,9 @@ class ReferenceGenerator:
         self.sqrt_s = sqrt_s
         self.pdf = FixedScalePdf(parameters.PDF_SET, parameters.SCALE)
         self.ufo = parameters.ufo_parameters(self.pdf.alpha_s, top_width, w_width)
-        self.matrix_elements = MatrixElements(kind, leptons, self.ufo)
+        self.matrix_elements = MatrixElements("onshell" if kind == "doubly-resonant" else kind, leptons, self.ufo)
         top = BreitWigner(TOP_MASS, top_width)
-        channels = Channels.onshell(top) if kind == "onshell" else Channels.offshell(top)
+        channels = Channels.onshell(top) if kind == "doubly-resonant" else Channels.offshell(top)
         self.phase_space = PhaseSpace(sqrt_s, channels, BreitWigner(W_MASS, w_width))
         self.rng = np.random.default_rng(seed)
         self.stats = GenerationStats()
@@ -220,7 +221,7 @@ class ReferenceGenerator:
         incoming_pdg = np.array([INITIAL_STATES[k][:2] for k in pick])
         final = points.final[index]
         incoming = points.incoming[index]
-        incoming_colours, colours, resonance_colours = self._colour_flow(incoming_pdg, incoming, final)
+        incoming_colours, colours, resonance_colours = colour_flow(self.rng, incoming_pdg, incoming, final)
         return EventBatch(
             index=first + np.arange(n),
             momenta=final,
@@ -242,48 +243,51 @@ class ReferenceGenerator:
 
     @property
     def process_id(self) -> int:
-        """LPRUP of the sample: 1001 on-shell, 1002 off-shell."""
-        return 1001 if self.kind == "onshell" else 1002
+        """LPRUP of the sample: 1002 off-shell, 1003 doubly-resonant (1001: hvq-like on-shell)."""
+        return 1003 if self.kind == "doubly-resonant" else 1002
 
-    def _colour_flow(self, incoming_pdg, incoming, final):
-        n = len(incoming_pdg)
-        top = final[:, 0:3].sum(axis=1)
-        topbar = final[:, 3:6].sum(axis=1)
-        p1 = incoming[:, 0]
-        s_hat = minkowski_dot(incoming.sum(axis=1), incoming.sum(axis=1))
-        m2 = 0.5 * (minkowski_dot(top, top) + minkowski_dot(topbar, topbar))
-        t_q, u_q = minkowski_dot(p1 - top, p1 - top) - m2, minkowski_dot(p1 - topbar, p1 - topbar) - m2
-        tum = t_q * u_q - m2 * s_hat
 
-        def flow_weight(a, b):  # Pythia 8, Sigma2gg2QQbar
-            return np.maximum(
-                b / a - 2.25 * b**2 / s_hat**2 + 4.5 * m2 * tum / (s_hat * a**2)
-                + 0.5 * m2 * (a + m2) / a**2 - m2**2 / (s_hat * a), 0.0
-            ) + 1e-300
+def colour_flow(rng: np.random.Generator, incoming_pdg, incoming, final):
+    """Colours of the incoming partons, the six decay products and the resonances t, t~, W+, W-: q q~ has one
+    flow; g g one of the two leading-colour flows, chosen with Pythia 8's weights for g g -> Q Q~."""
+    n = len(incoming_pdg)
+    top = final[:, 0:3].sum(axis=1)
+    topbar = final[:, 3:6].sum(axis=1)
+    p1 = incoming[:, 0]
+    s_hat = minkowski_dot(incoming.sum(axis=1), incoming.sum(axis=1))
+    m2 = 0.5 * (minkowski_dot(top, top) + minkowski_dot(topbar, topbar))
+    t_q, u_q = minkowski_dot(p1 - top, p1 - top) - m2, minkowski_dot(p1 - topbar, p1 - topbar) - m2
+    tum = t_q * u_q - m2 * s_hat
 
-        ts = flow_weight(t_q, u_q)
-        us = flow_weight(u_q, t_q)
-        choose_ts = self.rng.random(n) * (ts + us) < ts
-        incoming_colours = np.zeros((n, 2, 2), dtype=np.int64)
-        top_colour = np.zeros(n, dtype=np.int64)
-        topbar_anticolour = np.zeros(n, dtype=np.int64)
-        gluons = incoming_pdg[:, 0] == 21
-        # g g: TS: g1 (1,2) g2 (2,3) t (1,0) t~ (0,3); US: g1 (1,2) g2 (3,1) t (3,0) t~ (0,2)
-        g_ts, g_us = gluons & choose_ts, gluons & ~choose_ts
-        incoming_colours[g_ts] = [[501, 502], [502, 503]]
-        top_colour[g_ts], topbar_anticolour[g_ts] = 501, 503
-        incoming_colours[g_us] = [[501, 502], [503, 501]]
-        top_colour[g_us], topbar_anticolour[g_us] = 503, 502
-        # q q~ (quark first) and q~ q: colour of the quark flows to t, anticolour of the antiquark to t~
-        quark_first = ~gluons & (incoming_pdg[:, 0] > 0)
-        antiquark_first = ~gluons & (incoming_pdg[:, 0] < 0)
-        incoming_colours[quark_first] = [[501, 0], [0, 502]]
-        incoming_colours[antiquark_first] = [[0, 502], [501, 0]]
-        top_colour[~gluons], topbar_anticolour[~gluons] = 501, 502
-        colours = np.zeros((n, 6, 2), dtype=np.int64)
-        colours[:, 0, 0] = top_colour
-        colours[:, 3, 1] = topbar_anticolour
-        resonance_colours = np.zeros((n, 4, 2), dtype=np.int64)
-        resonance_colours[:, 0, 0] = top_colour
-        resonance_colours[:, 1, 1] = topbar_anticolour
-        return incoming_colours, colours, resonance_colours
+    def flow_weight(a, b):  # Pythia 8, Sigma2gg2QQbar
+        return np.maximum(
+            b / a - 2.25 * b**2 / s_hat**2 + 4.5 * m2 * tum / (s_hat * a**2)
+            + 0.5 * m2 * (a + m2) / a**2 - m2**2 / (s_hat * a), 0.0
+        ) + 1e-300
+
+    ts = flow_weight(t_q, u_q)
+    us = flow_weight(u_q, t_q)
+    choose_ts = rng.random(n) * (ts + us) < ts
+    incoming_colours = np.zeros((n, 2, 2), dtype=np.int64)
+    top_colour = np.zeros(n, dtype=np.int64)
+    topbar_anticolour = np.zeros(n, dtype=np.int64)
+    gluons = incoming_pdg[:, 0] == 21
+    # g g: TS: g1 (1,2) g2 (2,3) t (1,0) t~ (0,3); US: g1 (1,2) g2 (3,1) t (3,0) t~ (0,2)
+    g_ts, g_us = gluons & choose_ts, gluons & ~choose_ts
+    incoming_colours[g_ts] = [[501, 502], [502, 503]]
+    top_colour[g_ts], topbar_anticolour[g_ts] = 501, 503
+    incoming_colours[g_us] = [[501, 502], [503, 501]]
+    top_colour[g_us], topbar_anticolour[g_us] = 503, 502
+    # q q~ (quark first) and q~ q: colour of the quark flows to t, anticolour of the antiquark to t~
+    quark_first = ~gluons & (incoming_pdg[:, 0] > 0)
+    antiquark_first = ~gluons & (incoming_pdg[:, 0] < 0)
+    incoming_colours[quark_first] = [[501, 0], [0, 502]]
+    incoming_colours[antiquark_first] = [[0, 502], [501, 0]]
+    top_colour[~gluons], topbar_anticolour[~gluons] = 501, 502
+    colours = np.zeros((n, 6, 2), dtype=np.int64)
+    colours[:, 0, 0] = top_colour
+    colours[:, 3, 1] = topbar_anticolour
+    resonance_colours = np.zeros((n, 4, 2), dtype=np.int64)
+    resonance_colours[:, 0, 0] = top_colour
+    resonance_colours[:, 1, 1] = topbar_anticolour
+    return incoming_colours, colours, resonance_colours

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -57,8 +58,18 @@ def final_state_pdg(leptons: tuple[str, str]) -> list[int]:
     return [5, lp, nu, -5, lm, nubar]
 
 
+def _pyamplicol_command() -> str:
+    """The pyamplicol CLI of this interpreter's environment (found also when that environment is not activated)."""
+    beside = Path(sys.executable).parent / "pyamplicol"
+    return str(beside) if beside.exists() else (shutil.which("pyamplicol") or "pyamplicol")
+
+
 def _run(command: list[str], what: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True)
+    command = [_pyamplicol_command(), *command[1:]] if command[0] == "pyamplicol" else command
+    try:
+        result = subprocess.run(command, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise LheDidiError(f"cannot {what}: the pyamplicol command is not installed (pip install pyamplicol)") from None
     if result.returncode != 0:
         output = result.stderr + result.stdout
         if "restricted Symbolica thread" in output:

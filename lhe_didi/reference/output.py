@@ -12,16 +12,20 @@ from ..io.reader import LheHeader
 from ..io.writer import LheWriter
 from . import parameters
 from .generator import ReferenceGenerator
+from .hvq import HVQ_W_LEPTONIC_BR, HvqGenerator
 
 DESCRIPTION = {
-    "onshell": "on-shell (hvq-like): doubly-resonant t t~ diagrams only, hvq virtuality window "
-    "m_W^2 < m(b l nu)^2 < 2 m_t^2, Breit-Wigner tops and Ws, exact spin correlations",
+    "onshell": "on-shell as POWHEG hvq makes it at LO: on-shell t t~ Born at the pole mass, then hvq's decay "
+    "generator (Breit-Wigner virtualities in hvq's window m_W^2 < m(b l nu)^2 < 2 m_t^2, reshuffling, "
+    "spin correlations by hit and miss on the doubly-resonant |M|^2); sigma = sigma(t t~) x BR(W -> l nu)^2",
+    "doubly-resonant": "doubly resonant: the exact |M|^2 of the t t~ diagrams only (Breit-Wigner tops and Ws, "
+    "spin correlations) inside hvq's virtuality window m_W^2 < m(b l nu)^2 < 2 m_t^2; not hvq's line shape",
     "offshell": "full off-shell (bb4l-like): all O(alpha_s^2 alpha^4) diagrams, doubly/singly/non-resonant "
     "and interference; resonance history always assigned as t t~",
 }
 
 
-def sample_header(generator: ReferenceGenerator, events: EventBatch) -> LheHeader:
+def sample_header(generator: ReferenceGenerator | HvqGenerator, events: EventBatch) -> LheHeader:
     """Header and ``<init>`` block of a generated sample (cross section and error from the run)."""
     stats = generator.stats
     unit = bool(np.allclose(events.weight, events.weight[0])) if len(events) else True
@@ -58,10 +62,10 @@ def _bias_sentence(generator: ReferenceGenerator) -> str:
             " (use the event weights).")
 
 
-def provenance(generator: ReferenceGenerator, n_events: int) -> dict:
+def provenance(generator: ReferenceGenerator | HvqGenerator, n_events: int) -> dict:
     """Generation settings and run statistics for the ``<lhe_didi>`` header block."""
     stats = generator.stats
-    return {
+    record = {
         "command": "generate",
         "sample": generator.kind,
         "description": DESCRIPTION[generator.kind],
@@ -86,9 +90,23 @@ def provenance(generator: ReferenceGenerator, n_events: int) -> dict:
             "pt0_GeV": generator.tail_bias,
             "bias": "b = 1 + (max(pT(b l+ nu), pT(b~ l- nu~)) / pt0)^2; events sampled ~ dsigma x b, XWGTUP ~ 1 / b"},
     }
+    if isinstance(generator, HvqGenerator):
+        decays = generator.decays.stats
+        record["hvq"] = {
+            "algorithm": "POWHEG-BOX-V2 hvq LO: on-shell t t~ Born, decays as hvq/ttdec.f (lhe_didi.reference.hvq)",
+            "top_mass_GeV": generator.top_mass, "top_width_GeV": generator.top_width,
+            "w_mass_GeV": parameters.W_MASS, "w_width_GeV": generator.w_width, "b_mass_GeV": parameters.B_MASS,
+            "branching_ratio_w_to_l_nu": HVQ_W_LEPTONIC_BR,
+            "ttbar_cross_section_pb": stats.ttbar_cross_section,
+            "decay_attempts": decays.attempts, "outside_window": decays.outside_window,
+            "reshuffle_rejected": decays.reshuffle_rejected, "spin_rejected": decays.spin_rejected,
+            "spin_ratio_above_8": decays.spin_ratio_above_bound,
+            "spin_ratio_mean": decays.spin_ratio_sum / max(decays.spin_ratio_evaluations, 1),
+        }
+    return record
 
 
-def write_sample(generator: ReferenceGenerator, events: EventBatch, path: str | Path) -> Path:
+def write_sample(generator: ReferenceGenerator | HvqGenerator, events: EventBatch, path: str | Path) -> Path:
     """Write ``events`` (from ``generator.generate``) as an LHE file; atomic."""
     with LheWriter(path, sample_header(generator, events), provenance(generator, len(events))) as writer:
         writer.write(events)
