@@ -28,6 +28,7 @@ import torch
 from torchdiffeq import odeint
 
 from .errors import LheDidiError
+from .input_check import LineShape, check_parameters, header_parameters, model_physics
 from .io.events import EventBatch, momentum_fractions
 from .io.reader import LheReader
 from .io.writer import LheWriter
@@ -104,6 +105,9 @@ class TransformReport:
     function_evaluations: int = 0
     solves: int = 0  # dopri5 solves (one per chunk, or per CPU sub-batch)
     weights: WeightSummary | None = None  # classifier weights, when a classifier was used
+    input_parameters: dict = field(default_factory=dict)  # what the input header states (input_check)
+    warnings: list[str] = field(default_factory=list)  # parameter mismatches let through, line shape differences
+    line_shape: str = ""  # the input's top line shape against the model's training on-shell sample
 
 
 def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: float,
@@ -139,7 +143,8 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
                    seed: int = 0, skip_invalid: bool = False, progress=None,
                    posterior_draw: int | None = None, neutrino: str = "boost",
                    classifier_dir: str | Path | None = None, use_classifier: bool = True,
-                   weight_settings: WeightSettings | None = None, beam_symmetrise: bool = True) -> TransformReport:
+                   weight_settings: WeightSettings | None = None, beam_symmetrise: bool = True,
+                   allow_parameter_mismatch: bool = False) -> TransformReport:
     """Transform an hvq LHE file into a bb4l-like LHE file; see the module docstring.
 
     ``posterior_draw`` (Bayesian models): use the posterior weight draw with this seed
@@ -157,6 +162,16 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
     weight_settings = weight_settings or WeightSettings()
     reader = LheReader(input_path, skip_invalid=skip_invalid)
     report = TransformReport()
+    physics = model_physics(model.config)
+    report.input_parameters = header_parameters(reader.header)
+    report.warnings += check_parameters(report.input_parameters, physics, allow_parameter_mismatch)
+    batches = reader.batches(batch_size)
+    first = next(batches, None)  # read before the output is opened: bad input leaves no partial file
+    training_shape = physics.get("onshell_line_shape")
+    first_shape = LineShape(physics["top_mass"])
+    if first is not None:
+        first_shape.add(first.momenta)
+    line_shape = LineShape(physics["top_mass"])
     provenance = {
         "command": "transform",
         "input": str(input_path),
@@ -172,13 +187,22 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
         "beam_symmetrised": beam_symmetrise,
         "classifier": None if classifier is None else weight_settings.provenance(classifier),
         "note": "POWHEG '#rwgt' event comments are not carried over (they refer to the input kinematics)",
+        "input_check": {
+            "input_parameters": report.input_parameters,
+            "model_parameters": {k: v for k, v in physics.items() if k != "onshell_line_shape"},
+            "parameter_warnings": list(report.warnings),
+            "line_shape_first_batch": first_shape.fractions(),
+            "line_shape_training": training_shape,
+            "line_shape_check": first_shape.compare(training_shape)[0],
+        },
     }
     start = time.perf_counter()
     descriptions = {WEIGHT_ID: weight_settings.description(classifier, beam_symmetrise)} if classifier else None
     if classifier is not None:
         report.weights = WeightSummary()
     with LheWriter(output_path, reader.header, provenance, descriptions) as writer:
-        for batch in reader.batches(batch_size):
+        for batch in _chain(first, batches):
+            line_shape.add(batch.momenta)
             mirrored = mirrored_events(batch.index, seed) if beam_symmetrise else None
             out, rejected = transform_batch(model, batch, rtol, atol, reader.header.beam_energies, neutrino, mirrored)
             if classifier is None:
@@ -194,6 +218,9 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
             if progress is not None:
                 progress(len(batch))
         report.skipped_input = list(reader.skipped)
+        report.line_shape, differs = line_shape.compare(training_shape)
+        if differs:
+            report.warnings.append(report.line_shape)
         if report.weights is not None:
             report.weights.finish()
         writer.footer = (
@@ -201,8 +228,16 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
             f" {len(report.unphysical)} unphysical network outputs not written (input event indices:"
             f" {' '.join(map(str, report.unphysical)) or 'none'}), {len(report.skipped_input)} input events skipped"
             f" without the dileptonic final state -->\n"
-        ) + (f"<!-- lhe-didi transform: {report.weights.line()} -->\n" if report.weights else "")
+        ) + (f"<!-- lhe-didi transform: {report.weights.line()} -->\n" if report.weights else "") + (
+            f"<!-- lhe-didi transform, whole input: {report.line_shape} -->\n")
     report.seconds = time.perf_counter() - start
     report.function_evaluations = model.function_evaluations
     report.solves = model.solves
     return report
+
+
+def _chain(first: EventBatch | None, rest):
+    """The batch read ahead, then the remaining ones."""
+    if first is not None:
+        yield first
+    yield from rest

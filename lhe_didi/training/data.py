@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..constants import TOP_MASS
 from ..errors import LheDidiError
+from ..input_check import LineShape, header_parameters
 from ..io.reader import LheHeader, LheReader
 from ..kinematics import representation as representations
 from ..kinematics.observables import classifier_observables
@@ -71,8 +73,11 @@ def load_features(path: str | Path, max_events: int | None = None, seed: int = 0
     """
     coordinates = representations.get(representation)
     reader = LheReader(path)
+    parameters = header_parameters(reader.header)
+    line_shape = LineShape(parameters.get("top_mass", TOP_MASS))
     chunks, weights = [], []
     for batch in reader.batches(50_000, max_events):
+        line_shape.add(batch.momenta)
         chunks.append(coordinates.encode(to_zero_pt_frame(batch.momenta)).features)
         weights.append(batch.weight)
         if progress is not None:
@@ -89,7 +94,8 @@ def load_features(path: str | Path, max_events: int | None = None, seed: int = 0
                   "events_after_unit_weighting": int(copies.sum()),
                   "weighted_events_expanded": int(((copies != 1) & (weights > 0)).sum()),
                   "negative_weight_events_dropped": int((weights < 0).sum()),
-                  "cross_section_pb": reader.header.total_cross_section[0]}
+                  "cross_section_pb": reader.header.total_cross_section[0],
+                  "parameters": parameters, "line_shape": line_shape.fractions()}
     return np.repeat(features, copies, axis=0), provenance
 
 

@@ -11,6 +11,7 @@ OneCycle schedule from ``lr`` up to ``max_lr``. Checkpoints after every epoch al
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 import time
@@ -24,6 +25,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..errors import LheDidiError
+from ..input_check import training_physics
 from ..kinematics import representation as representations
 from ..kinematics.representation import Preprocessor
 from ..models.store import save_model_dir
@@ -134,21 +136,50 @@ class _Checkpoint:
         return meta["epoch"], meta["history"]
 
 
-def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, settings: DidiSettings,
-               resume: bool = False, progress: bool = True) -> dict:
-    """Train a Direct Diffusion model and write it to ``output``; returns the training summary."""
-    device = resolve_device(settings.device)
-    if settings.coupling not in COUPLINGS:
-        raise LheDidiError(f"unknown coupling {settings.coupling!r}; choose from {', '.join(COUPLINGS)}")
+@dataclass
+class DidiTrainingData:
+    """Both training samples in standardised coordinates (float32, shuffled), their preprocessing and provenance."""
+
+    onshell: np.ndarray
+    offshell: np.ndarray
+    preprocessor: Preprocessor
+    ranges: dict
+    data: dict  # {"onshell": provenance, "offshell": provenance} of the files
+
+    def save(self, path: str | Path, quantise: bool = False) -> None:
+        """Write to an ``.npz`` + ``.json`` pair (no pickle). ``quantise`` stores the coordinates as int16 in steps
+        of the smallest power of two that keeps the largest |z| in range (2^-12 standard deviations for |z| < 8):
+        half the size, for moving the data to a training machine."""
+        path = Path(path)
+        arrays = {"onshell": self.onshell, "offshell": self.offshell}
+        quantum = None
+        if quantise:
+            largest = max(float(np.abs(v).max()) for v in arrays.values())
+            quantum = 2.0 ** math.ceil(math.log2(max(largest, 1e-30) / 32767))
+            arrays = {k: np.round(v / quantum).astype(np.int16) for k, v in arrays.items()}
+        np.savez(path.with_suffix(".npz"), **arrays)
+        meta = {"preprocessing": self.preprocessor.to_dict(), "feature_ranges": self.ranges, "data": self.data,
+                "quantum": quantum}
+        path.with_suffix(".json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, path: str | Path) -> DidiTrainingData:
+        path = Path(path)
+        meta = json.loads(path.with_suffix(".json").read_text())
+        with np.load(path.with_suffix(".npz"), allow_pickle=False) as arrays:
+            on, off = arrays["onshell"], arrays["offshell"]
+        scale = meta["quantum"] or 1.0
+        return cls(on.astype(np.float32) * np.float32(scale), off.astype(np.float32) * np.float32(scale),
+                   Preprocessor.from_dict(meta["preprocessing"]), meta["feature_ranges"], meta["data"])
+
+
+def prepare_didi_data(onshell: str | Path, offshell: str | Path, settings: DidiSettings,
+                      progress: bool = True) -> DidiTrainingData:
+    """Read both files, shuffle, fit the preprocessing on their union and standardise."""
     try:  # checked before the (long) reading of the training files
         representations.get(settings.representation, settings.breit_wigner_scale)
     except ValueError as exc:
         raise LheDidiError(str(exc)) from None
-    torch.manual_seed(settings.seed)
-    np.random.seed(settings.seed)
-    output = Path(output)
-    checkpoint = _Checkpoint(output.with_name(output.name + ".checkpoint"))
-
     with reading_progress(onshell, progress) as update:
         on, on_info = load_features(onshell, settings.max_events, settings.seed, settings.representation, update)
     with reading_progress(offshell, progress) as update:
@@ -159,17 +190,42 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
     if min(len(on), len(off)) < 10:
         raise LheDidiError("need at least 10 events in each training file")
     preprocessor = Preprocessor.fit(np.concatenate([on, off]), settings.representation, settings.breit_wigner_scale)
-    ranges = feature_ranges(on, off)
+    return DidiTrainingData(preprocessor.forward(on).astype(np.float32), preprocessor.forward(off).astype(np.float32),
+                            preprocessor, feature_ranges(on, off), {"onshell": on_info, "offshell": off_info})
 
-    def split(features):
-        z = torch.as_tensor(preprocessor.forward(features), dtype=torch.float32)
+
+def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, settings: DidiSettings,
+               resume: bool = False, progress: bool = True) -> dict:
+    """Train a Direct Diffusion model and write it to ``output``; returns the training summary."""
+    if settings.coupling not in COUPLINGS:
+        raise LheDidiError(f"unknown coupling {settings.coupling!r}; choose from {', '.join(COUPLINGS)}")
+    resolve_device(settings.device)
+    torch.manual_seed(settings.seed)
+    np.random.seed(settings.seed)
+    return fit_didi(prepare_didi_data(onshell, offshell, settings, progress), output, settings, resume, progress)
+
+
+def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSettings, resume: bool = False,
+             progress: bool = True) -> dict:
+    """Train the velocity field on prepared data and write the model directory ``output``."""
+    device = resolve_device(settings.device)
+    if settings.coupling not in COUPLINGS:
+        raise LheDidiError(f"unknown coupling {settings.coupling!r}; choose from {', '.join(COUPLINGS)}")
+    torch.manual_seed(settings.seed)
+    output = Path(output)
+    checkpoint = _Checkpoint(output.with_name(output.name + ".checkpoint"))
+    preprocessor, ranges = prepared.preprocessor, prepared.ranges
+
+    def split(z):
+        z = torch.as_tensor(z, dtype=torch.float32)
         n_val = max(1, int(round(settings.validation_fraction * len(z))))
         return z[:-n_val].to(device), z[-n_val:].to(device)
 
-    on_train, on_val = split(on)
-    off_train, off_val = split(off)
-    model = VelocityField(dim=on.shape[1], width=settings.width, depth=settings.depth, embedding=settings.embedding,
-                          bayesian=settings.bayesian, prior_width=settings.prior_width).to(device)
+    on_train, on_val = split(prepared.onshell)
+    off_train, off_val = split(prepared.offshell)
+    model = VelocityField(dim=prepared.onshell.shape[1], width=settings.width, depth=settings.depth,
+                          embedding=settings.embedding, bayesian=settings.bayesian,
+                          prior_width=settings.prior_width).to(device)
     batch_size = min(settings.batch_size, len(off_train))
     steps_per_epoch = max(1, len(off_train) // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -228,7 +284,8 @@ def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, se
         "feature_ranges": ranges,
         "training": {**asdict(settings), "device_used": str(device), "steps_per_epoch": steps_per_epoch, "batch_size_used": batch_size,
                      "history": history, "torch_version": torch.__version__},
-        "data": {"onshell": on_info, "offshell": off_info},
+        "data": prepared.data,
+        "physics": training_physics(prepared.data),
         "direction": "t = 1 on-shell -> t = 0 off-shell",
     }
     content_hash = save_model_dir(output, model.state_dict(), config, model_card(config))
