@@ -96,7 +96,12 @@ def inspect(file: Path, skip_invalid: bool):
 @click.option("--tail-bias", type=click.FloatRange(min=0.0, min_open=True), default=None, metavar="PT0",
               help="Weighted events enriched in the high-pT tails: sample dsigma x (1 + (pT_top,max / PT0)^2) and "
                    "weight each event by the inverse (like POWHEG's bornsuppfact). GeV; default: unit weights.")
-def generate(sample, n_events, seed, output, leptons, tail_bias):
+@click.option("--top-mass", type=float, default=172.5, show_default=True, metavar="GEV",
+              help="Top-quark pole mass; mu_R = mu_F follow it.")
+@click.option("--top-width", type=click.FloatRange(min=0.0, min_open=True), default=None, metavar="GEV",
+              help="Top width [default: 1.453 GeV x Gamma_LO(m_t) / Gamma_LO(172.5), as POWHEG hvq samples at other "
+                   "masses are made].")
+def generate(sample, n_events, seed, output, leptons, tail_bias, top_mass, top_width):
     """Generate LO reference events: SAMPLE is onshell (as POWHEG hvq makes them), offshell (bb4l-like) or
     doubly-resonant (the exact t t~ diagrams inside hvq's window).
 
@@ -107,17 +112,22 @@ def generate(sample, n_events, seed, output, leptons, tail_bias):
     from .reference.generator import ReferenceGenerator
     from .reference.hvq import HvqGenerator
     from .reference.output import write_sample
+    from .reference.parameters import TOP_MASS_RANGE
 
     if not leptons[0].endswith("+") or not leptons[1].endswith("-"):
         raise click.BadParameter("give the positive lepton first, e.g. --leptons e+ mu-", param_hint="--leptons")
     if sample == "onshell" and tail_bias is not None:
         raise click.BadParameter("hvq-like on-shell events are unweighted; --tail-bias works with offshell and "
                                  "doubly-resonant", param_hint="--tail-bias")
+    low, high = TOP_MASS_RANGE
+    if not low <= top_mass <= high:
+        raise click.BadParameter(f"{top_mass:g} GeV is outside {low:g}-{high:g} GeV", param_hint="--top-mass")
     click.echo(f"setting up {sample} generator (pyamplicol matrix elements, first use builds them)...", err=True)
     if sample == "onshell":
-        generator = HvqGenerator(leptons=tuple(leptons), seed=seed)
+        generator = HvqGenerator(leptons=tuple(leptons), seed=seed, top_mass=top_mass, top_width=top_width)
     else:
-        generator = ReferenceGenerator(sample, leptons=tuple(leptons), seed=seed, tail_bias=tail_bias)
+        generator = ReferenceGenerator(sample, leptons=tuple(leptons), seed=seed, tail_bias=tail_bias,
+                                       top_mass=top_mass, top_width=top_width)
     generator.adapt()
     with _progress(f"generating {sample}", n_events) as bar:
         events = generator.generate(n_events, progress=bar.update)

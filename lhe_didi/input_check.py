@@ -45,10 +45,10 @@ def header_parameters(header: LheHeader) -> dict:
     for block in header.lhe_didi_provenance:
         if block.get("command") != "generate":
             continue
-        hvq = block.get("hvq") or {}
         ufo = block.get("ufo_parameters") or {}
         found = {name: float(ufo[key]) for key, name in UFO_KEYS.items() if key in ufo}
-        found.update({k[:-4]: float(v) for k, v in hvq.items() if k.endswith("_GeV") and k[:-4] in NAMES})
+        for record in (block, block.get("hvq") or {}):
+            found.update({k[:-4]: float(v) for k, v in record.items() if k.endswith("_GeV") and k[:-4] in NAMES})
         if found:
             found.setdefault("w_mass", W_MASS)
             return {**found, "source": "lhe-didi generate"}

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -175,3 +176,28 @@ def test_merge_concatenates_runs_and_combines_cross_sections(tmp_path, example_l
     assert x == pytest.approx(1.02 * sigma, rel=1e-4) and e == pytest.approx(2 * error / 5**0.5, rel=1e-3)
     result = run("merge", parts[0], "-o", tmp_path / "one.lhe")
     assert result.exit_code == 1 and "at least two" in result.output and not (tmp_path / "one.lhe").exists()
+
+
+def test_generate_at_another_top_mass_records_it_and_transform_refuses_it(tmp_path):
+    """--top-mass moves the peak and the scale, the width follows Gamma_LO, every parameter is in the header;
+    the shipped 172.5-GeV model refuses the file with one line."""
+    out = tmp_path / "on175.lhe"
+    result = run("generate", "onshell", "-n", "400", "--seed", "3", "--top-mass", "175.5", "-o", out)
+    assert result.exit_code == 0, result.output
+    batch = LheReader(out).read_all()
+    from lhe_didi.kinematics.observables import system_masses
+
+    tops = system_masses(batch.momenta)["t"]
+    assert abs(float(np.median(tops)) - 175.5) < 0.4
+    assert np.all(batch.scale == 175.5)
+    block = LheReader(out).header.lhe_didi_provenance[0]
+    assert block["top_mass_GeV"] == 175.5 and abs(block["top_width_GeV"] - 1.5433) < 1e-4
+    assert block["hvq"]["top_width_GeV"] == block["top_width_GeV"] and block["scale_GeV"] == 175.5
+    refused = run("transform", out, "-o", tmp_path / "off.lhe")
+    assert refused.exit_code == 1 and "m_t = 175.5 GeV (model: 172.5)" in refused.output
+    assert not (tmp_path / "off.lhe").exists()
+
+
+def test_generate_refuses_a_top_mass_outside_its_range(tmp_path):
+    result = run("generate", "onshell", "-n", "5", "--top-mass", "190", "-o", tmp_path / "x.lhe")
+    assert result.exit_code == 2 and "--top-mass" in result.output and not (tmp_path / "x.lhe").exists()

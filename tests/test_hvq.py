@@ -154,8 +154,9 @@ def test_hvq_sample_invariants_and_cross_section(hvq_generator):
     assert np.all((masses["t"] > W_MASS) & (masses["t"] < np.sqrt(2) * TOP_MASS))
     assert np.all(masses["W+"] < masses["t"]) and np.all(masses["W-"] + B_MASS < masses["tbar"])
     np.testing.assert_allclose(events.incoming_momenta.sum(axis=1), events.momenta.sum(axis=1), atol=1e-7)
-    # sigma(t t~) against the textbook convolution with the same PDF
-    expected = analytic.hadronic_ttbar(hvq_generator.pdf, parameters.SQRT_S, TOP_MASS)["total"]
+    # sigma(t t~) against the textbook convolution with the same PDF, five flavours as hvq
+    expected = analytic.hadronic_ttbar(hvq_generator.pdf, parameters.SQRT_S, TOP_MASS, quarks=(1, 2, 3, 4, 5))["total"]
+    assert np.isin(events.incoming_pdg[:, 0], [5, -5]).mean() < 0.01
     stats = hvq_generator.stats
     assert stats.ttbar_cross_section == pytest.approx(expected, abs=4 * stats.cross_section_error / 0.108**2)
     assert np.isclose(events.weight.mean(), stats.cross_section, rtol=1e-9)

@@ -32,8 +32,9 @@ def sigma_gg(s: np.ndarray, mass: float, alpha_s: float) -> np.ndarray:
     return np.pi * alpha_s**2 / (48.0 * s) * ((rho**2 + 16.0 * rho + 16.0) * log - beta * (28.0 + 31.0 * rho))
 
 
-def hadronic_ttbar(pdf: FixedScalePdf, sqrt_s: float, mass: float, nodes: int = 400) -> dict[str, float]:
-    """sigma(p p -> t t~) in pb at LO, split into gg and q q~ (+ q~ q), by Gauss-Legendre quadrature.
+def hadronic_ttbar(pdf: FixedScalePdf, sqrt_s: float, mass: float, nodes: int = 400,
+                   quarks: tuple[int, ...] = (1, 2, 3, 4)) -> dict[str, float]:
+    """sigma(p p -> t t~) in pb at LO, split into gg and q q~ (+ q~ q) over ``quarks``, by Gauss-Legendre quadrature.
 
     Integrates over v = ln(tau) from ln(4 m^2/S) to 0 and y in [ln(tau)/2, -ln(tau)/2].
     """
@@ -51,7 +52,7 @@ def hadronic_ttbar(pdf: FixedScalePdf, sqrt_s: float, mass: float, nodes: int = 
     s_hat = tau * s_total
     # d sigma = dtau dy f1 f2 sigma_hat = dv dy tau f1 f2 sigma_hat; xf1 xf2 / (x1 x2) * tau = xf1 xf2
     gg = pdf.xfx(21, x1) * pdf.xfx(21, x2)
-    qq = sum(pdf.xfx(q, x1) * pdf.xfx(-q, x2) + pdf.xfx(-q, x1) * pdf.xfx(q, x2) for q in (1, 2, 3, 4))
+    qq = sum(pdf.xfx(q, x1) * pdf.xfx(-q, x2) + pdf.xfx(-q, x1) * pdf.xfx(q, x2) for q in quarks)
     alpha_s = pdf.alpha_s
     weight = wv[:, None] * wy * GEV2_TO_PB
     result = {

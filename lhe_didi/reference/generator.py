@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..constants import TOP_MASS, TOP_WIDTH, W_MASS, W_WIDTH
+from ..constants import TOP_MASS, W_MASS, W_WIDTH
 from ..io.events import EventBatch, extras_array
 from ..io.reader import concatenate
 from ..kinematics.observables import system_momenta
@@ -77,10 +77,11 @@ class ReferenceGenerator:
         kind: str,
         leptons: tuple[str, str] = ("e+", "mu-"),
         seed: int = 0,
-        top_width: float = TOP_WIDTH,
+        top_width: float | None = None,
         w_width: float = W_WIDTH,
         sqrt_s: float = parameters.SQRT_S,
         tail_bias: float | None = None,
+        top_mass: float = TOP_MASS,
     ):
         if kind not in ("doubly-resonant", "offshell"):
             raise ValueError("kind must be 'doubly-resonant' or 'offshell'")
@@ -91,10 +92,14 @@ class ReferenceGenerator:
         self.leptons = leptons
         self.seed = seed
         self.sqrt_s = sqrt_s
-        self.pdf = FixedScalePdf(parameters.PDF_SET, parameters.SCALE)
-        self.ufo = parameters.ufo_parameters(self.pdf.alpha_s, top_width, w_width)
+        self.top_mass = top_mass
+        self.top_width = parameters.default_top_width(top_mass) if top_width is None else top_width
+        self.w_width = w_width
+        self.scale = top_mass  # mu_R = mu_F = m_t
+        self.pdf = FixedScalePdf(parameters.PDF_SET, self.scale)
+        self.ufo = parameters.ufo_parameters(self.pdf.alpha_s, self.top_width, w_width, top_mass)
         self.matrix_elements = MatrixElements("onshell" if kind == "doubly-resonant" else kind, leptons, self.ufo)
-        top = BreitWigner(TOP_MASS, top_width)
+        top = BreitWigner(top_mass, self.top_width)
         channels = Channels.onshell(top) if kind == "doubly-resonant" else Channels.offshell(top)
         self.phase_space = PhaseSpace(sqrt_s, channels, BreitWigner(W_MASS, w_width))
         self.rng = np.random.default_rng(seed)
@@ -235,7 +240,7 @@ class ReferenceGenerator:
             extras=extras_array([[] for _ in range(n)]),
             process_id=np.full(n, self.process_id),
             weight=np.zeros(n),
-            scale=np.full(n, parameters.SCALE),
+            scale=np.full(n, self.scale),
             aqed=np.full(n, parameters.alpha_gmu()),
             aqcd=np.full(n, self.pdf.alpha_s),
             source_index=np.full(n, -1),

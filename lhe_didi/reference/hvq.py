@@ -39,11 +39,14 @@ DECAY_PDF_SCALE = math.sqrt(5.0)  # hvq evaluates the reshuffling's PDF ratio at
 SPIN_BOUND = 8.0  # hit and miss on R / 8; R above it is accepted and counted
 MAX_ROUNDS = 100_000
 
-# (pdg parton 1, pdg parton 2, Born / matrix-element channel, partons swapped w.r.t. the ME's order)
+# (pdg parton 1, pdg parton 2, Born / matrix-element channel, partons swapped w.r.t. the ME's order). As hvq, five
+# flavours in the initial state: b b~ -> t t~ (0.13% of sigma here) is the QCD s-channel of d d~ -> t t~, whose
+# doubly-resonant |M|^2 serves for its spin correlations.
 INITIAL_STATES = [
     (21, 21, "gg", False),
     (2, -2, "uu~", False), (4, -4, "uu~", False), (-2, 2, "uu~", True), (-4, 4, "uu~", True),
     (1, -1, "dd~", False), (3, -3, "dd~", False), (-1, 1, "dd~", True), (-3, 3, "dd~", True),
+    (5, -5, "dd~", False), (-5, 5, "dd~", True),
 ]
 
 
@@ -300,22 +303,24 @@ class HvqGenerator:
     process_id = 1001
 
     def __init__(self, leptons: tuple[str, str] = ("e+", "mu-"), seed: int = 0, top_mass: float = parameters.TOP_MASS,
-                 top_width: float = parameters.TOP_WIDTH, w_width: float = parameters.W_WIDTH,
+                 top_width: float | None = None, w_width: float = parameters.W_WIDTH,
                  sqrt_s: float = parameters.SQRT_S, matrix_elements: MatrixElements | None = None):
         self.leptons, self.seed, self.sqrt_s = leptons, seed, sqrt_s
-        self.top_mass, self.top_width, self.w_width = top_mass, top_width, w_width
-        self.pdf = FixedScalePdf(parameters.PDF_SET, parameters.SCALE)
-        self.ufo = parameters.ufo_parameters(self.pdf.alpha_s, top_width, w_width)
+        self.top_mass, self.w_width = top_mass, w_width
+        self.top_width = parameters.default_top_width(top_mass) if top_width is None else top_width
+        self.scale = top_mass  # mu_R = mu_F = m_t, as hvq's fixedscale 1
+        self.pdf = FixedScalePdf(parameters.PDF_SET, self.scale)
+        self.ufo = parameters.ufo_parameters(self.pdf.alpha_s, self.top_width, w_width, top_mass)
         self.matrix_elements = matrix_elements or MatrixElements("onshell", leptons, self.ufo)
-        self.decays = HvqDecays(self.matrix_elements, sqrt_s, top_mass, top_width, parameters.W_MASS, w_width)
+        self.decays = HvqDecays(self.matrix_elements, sqrt_s, top_mass, self.top_width, parameters.W_MASS, w_width)
         self.rng = np.random.default_rng(seed)
         self.stats = HvqStats()
         self.overweight_points = 1e-4
         self._sum_w = self._sum_w2 = 0.0
 
     def production_weights(self, n: int):
-        """``n`` weighted on-shell t t~ points: (x1, x2, top direction, (N, 9) weights per initial state in pb,
-        Born |M|^2 per initial state (N, 9))."""
+        """``n`` weighted on-shell t t~ points: (x1, x2, top direction, (N, S) weights per initial state of
+        INITIAL_STATES in pb, and the Born |M|^2 of each (N, S))."""
         s_total = self.sqrt_s**2
         u = self.rng.random((n, 4))
         tau_low = 4.0 * self.top_mass**2 / s_total
@@ -413,7 +418,7 @@ class HvqGenerator:
             extras=extras_array([[] for _ in range(n)]),
             process_id=np.full(n, self.process_id),
             weight=np.zeros(n),
-            scale=np.full(n, parameters.SCALE),
+            scale=np.full(n, self.scale),
             aqed=np.full(n, parameters.alpha_gmu()),
             aqcd=np.full(n, self.pdf.alpha_s),
             source_index=np.full(n, -1),

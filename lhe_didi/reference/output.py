@@ -41,7 +41,7 @@ def sample_header(generator: ReferenceGenerator | HvqGenerator, events: EventBat
     comment = (
         f"\n<!--\nlhe-didi LO reference generator, {DESCRIPTION[generator.kind]}.\n"
         f"p p -> b {generator.leptons[0]} nu b~ {generator.leptons[1]} nu~ at sqrt(s) = {generator.sqrt_s:g} GeV,"
-        f" mu_R = mu_F = {parameters.SCALE} GeV, PDF {parameters.PDF_SET} member 0,"
+        f" mu_R = mu_F = {generator.scale:g} GeV, m_t = {generator.top_mass:g} GeV, Gamma_t = {generator.top_width:.6g} GeV, PDF {parameters.PDF_SET} member 0,"
         f" alpha_s(mu) = {generator.pdf.alpha_s:.6f}.{_bias_sentence(generator)} Settings in <lhe_didi> below.\n-->\n"
     )
     return LheHeader(
@@ -73,7 +73,12 @@ def provenance(generator: ReferenceGenerator | HvqGenerator, n_events: int) -> d
         "seed": generator.seed,
         "leptons": list(generator.leptons),
         "sqrt_s_GeV": generator.sqrt_s,
-        "scale_GeV": parameters.SCALE,
+        "scale_GeV": generator.scale,
+        "top_mass_GeV": generator.top_mass,
+        "top_width_GeV": generator.top_width,
+        "w_mass_GeV": parameters.W_MASS,
+        "w_width_GeV": generator.w_width,
+        "b_mass_GeV": parameters.B_MASS,
         "pdf": {"set": parameters.PDF_SET, "member": 0, "alpha_s": generator.pdf.alpha_s},
         "ufo_parameters": generator.ufo,
         "matrix_elements": {"library": "pyamplicol", "version": metadata.version("pyamplicol"),

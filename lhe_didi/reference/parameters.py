@@ -29,10 +29,11 @@ def alpha_gmu() -> float:
     return math.sqrt(2.0) * FERMI_CONSTANT * W_MASS**2 * (1.0 - W_MASS**2 / Z_MASS**2) / math.pi
 
 
-def ufo_parameters(alpha_s: float, top_width: float = TOP_WIDTH, w_width: float = W_WIDTH) -> dict[str, float]:
+def ufo_parameters(alpha_s: float, top_width: float = TOP_WIDTH, w_width: float = W_WIDTH,
+                   top_mass: float = TOP_MASS) -> dict[str, float]:
     """External parameters of the UFO Standard Model for the reference setup."""
     return {
-        "MT": TOP_MASS, "ymt": TOP_MASS, "WT": top_width,
+        "MT": top_mass, "ymt": top_mass, "WT": top_width,
         "MB": B_MASS, "ymb": B_MASS,
         "MZ": Z_MASS, "WZ": Z_WIDTH, "WW": w_width,
         "MH": HIGGS_MASS, "WH": HIGGS_WIDTH,
@@ -45,9 +46,18 @@ def lo_w_leptonic_width() -> float:
     return FERMI_CONSTANT * W_MASS**3 / (6.0 * math.sqrt(2.0) * math.pi)
 
 
-def lo_top_width() -> float:
+def lo_top_width(top_mass: float = TOP_MASS) -> float:
     """Gamma(t -> b W) at LO with a massive b quark and an on-shell W."""
-    xb, xw = (B_MASS / TOP_MASS) ** 2, (W_MASS / TOP_MASS) ** 2
+    xb, xw = (B_MASS / top_mass) ** 2, (W_MASS / top_mass) ** 2
     kallen = (1.0 - xb - xw) ** 2 - 4.0 * xb * xw
     shape = (1.0 - xb) ** 2 + xw * (1.0 + xb) - 2.0 * xw**2
-    return FERMI_CONSTANT * TOP_MASS**3 / (8.0 * math.sqrt(2.0) * math.pi) * math.sqrt(kallen) * shape
+    return FERMI_CONSTANT * top_mass**3 / (8.0 * math.sqrt(2.0) * math.pi) * math.sqrt(kallen) * shape
+
+
+TOP_MASS_RANGE = (160.0, 185.0)  # masses generate accepts, GeV
+
+
+def default_top_width(top_mass: float) -> float:
+    """Gamma_t at ``top_mass``: the input width 1.453 GeV at 172.5 scaled with the LO width, as the shared
+    real hvq samples at other masses were made (169.5: 1.3657, 175.5: 1.5433)."""
+    return TOP_WIDTH * lo_top_width(top_mass) / lo_top_width(TOP_MASS)

@@ -189,7 +189,7 @@ class Channels:
     @classmethod
     def onshell(cls, top: BreitWigner = TOP_BW) -> Channels:
         """Only RR, with hvq's virtuality window m_W^2 < m_t*^2 < 2 m_t^2."""
-        return cls(top=[(top, top)], alpha=np.array([1.0]), top_range=(W_MASS**2, 2.0 * TOP_MASS**2))
+        return cls(top=[(top, top)], alpha=np.array([1.0]), top_range=(W_MASS**2, 2.0 * top.mass**2))
 
 
 @dataclass
