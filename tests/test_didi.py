@@ -285,3 +285,30 @@ def test_shipped_default_model_transforms_the_bundled_example(tmp_path, example_
     assert report.weights is not None and report.weights.count == report.events_out
     weights = LheReader(out).read_all().named_weights["didi_classifier"]
     assert len(weights) == report.events_out and weights.min() > 0 and weights.max() <= 15.0
+
+
+def test_prepared_data_round_trip_quantised(tmp_path, example_lo_path, hvq_nlo_path):
+    """Prepared pairs save without pickle; int16 quantisation keeps every coordinate within half a step."""
+    from lhe_didi.training.didi import DidiTrainingData, prepare_didi_data
+
+    settings = DidiSettings(**{**TINY, "representation": "decay-chain-beams"})
+    data = prepare_didi_data(example_lo_path, hvq_nlo_path, settings, progress=False)
+    data.save(tmp_path / "exact")
+    exact = DidiTrainingData.load(tmp_path / "exact")
+    np.testing.assert_array_equal(exact.onshell, data.onshell)
+    data.save(tmp_path / "quantised", quantise=True)
+    quantised = DidiTrainingData.load(tmp_path / "quantised")
+    quantum = json.loads((tmp_path / "quantised.json").read_text())["quantum"]
+    assert 0 < quantum <= 2.0**-10
+    assert np.max(np.abs(quantised.offshell - data.offshell)) <= 0.5 * quantum * (1 + 1e-6)
+    assert quantised.preprocessor.to_dict() == data.preprocessor.to_dict() and quantised.data == data.data
+
+
+def test_training_records_the_physics_of_its_onshell_file(tiny_model, example_lo_path):
+    """The model states the on-shell file's parameters (hvq header) and its top line shape, which the transform
+    guard compares with its input."""
+    config = load_model_dir(tiny_model[0], "didi")[1]
+    physics = config["physics"]
+    assert (physics["top_mass"], physics["top_width"], physics["w_mass"], physics["b_mass"]) == (172.5, 1.453, 80.419, 4.75)
+    shape = physics["onshell_line_shape"]
+    assert shape["top_candidates"] == 2000 and 0 < shape["below"] < 0.05 and 0 < shape["above"] < 0.05
