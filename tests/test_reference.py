@@ -28,9 +28,9 @@ def pdf():
 
 @pytest.fixture(scope="module")
 def samples():
-    """3000 on-shell and 3000 off-shell events with their generators."""
+    """3000 doubly-resonant and 3000 off-shell events with their generators (hvq's own on-shell: test_hvq.py)."""
     result = {}
-    for kind in ("onshell", "offshell"):
+    for kind in ("doubly-resonant", "offshell"):
         generator = ReferenceGenerator(kind, seed=11)
         generator.adapt(**QUICK_ADAPT)
         result[kind] = (generator, generator.generate(3000))
@@ -89,7 +89,7 @@ def test_narrow_width_cross_section_matches_textbook_ttbar(pdf):
 
 def test_full_over_doubly_resonant_matrix_elements(samples):
     """At t t~ peak kinematics the full |M|^2 equals the doubly-resonant one; away from it they differ."""
-    onshell_generator, events = samples["onshell"]
+    onshell_generator, events = samples["doubly-resonant"]
     offshell_generator, _ = samples["offshell"]
     incoming = events.incoming_momenta.copy()
     gluons = events.incoming_pdg[:, 0] == 21
@@ -106,7 +106,7 @@ def test_full_over_doubly_resonant_matrix_elements(samples):
 
 
 def test_offshell_cross_section_exceeds_onshell(samples):
-    on_sigma, on_error = samples["onshell"][0].stats.cross_section, samples["onshell"][0].stats.cross_section_error
+    on_sigma, on_error = samples["doubly-resonant"][0].stats.cross_section, samples["doubly-resonant"][0].stats.cross_section_error
     off_sigma, off_error = samples["offshell"][0].stats.cross_section, samples["offshell"][0].stats.cross_section_error
     ratio = off_sigma / on_sigma
     assert 1.0 < ratio < 1.2 and (off_sigma - on_sigma) > 5 * np.hypot(on_error, off_error)
@@ -125,7 +125,7 @@ def test_generated_samples_invariants_and_windows(samples, tmp_path):
         masses = system_masses(batch.momenta)
         in_window = (masses["t"] > W_MASS) & (masses["t"] < np.sqrt(2) * TOP_MASS) & (
             masses["tbar"] > W_MASS) & (masses["tbar"] < np.sqrt(2) * TOP_MASS)
-        if kind == "onshell":
+        if kind == "doubly-resonant":
             assert in_window.all()
             assert np.all(masses["W+"] < masses["t"]) and np.all(masses["W-"] < masses["tbar"])
         else:
@@ -175,7 +175,7 @@ def test_tail_biased_sample_is_enriched_and_its_weights_unbias_it(tmp_path):
 
 
 def test_offshell_features_of_paper_figure_1(samples):
-    on = system_masses(samples["onshell"][1].momenta)
+    on = system_masses(samples["doubly-resonant"][1].momenta)
     off = system_masses(samples["offshell"][1].momenta)
     beyond_on = np.mean(on["b l+"] > EDGE + 5)
     beyond_off = np.mean(off["b l+"] > EDGE + 5)
@@ -186,7 +186,7 @@ def test_offshell_features_of_paper_figure_1(samples):
 
 def test_onshell_shapes_agree_with_real_hvq(samples, hvq_lo_path):
     """Same process, different PDF (CTEQ6M in hvq): bulk shapes agree to a few per cent."""
-    ours = samples["onshell"][1]
+    ours = samples["doubly-resonant"][1]
     hvq = next(LheReader(hvq_lo_path).batches(20_000))
     pt = lambda b, i: np.hypot(b.momenta[:, i, 1], b.momenta[:, i, 2])  # noqa: E731
     assert np.mean(pt(ours, 1)) == pytest.approx(np.mean(pt(hvq, 1)), rel=0.05)
