@@ -22,6 +22,7 @@ from lhe_didi.io.reader import LheReader
 from lhe_didi.kinematics.observables import system_masses
 from lhe_didi.reference import analytic, parameters
 from lhe_didi.reference.generator import ReferenceGenerator
+from lhe_didi.reference.hvq import HvqGenerator
 
 HVQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "hvq" / "hvq_lo_emu_100k.lhe.gz"
 EDGE = np.sqrt(TOP_MASS**2 - W_MASS**2)
@@ -50,7 +51,7 @@ def main():
 
     samples = {}
     for kind in ("onshell", "offshell"):
-        generator = ReferenceGenerator(kind, seed=2)
+        generator = HvqGenerator(seed=2) if kind == "onshell" else ReferenceGenerator(kind, seed=2)
         start = time.perf_counter()
         generator.adapt()
         adapt_seconds = time.perf_counter() - start
