@@ -178,3 +178,12 @@ def test_top_line_shape_agrees_with_real_hvq(hvq_generator, hvq_nnpdf_path):
         assert chi2 / len(pa) < 2.5, (top, chi2, pa / pb)
         # the low-mass tail (100-160 GeV) within 15%
         assert a[:3].sum() / len(ours[top]) == pytest.approx(b[:3].sum() / len(real[top]), rel=0.15)
+
+
+def test_unweighting_efficiency_counts_only_the_points_tried(hvq_generator):
+    """A small sample stops inside its batch: the efficiency is that of the points up to the last event taken."""
+    before_points, before_accepted = hvq_generator.stats.generation_points, hvq_generator.stats.accepted
+    hvq_generator.generate(200)
+    tried = hvq_generator.stats.generation_points - before_points
+    assert hvq_generator.stats.accepted - before_accepted == 200
+    assert 0.05 < 200 / tried < 0.13  # the production unweighting efficiency, 8.5% with 3 million events

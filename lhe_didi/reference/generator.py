@@ -193,13 +193,14 @@ class ReferenceGenerator:
         w_max = self.stats.max_weight
         while accepted < n_events:
             points, weights = self._sample(batch)
-            self.stats.generation_points += batch
             bias = self.sampling_bias(points.final)
             total = weights.sum(axis=1) * bias
             total_weight += total.sum()
             excess += float(np.clip(total - w_max, 0.0, None).sum())
-            keep = total > self.rng.random(batch) * w_max
-            index = np.flatnonzero(keep)[: n_events - accepted]
+            hits = np.flatnonzero(total > self.rng.random(batch) * w_max)
+            index = hits[: n_events - accepted]
+            # points tried: the whole batch, or up to the last event taken when the batch fills the sample
+            self.stats.generation_points += batch if len(index) == len(hits) else int(index[-1]) + 1
             if len(index):
                 chunks.append(self._events(points, weights, index, accepted))
                 relative.append(np.maximum(total[index] / w_max, 1.0) / bias[index])

@@ -372,11 +372,13 @@ class HvqGenerator:
         chunks, relative, accepted, excess, total_weight = [], [], 0, 0.0, 0.0
         while accepted < n_events:
             x1, x2, direction, weights, borns = self._sample(batch)
-            self.stats.generation_points += batch
             total = weights.sum(axis=1)
             total_weight += total.sum()
             excess += float(np.clip(total - w_max, 0.0, None).sum())
-            index = np.flatnonzero(total > self.rng.random(batch) * w_max)[: n_events - accepted]
+            hits = np.flatnonzero(total > self.rng.random(batch) * w_max)
+            index = hits[: n_events - accepted]
+            # points tried: the whole batch, or up to the last event taken when the batch fills the sample
+            self.stats.generation_points += batch if len(index) == len(hits) else int(index[-1]) + 1
             if len(index) == 0:
                 continue
             w = weights[index]
