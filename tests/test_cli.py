@@ -201,3 +201,17 @@ def test_generate_at_another_top_mass_records_it_and_transform_refuses_it(tmp_pa
 def test_generate_refuses_a_top_mass_outside_its_range(tmp_path):
     result = run("generate", "onshell", "-n", "5", "--top-mass", "190", "-o", tmp_path / "x.lhe")
     assert result.exit_code == 2 and "--top-mass" in result.output and not (tmp_path / "x.lhe").exists()
+
+
+def test_generate_offshell_at_another_top_mass(tmp_path):
+    """The off-shell reference follows --top-mass too: Breit-Wigner channels, UFO mass and scale."""
+    out = tmp_path / "off169.lhe"
+    result = run("generate", "offshell", "-n", "300", "--seed", "4", "--top-mass", "169.5", "-o", out)
+    assert result.exit_code == 0, result.output
+    batch = LheReader(out).read_all()
+    from lhe_didi.kinematics.observables import system_masses
+
+    tops = system_masses(batch.momenta)["t"]
+    assert abs(float(np.median(tops)) - 169.5) < 0.5
+    block = LheReader(out).header.lhe_didi_provenance[0]
+    assert block["ufo_parameters"]["MT"] == 169.5 and abs(block["top_width_GeV"] - 1.3657) < 1e-4
