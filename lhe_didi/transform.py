@@ -20,7 +20,7 @@ indices are reported and recorded at the end of the output file.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +171,7 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
     first_shape = LineShape(physics["top_mass"])
     if first is not None:
         first_shape.add(first.momenta)
-    line_shape = LineShape(physics["top_mass"])
+    line_shape = replace(first_shape)  # the whole input: the first batch's counts, then every later batch
     provenance = {
         "command": "transform",
         "input": str(input_path),
@@ -202,7 +202,8 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
         report.weights = WeightSummary()
     with LheWriter(output_path, reader.header, provenance, descriptions) as writer:
         for batch in _chain(first, batches):
-            line_shape.add(batch.momenta)
+            if batch is not first:
+                line_shape.add(batch.momenta)
             mirrored = mirrored_events(batch.index, seed) if beam_symmetrise else None
             out, rejected = transform_batch(model, batch, rtol, atol, reader.header.beam_energies, neutrino, mirrored)
             if classifier is None:

@@ -178,19 +178,24 @@ def test_merge_concatenates_runs_and_combines_cross_sections(tmp_path, example_l
     assert result.exit_code == 1 and "at least two" in result.output and not (tmp_path / "one.lhe").exists()
 
 
+def _generate_at_mass(sample, mass, events, seed, out):
+    """Run generate at a top mass; the events, the generate provenance block and the median m(b l+ nu)."""
+    from lhe_didi.kinematics.observables import system_masses
+
+    result = run("generate", sample, "-n", events, "--seed", seed, "--top-mass", mass, "-o", out)
+    assert result.exit_code == 0, result.output
+    reader = LheReader(out)
+    batch = reader.read_all()
+    return batch, reader.header.lhe_didi_provenance[0], float(np.median(system_masses(batch.momenta)["t"]))
+
+
 def test_generate_at_another_top_mass_records_it_and_transform_refuses_it(tmp_path):
     """--top-mass moves the peak and the scale, the width follows Gamma_LO, every parameter is in the header;
     the shipped 172.5-GeV model refuses the file with one line."""
     out = tmp_path / "on175.lhe"
-    result = run("generate", "onshell", "-n", "400", "--seed", "3", "--top-mass", "175.5", "-o", out)
-    assert result.exit_code == 0, result.output
-    batch = LheReader(out).read_all()
-    from lhe_didi.kinematics.observables import system_masses
-
-    tops = system_masses(batch.momenta)["t"]
-    assert abs(float(np.median(tops)) - 175.5) < 0.4
+    batch, block, median_top = _generate_at_mass("onshell", 175.5, 400, 3, out)
+    assert abs(median_top - 175.5) < 0.4
     assert np.all(batch.scale == 175.5)
-    block = LheReader(out).header.lhe_didi_provenance[0]
     assert block["top_mass_GeV"] == 175.5 and abs(block["top_width_GeV"] - 1.5433) < 1e-4
     assert block["hvq"]["top_width_GeV"] == block["top_width_GeV"] and block["scale_GeV"] == 175.5
     refused = run("transform", out, "-o", tmp_path / "off.lhe")
@@ -205,13 +210,6 @@ def test_generate_refuses_a_top_mass_outside_its_range(tmp_path):
 
 def test_generate_offshell_at_another_top_mass(tmp_path):
     """The off-shell reference follows --top-mass too: Breit-Wigner channels, UFO mass and scale."""
-    out = tmp_path / "off169.lhe"
-    result = run("generate", "offshell", "-n", "300", "--seed", "4", "--top-mass", "169.5", "-o", out)
-    assert result.exit_code == 0, result.output
-    batch = LheReader(out).read_all()
-    from lhe_didi.kinematics.observables import system_masses
-
-    tops = system_masses(batch.momenta)["t"]
-    assert abs(float(np.median(tops)) - 169.5) < 0.5
-    block = LheReader(out).header.lhe_didi_provenance[0]
+    _, block, median_top = _generate_at_mass("offshell", 169.5, 300, 4, tmp_path / "off169.lhe")
+    assert abs(median_top - 169.5) < 0.5
     assert block["ufo_parameters"]["MT"] == 169.5 and abs(block["top_width_GeV"] - 1.3657) < 1e-4

@@ -10,9 +10,9 @@ from lhe_didi.io.reader import LheReader
 from lhe_didi.kinematics.observables import system_masses
 from lhe_didi.reference import analytic, parameters
 from lhe_didi.reference.hvq import (
-    HvqDecays, HvqGenerator, Production, born_gg, born_qqbar, cauchy_in_m2, decay_momentum, in_window, reshuffle,
+    HvqDecays, HvqGenerator, Production, born_gg, born_qqbar, cauchy_in_m2, in_window, reshuffle,
 )
-from lhe_didi.reference.phase_space import minkowski_dot
+from lhe_didi.reference.phase_space import minkowski_dot, rest_frame_momentum
 
 ALPHA_S = 0.107674
 
@@ -119,7 +119,7 @@ def test_reshuffle_factor_is_one_at_the_poles_and_follows_its_formula():
 
 
 def test_decay_momentum_matches_two_body_formula():
-    assert decay_momentum(np.array(TOP_MASS**2), B_MASS, W_MASS) == pytest.approx(
+    assert rest_frame_momentum(np.array(TOP_MASS**2), B_MASS, W_MASS) == pytest.approx(
         np.sqrt((TOP_MASS**2 - (W_MASS + B_MASS) ** 2) * (TOP_MASS**2 - (W_MASS - B_MASS) ** 2)) / (2 * TOP_MASS))
 
 

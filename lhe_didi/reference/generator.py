@@ -225,32 +225,37 @@ class ReferenceGenerator:
         pick = (cumulative < self.rng.random(n)[:, None] * cumulative[:, -1:]).sum(axis=1)
         pick = np.minimum(pick, len(INITIAL_STATES) - 1)
         incoming_pdg = np.array([INITIAL_STATES[k][:2] for k in pick])
-        final = points.final[index]
-        incoming = points.incoming[index]
-        incoming_colours, colours, resonance_colours = colour_flow(self.rng, incoming_pdg, incoming, final)
-        return EventBatch(
-            index=first + np.arange(n),
-            momenta=final,
-            masses=np.tile([parameters.B_MASS, 0.0, 0.0, parameters.B_MASS, 0.0, 0.0], (n, 1)),
-            pdg=np.tile(final_state_pdg(self.leptons), (n, 1)),
-            colours=colours,
-            incoming_pdg=incoming_pdg,
-            incoming_colours=incoming_colours,
-            incoming_momenta=incoming,
-            resonance_colours=resonance_colours,
-            extras=extras_array([[] for _ in range(n)]),
-            process_id=np.full(n, self.process_id),
-            weight=np.zeros(n),
-            scale=np.full(n, self.scale),
-            aqed=np.full(n, parameters.alpha_gmu()),
-            aqcd=np.full(n, self.pdf.alpha_s),
-            source_index=np.full(n, -1),
-        )
+        return lo_events(self, incoming_pdg, points.incoming[index], points.final[index], first)
 
     @property
     def process_id(self) -> int:
         """LPRUP of the sample: 1002 off-shell, 1003 doubly-resonant (1001: hvq-like on-shell)."""
         return 1003 if self.kind == "doubly-resonant" else 1002
+
+
+def lo_events(generator, incoming_pdg: np.ndarray, incoming: np.ndarray, final: np.ndarray, first: int) -> EventBatch:
+    """EventBatch of LO events numbered from ``first``, colour flow drawn with ``generator.rng``; leptons, process id,
+    scale and alpha_s from ``generator`` (a :class:`ReferenceGenerator` or :class:`.hvq.HvqGenerator`); weights zero."""
+    n = len(final)
+    incoming_colours, colours, resonance_colours = colour_flow(generator.rng, incoming_pdg, incoming, final)
+    return EventBatch(
+        index=first + np.arange(n),
+        momenta=final,
+        masses=np.tile([parameters.B_MASS, 0.0, 0.0, parameters.B_MASS, 0.0, 0.0], (n, 1)),
+        pdg=np.tile(final_state_pdg(generator.leptons), (n, 1)),
+        colours=colours,
+        incoming_pdg=incoming_pdg,
+        incoming_colours=incoming_colours,
+        incoming_momenta=incoming,
+        resonance_colours=resonance_colours,
+        extras=extras_array([[] for _ in range(n)]),
+        process_id=np.full(n, generator.process_id),
+        weight=np.zeros(n),
+        scale=np.full(n, generator.scale),
+        aqed=np.full(n, parameters.alpha_gmu()),
+        aqcd=np.full(n, generator.pdf.alpha_s),
+        source_index=np.full(n, -1),
+    )
 
 
 def colour_flow(rng: np.random.Generator, incoming_pdg, incoming, final):

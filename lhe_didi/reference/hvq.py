@@ -21,18 +21,19 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..constants import B_MASS
 from ..errors import LheDidiError
-from ..io.events import EventBatch, extras_array
+from ..io.events import EventBatch
 from ..io.reader import concatenate
 from . import parameters
-from .matrix_elements import MatrixElements, final_state_pdg
+from .generator import GenerationStats, lo_events
+from .matrix_elements import MatrixElements
 from .pdf import FixedScalePdf
-from .phase_space import TAU_DENSITY, kallen, minkowski_dot, two_body, uniform_directions
+from .phase_space import TAU_DENSITY, minkowski_dot, rest_frame_momentum, two_body, uniform_directions
 
 HVQ_W_LEPTONIC_BR = 0.108  # hvq's BR(W -> l nu) per lepton flavour; sigma = sigma(t t~) x BR^2
 DECAY_PDF_SCALE = math.sqrt(5.0)  # hvq evaluates the reshuffling's PDF ratio at mu^2 = 5 GeV^2
@@ -48,6 +49,7 @@ INITIAL_STATES = [
     (1, -1, "dd~", False), (3, -3, "dd~", False), (-1, 1, "dd~", True), (-3, 3, "dd~", True),
     (5, -5, "dd~", False), (-5, 5, "dd~", True),
 ]
+INITIAL_PDG = np.array([state[:2] for state in INITIAL_STATES])  # (S, 2) PDG ids of partons 1 and 2
 
 
 def born_qqbar(s, t, u, mass, alpha_s):
@@ -63,11 +65,6 @@ def born_gg(s, t, u, mass, alpha_s):
     g4 = (4.0 * np.pi * alpha_s) ** 2
     tau1, tau2, rho = (m2 - t) / s, (m2 - u) / s, 4.0 * m2 / s
     return g4 * (1.0 / (6.0 * tau1 * tau2) - 3.0 / 8.0) * (tau1**2 + tau2**2 + rho - rho**2 / (4.0 * tau1 * tau2))
-
-
-def decay_momentum(s_parent, m1, m2):
-    """|p*| of the two-body decay of a parent of mass^2 ``s_parent`` (0 where closed)."""
-    return np.sqrt(np.maximum(kallen(s_parent, m1**2, m2**2), 0.0)) / (2.0 * np.sqrt(s_parent))
 
 
 def in_window(s_top, s_w, top_mass, w_mass, b_mass=B_MASS):
@@ -167,10 +164,10 @@ class HvqDecays:
         x prod_i f_i(r x_i) / f_i(x_i) at mu^2 = 5 GeV^2; 0 where r x_i > 1. Also returns r."""
         e_plus, e_minus, e0, r = reshuffle(s_hat, self.top_mass, s_top, s_topbar)
         m_b = np.full_like(s_top, self.b_mass)
-        on_shell = decay_momentum(np.array(self.top_mass**2), self.b_mass, self.w_mass) / self.top_mass
-        phase_space = (decay_momentum(s_top, m_b, np.sqrt(s_wp)) / np.sqrt(s_top)
-                       * decay_momentum(s_topbar, m_b, np.sqrt(s_wm)) / np.sqrt(s_topbar)) / on_shell**2
-        flavours = np.array([INITIAL_STATES[k][:2] for k in range(len(INITIAL_STATES))])[production.state]
+        on_shell = rest_frame_momentum(np.array(self.top_mass**2), self.b_mass, self.w_mass) / self.top_mass
+        phase_space = (rest_frame_momentum(s_top, m_b, np.sqrt(s_wp)) / np.sqrt(s_top)
+                       * rest_frame_momentum(s_topbar, m_b, np.sqrt(s_wm)) / np.sqrt(s_topbar)) / on_shell**2
+        flavours = INITIAL_PDG[production.state]
         pdf = np.ones_like(s_top)
         for side, x in ((0, production.x1), (1, production.x2)):
             for flavour in np.unique(flavours[:, side]):
@@ -237,10 +234,9 @@ class HvqDecays:
         for _ in range(MAX_ROUNDS):
             if len(pending) == 0:
                 return incoming, final
-            done = self._attempt(production.take(pending), rng)
-            accepted, (inc, fin) = done
+            accepted, (inc, fin) = self._attempt(production.take(pending), rng)
             incoming[pending[accepted]], final[pending[accepted]] = inc, fin
-            pending = pending[~np.isin(np.arange(len(pending)), accepted)]
+            pending = np.delete(pending, accepted)
         raise LheDidiError(f"hvq decays: {len(pending)} events not decayed after {MAX_ROUNDS} attempts each")
 
     def _attempt(self, production: Production, rng: np.random.Generator):
@@ -275,24 +271,10 @@ class HvqDecays:
 
 
 @dataclass
-class HvqStats:
-    """Cross section and unweighting figures of the production step, and the decay generator's counts."""
+class HvqStats(GenerationStats):
+    """Production-step figures (cross_section = sigma(t t~) x BR^2; no channels, alpha stays empty) and sigma(t t~)."""
 
-    cross_section: float = 0.0  # pb, sigma(t t~) x BR^2
-    cross_section_error: float = 0.0
     ttbar_cross_section: float = 0.0  # pb
-    points: int = 0
-    generation_points: int = 0
-    accepted: int = 0
-    max_weight: float = 0.0
-    overweight_events: int = 0
-    overweight_fraction: float = 0.0
-    seconds: float = 0.0
-    alpha: list[float] = field(default_factory=list)
-
-    @property
-    def efficiency(self) -> float:
-        return self.accepted / max(self.generation_points, 1)
 
 
 class HvqGenerator:
@@ -402,26 +384,4 @@ class HvqGenerator:
         return events
 
     def _events(self, production: Production, incoming, final, first: int) -> EventBatch:
-        from .generator import colour_flow
-
-        n = len(production)
-        incoming_pdg = np.array([INITIAL_STATES[k][:2] for k in production.state]).reshape(n, 2)
-        incoming_colours, colours, resonance_colours = colour_flow(self.rng, incoming_pdg, incoming, final)
-        return EventBatch(
-            index=first + np.arange(n),
-            momenta=final,
-            masses=np.tile([B_MASS, 0.0, 0.0, B_MASS, 0.0, 0.0], (n, 1)),
-            pdg=np.tile(final_state_pdg(self.leptons), (n, 1)),
-            colours=colours,
-            incoming_pdg=incoming_pdg,
-            incoming_colours=incoming_colours,
-            incoming_momenta=incoming,
-            resonance_colours=resonance_colours,
-            extras=extras_array([[] for _ in range(n)]),
-            process_id=np.full(n, self.process_id),
-            weight=np.zeros(n),
-            scale=np.full(n, self.scale),
-            aqed=np.full(n, parameters.alpha_gmu()),
-            aqcd=np.full(n, self.pdf.alpha_s),
-            source_index=np.full(n, -1),
-        )
+        return lo_events(self, INITIAL_PDG[production.state], incoming, final, first)
