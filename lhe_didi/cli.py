@@ -185,10 +185,14 @@ def _weight_options(command):
 @click.option("--allow-parameter-mismatch", is_flag=True,
               help="Transform input whose header states a top mass/width, W mass or b mass other than the model's "
                    "training values (refused otherwise), with a warning.")
+@click.option("--top-mass", type=click.FloatRange(min=0.0, min_open=True), metavar="GEV",
+              help="The input's top mass when its header states none (qmass), or in place of it.")
+@click.option("--top-width", type=click.FloatRange(min=0.0, min_open=True), metavar="GEV",
+              help="The input's top width when its header states none (tdec/twidth), or in place of it.")
 @_threads_option
 def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid, posterior_draw, neutrino,
               weight_clip, no_weight_clip, multiply_nominal, classifier, no_classifier, beam_symmetrise,
-              allow_parameter_mismatch):
+              allow_parameter_mismatch, top_mass, top_width):
     """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
 
     Events keep their order; network outputs that are not physical are not
@@ -206,7 +210,8 @@ def transform(input_file, output, model, device, batch_size, rtol, atol, seed, s
         report = transform_file(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid,
                                 progress=bar.update, posterior_draw=posterior_draw, neutrino=neutrino,
                                 classifier_dir=classifier, use_classifier=not no_classifier, weight_settings=settings,
-                                beam_symmetrise=beam_symmetrise, allow_parameter_mismatch=allow_parameter_mismatch)
+                                beam_symmetrise=beam_symmetrise, allow_parameter_mismatch=allow_parameter_mismatch,
+                                top_mass=top_mass, top_width_override=top_width)
     rate = report.events_in / max(report.seconds, 1e-9)
     click.echo(f"wrote {report.events_out} of {report.events_in} events to {output} ({rate:.0f} events/s,"
                f" {report.function_evaluations / max(report.solves, 1):.0f} velocity evaluations per ODE solve)")
@@ -272,10 +277,23 @@ def train():
     `train classifier TRUTH GENERATED`."""
 
 
+def _pairs(files: tuple[Path, ...], first: str, second: str) -> tuple[list[Path], list[Path]]:
+    """FILES given as FIRST SECOND [FIRST SECOND ...] -> the two lists."""
+    if len(files) < 2 or len(files) % 2:
+        raise click.UsageError(f"give the files in pairs: {first} {second} [{first} {second} ...]")
+    return list(files[0::2]), list(files[1::2])
+
+
+_condition_option = click.option(
+    "--condition-on-mass", is_flag=True,
+    help="Train one model for every top mass: the file pairs are at two or more masses (read from the headers), and "
+         "the mass becomes a network input (widths must follow the hvq rule, see docs/mass-conditional.md).")
+
+
 @train.command("didi")
-@click.argument("onshell", type=click.Path(path_type=Path))
-@click.argument("offshell", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="ON OFF [ON OFF ...]")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model directory to create.")
+@_condition_option
 @click.option("--epochs", type=click.IntRange(min=1), default=150, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
 @click.option("--width", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden layer width.")
@@ -305,14 +323,19 @@ def train():
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint/ of an interrupted run.")
 @_threads_option
-def train_didi_command(onshell, offshell, output, resume, **options):
-    """Train a Direct Diffusion model mapping ONSHELL events to OFFSHELL events.
+def train_didi_command(files, output, resume, condition_on_mass, **options):
+    """Train a Direct Diffusion model mapping on-shell (ON) events to off-shell (OFF) events.
 
-    Both files are LHE files (real hvq output or `lhe-didi generate` samples).
+    The files are LHE files (real hvq output or `lhe-didi generate` samples); several ON OFF pairs, one per top
+    mass, with --condition-on-mass.
     """
     from .training.didi import DidiSettings, train_didi
 
-    result = train_didi(onshell, offshell, output, DidiSettings(**options), resume=resume)
+    onshell, offshell = _pairs(files, "ON", "OFF")
+    if not condition_on_mass:
+        onshell, offshell = onshell[0] if len(onshell) == 1 else onshell, offshell[0] if len(offshell) == 1 else offshell
+    result = train_didi(onshell, offshell, output, DidiSettings(**options), resume=resume,
+                        condition_on_mass=condition_on_mass)
     last = result["history"][-1] if result["history"] else {}
     click.echo(f"wrote model {output} (content hash {result['content_hash'][:16]}): final train loss"
                f" {last.get('train_loss') or float('nan'):.5f}, validation loss {result['history'][0]['validation_loss']:.5f} untrained"
@@ -320,9 +343,10 @@ def train_didi_command(onshell, offshell, output, resume, **options):
 
 
 @train.command("classifier")
-@click.argument("truth", type=click.Path(path_type=Path))
-@click.argument("generated", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path),
+                metavar="TRUTH GENERATED [TRUTH GENERATED ...]")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model directory to create.")
+@_condition_option
 @click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True, help="Upper limit (early stopping).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
 @click.option("--width", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden layer width (paper: 512).")
@@ -347,15 +371,19 @@ def train_didi_command(onshell, offshell, output, resume, **options):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @_threads_option
-def train_classifier_command(truth, generated, output, **options):
+def train_classifier_command(files, output, condition_on_mass, **options):
     """Train the classifier C(x) telling off-shell TRUTH from GENERATED (DiDi) events.
 
     Its weight w = C/(1 - C) reweights generated events onto the truth
-    (`transform --classifier`, `reweight`).
+    (`transform --classifier`, `reweight`). Several pairs, one per top mass, with --condition-on-mass.
     """
     from .training.classifier import ClassifierSettings, train_classifier
 
-    result = train_classifier(truth, generated, output, ClassifierSettings(**options))
+    truth, generated = _pairs(files, "TRUTH", "GENERATED")
+    if not condition_on_mass:
+        truth, generated = truth[0] if len(truth) == 1 else truth, generated[0] if len(generated) == 1 else generated
+    result = train_classifier(truth, generated, output, ClassifierSettings(**options),
+                              condition_on_mass=condition_on_mass)
     runs = "; ".join(f"seed {m['seed']} best epoch {m['best_epoch']} of {len(m['history']) - 1}, validation loss"
                      f" {m['history'][0]['validation_loss']:.5f} untrained -> {m['history'][m['best_epoch']]['validation_loss']:.5f}"
                      for m in result["members"])

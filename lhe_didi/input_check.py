@@ -56,16 +56,28 @@ def header_parameters(header: LheHeader) -> dict:
 
 
 def model_physics(config: dict) -> dict:
-    """The training parameters a model records (older models: :data:`LEGACY_PHYSICS`, said so)."""
+    """The training parameters a model records (older models: :data:`LEGACY_PHYSICS`, said so). Mass-conditional
+    models record no top mass and width here: :mod:`lhe_didi.conditions` checks those."""
     physics = config.get("physics")
-    if physics and all(k in physics for k in GUARDED):
+    if physics and (all(k in physics for k in GUARDED) or "conditions" in config):
         return physics
     return {**LEGACY_PHYSICS, "source": "not recorded (model trained before they were): the values of every sample then"}
 
 
 def training_physics(data: dict) -> dict:
-    """Physics of a DiDi model's training pair: the on-shell file's parameters and its line shape."""
+    """Physics of a DiDi model's training pair: the on-shell file's parameters and its line shape; for a
+    mass-conditional model (lists of files) the common W and b parameters and the line shape at each mass."""
     on = data["onshell"]
+    if isinstance(on, list):
+        physics = {k: LEGACY_PHYSICS[k] for k in ("w_mass", "w_width", "b_mass")}
+        for info in on:
+            stated = {k: v for k, v in info.get("parameters", {}).items() if k in physics}
+            if any(not math.isclose(v, physics[k], rel_tol=RELATIVE_TOLERANCE) for k, v in stated.items()):
+                physics.update(stated)  # recorded as found; the guard then checks input against them
+        physics["source"] = "on-shell training files (top mass and width: the model's conditions)"
+        physics["onshell_line_shapes"] = {f"{info['parameters']['top_mass']:g}": info["line_shape"] for info in on
+                                          if "line_shape" in info}
+        return physics
     physics = {**LEGACY_PHYSICS, **{k: v for k, v in on.get("parameters", {}).items() if k in NAMES}}
     physics["source"] = f"on-shell training file ({on.get('parameters', {}).get('source', 'none in the header')})"
     if "line_shape" in on:
@@ -77,7 +89,8 @@ def check_parameters(stated: dict, physics: dict, allow_mismatch: bool = False) 
     """Compare the input's stated parameters with the model's; raise on a mismatch unless ``allow_mismatch``
     (then the mismatch comes back as warning lines). Parameters the input does not state are not checked."""
     mismatched = [f"{NAMES[k]} = {stated[k]:g} GeV (model: {physics[k]:g})" for k in GUARDED
-                  if k in stated and not math.isclose(stated[k], physics[k], rel_tol=RELATIVE_TOLERANCE)]
+                  if k in stated and k in physics
+                  and not math.isclose(stated[k], physics[k], rel_tol=RELATIVE_TOLERANCE)]
     if not mismatched:
         return []
     message = (f"input made with {', '.join(mismatched)}: the model was trained at other values "
@@ -85,6 +98,21 @@ def check_parameters(stated: dict, physics: dict, allow_mismatch: bool = False) 
     if not allow_mismatch:
         raise LheDidiError(message + "; --allow-parameter-mismatch transforms it anyway")
     return [message + "; transformed anyway (--allow-parameter-mismatch)"]
+
+
+def training_line_shape(physics: dict, top_mass: float) -> dict | None:
+    """The model's on-shell training line shape at ``top_mass``: recorded (single-mass models), or linearly
+    interpolated between the two nearest trained masses (mass-conditional models)."""
+    if "onshell_line_shapes" not in physics:
+        return physics.get("onshell_line_shape")
+    shapes = sorted((float(m), shape) for m, shape in physics["onshell_line_shapes"].items())
+    if not shapes:
+        return None
+    masses = np.array([m for m, _ in shapes])
+    interpolated = {side: float(np.interp(top_mass, masses, [shape[side] for _, shape in shapes]))
+                    for side in ("below", "above")}
+    return {**shapes[0][1], **interpolated, "pole_GeV": top_mass,
+            "top_candidates": min(shape["top_candidates"] for _, shape in shapes)}
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .conditions import MassCondition
 from .errors import LheDidiError
 from .io.events import EventBatch
 from .io.reader import LheReader
@@ -38,28 +39,45 @@ class ClassifierModel:
         self.network, self.config = load_network(directory, "classifier", build_classifier, self.device)
         self.scaler = InputScaler.from_dict(self.config["preprocessing"])
         self.content_hash = self.config["content_hash"]
+        self.condition = MassCondition.from_dict(self.config.get("conditions"))
 
     @property
     def didi_model_hash(self) -> str | None:
         """Content hash of the DiDi model whose output the classifier was trained against (None if unknown)."""
-        return self.config["data"]["generated"].get("didi_model_hash")
+        return self._generated[0].get("didi_model_hash")
 
     @property
     def trained_on_beam_symmetrised(self) -> bool:
         """Whether the generated training sample was made with ``transform --beam-symmetrise``."""
-        return bool(self.config["data"]["generated"].get("beam_symmetrised", False))
+        return bool(self._generated[0].get("beam_symmetrised", False))
 
-    def weights(self, momenta: np.ndarray, clip: float | None = 15.0, mirrored: np.ndarray | None = None) -> np.ndarray:
+    @property
+    def _generated(self) -> list[dict]:
+        """Provenance of the generated training files (one per mass for a conditional classifier, which training
+        makes sure come from one DiDi model, all beam-symmetrised or none)."""
+        generated = self.config["data"]["generated"]
+        return generated if isinstance(generated, list) else [generated]
+
+    def weights(self, momenta: np.ndarray, clip: float | None = 15.0, mirrored: np.ndarray | None = None,
+                top_mass: float | None = None) -> np.ndarray:
         """w = C/(1 - C) for decay-product momenta (N, 6, 4), capped at ``clip`` (None: uncapped).
 
         ``mirrored``: for ``transform --beam-symmetrise`` output, the mask of events mapped as R Phi R; a classifier
         trained on plain output weights them at the network's own output R x (:mod:`lhe_didi.kinematics.symmetry`).
+        ``top_mass``: the condition of a mass-conditional classifier (the DiDi model's input mass).
         """
         self.check_applies(mirrored is not None)
         if mirrored is not None and not self.trained_on_beam_symmetrised:
             momenta = momenta.copy()
             momenta[mirrored] = beam_exchange(momenta[mirrored])
-        return weights_from_logits(logits_of(self.network, self.scaler, momenta, self.device), clip)
+        conditions = None
+        if self.condition is not None:
+            if top_mass is None:
+                raise LheDidiError(f"{self.directory}: a mass-conditional classifier needs the events' top mass")
+            self.condition.check(top_mass, None, "the DiDi model's input")
+            conditions = self.condition.network_input(np.full(len(momenta), top_mass))
+        return weights_from_logits(logits_of(self.network, self.scaler, momenta, self.device,
+                                             conditions=conditions), clip)
 
     def check_applies(self, beam_symmetrised: bool) -> None:
         """Refuse plain DiDi output when trained on beam-symmetrised output (its w estimates a different ratio)."""
@@ -166,6 +184,12 @@ def reweight_file(input_path: str | Path, output_path: str | Path, classifier_di
     mirror_seed = reader.header.didi_mirror_seed
     symmetrised = mirror_seed is not None
     classifier.check_applies(symmetrised)
+    top_mass = reader.header.didi_top_mass
+    if classifier.condition is not None:
+        if top_mass is None:
+            raise LheDidiError(f"{input_path}: no top mass of a mass-conditional DiDi model in the header; a "
+                               "mass-conditional classifier reweights only the output of one")
+        classifier.condition.check(top_mass, None, f"{input_path}'s transform")
     provenance = {"command": "reweight", "input": str(input_path), "classifier": settings.provenance(classifier),
                   "beam_symmetrised": symmetrised}
     summary = WeightSummary()
@@ -179,7 +203,7 @@ def reweight_file(input_path: str | Path, output_path: str | Path, classifier_di
                     raise LheDidiError(f"{input_path}: beam-symmetrised events without their '#lhe-didi source-event'"
                                        " line; the mirrored half cannot be recovered")
                 mirrored = mirrored_events(batch.source_index, mirror_seed)
-            weights = classifier.weights(batch.momenta, settings.clip, mirrored)
+            weights = classifier.weights(batch.momenta, settings.clip, mirrored, top_mass)
             summary.add(weights, settings.clip)
             writer.write(apply_weights(batch, weights, settings.multiply_nominal), {WEIGHT_ID: weights})
             if progress is not None:

@@ -27,8 +27,9 @@ import numpy as np
 import torch
 from torchdiffeq import odeint
 
+from .conditions import MassCondition, top_width
 from .errors import LheDidiError
-from .input_check import LineShape, check_parameters, header_parameters, model_physics
+from .input_check import LineShape, check_parameters, header_parameters, model_physics, training_line_shape
 from .io.events import EventBatch, momentum_fractions
 from .io.reader import LheReader
 from .io.writer import LheWriter
@@ -60,6 +61,8 @@ class DidiModel:
             self.network.freeze_posterior_draw(posterior_draw)
         self.preprocessor = Preprocessor.from_dict(config["preprocessing"])
         self.representation = self.preprocessor.representation
+        self.condition = MassCondition.from_dict(config.get("conditions"))
+        self.top_mass: float | None = None  # the input's top mass, set before flowing a conditional model
         self.low = np.asarray(config["feature_ranges"]["min"])
         self.high = np.asarray(config["feature_ranges"]["max"])
         self.content_hash = config["content_hash"]
@@ -74,11 +77,18 @@ class DidiModel:
         The ODE is solved in sub-batches of :attr:`solve_batch` events (None: one solve);
         :attr:`function_evaluations` and :attr:`solves` count the work.
         """
-        z = torch.as_tensor(self.preprocessor.forward(features), dtype=torch.float32, device=self.device)
+        top = None
+        if self.condition is not None:
+            if self.top_mass is None:
+                raise LheDidiError(f"{self.directory}: a mass-conditional model needs the input's top mass")
+            top = (self.top_mass, top_width(self.top_mass))
+        z = torch.as_tensor(self.preprocessor.forward(features, top), dtype=torch.float32, device=self.device)
+        c = None if top is None else torch.as_tensor(
+            self.condition.network_input(np.full(1, self.top_mass)), device=self.device)
 
         def velocity(t, x):
             self.function_evaluations += 1
-            return self.network(x, t)
+            return self.network(x, t, None if c is None else c.expand(len(x), -1))
 
         times = torch.tensor([1.0, 0.0], device=self.device)
         parts = torch.split(z, self.solve_batch or max(len(z), 1))
@@ -86,7 +96,7 @@ class DidiModel:
         with torch.no_grad():
             z0 = torch.cat([odeint(velocity, part, times, method="dopri5", rtol=rtol, atol=atol)[-1]
                             for part in parts]) if len(z) else z
-        return self.preprocessor.inverse(z0.double().cpu().numpy())
+        return self.preprocessor.inverse(z0.double().cpu().numpy(), top)
 
     def unphysical(self, features: np.ndarray) -> np.ndarray:
         """Mask of outputs that are non-finite, have pT <= 0 or leave the training range."""
@@ -144,7 +154,8 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
                    posterior_draw: int | None = None, neutrino: str = "boost",
                    classifier_dir: str | Path | None = None, use_classifier: bool = True,
                    weight_settings: WeightSettings | None = None, beam_symmetrise: bool = True,
-                   allow_parameter_mismatch: bool = False) -> TransformReport:
+                   allow_parameter_mismatch: bool = False, top_mass: float | None = None,
+                   top_width_override: float | None = None) -> TransformReport:
     """Transform an hvq LHE file into a bb4l-like LHE file; see the module docstring.
 
     ``posterior_draw`` (Bayesian models): use the posterior weight draw with this seed
@@ -153,6 +164,8 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
     the shipped classifier when it belongs to the DiDi model used; ``use_classifier=False`` skips them.
     ``beam_symmetrise``: map a seeded half of the events as R Phi R (R: beam exchange), which makes the
     output invariant under exchanging the beams (:mod:`lhe_didi.kinematics.symmetry`).
+    ``top_mass``, ``top_width_override``: the input's top mass and width when its header states none, or in place
+    of what it states; a mass-conditional model takes the mass as its condition (:mod:`lhe_didi.conditions`).
     """
     torch.manual_seed(seed)
     model = DidiModel(model_dir or DEFAULT_MODEL, device, posterior_draw)
@@ -163,12 +176,19 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
     reader = LheReader(input_path, skip_invalid=skip_invalid)
     report = TransformReport()
     physics = model_physics(model.config)
-    report.input_parameters = header_parameters(reader.header)
+    report.input_parameters = stated_parameters(header_parameters(reader.header), top_mass, top_width_override)
     report.warnings += check_parameters(report.input_parameters, physics, allow_parameter_mismatch)
+    pole = physics.get("top_mass")
+    if model.condition is not None:
+        if "top_mass" not in report.input_parameters:
+            raise LheDidiError(f"{input_path}: the header states no top mass (qmass); give it with --top-mass")
+        pole = model.top_mass = report.input_parameters["top_mass"]
+        report.warnings += model.condition.check(pole, report.input_parameters.get("top_width"),
+                                                 report.input_parameters["source"], allow_parameter_mismatch)
     batches = reader.batches(batch_size)
     first = next(batches, None)  # read before the output is opened: bad input leaves no partial file
-    training_shape = physics.get("onshell_line_shape")
-    first_shape = LineShape(physics["top_mass"])
+    training_shape = training_line_shape(physics, pole)
+    first_shape = LineShape(pole)
     if first is not None:
         first_shape.add(first.momenta)
     line_shape = replace(first_shape)  # the whole input: the first batch's counts, then every later batch
@@ -176,7 +196,10 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
         "command": "transform",
         "input": str(input_path),
         "model": {"directory": str(model.directory), "content_hash": model.content_hash,
-                  "trained_on": {k: v["path"] for k, v in model.config["data"].items()}},
+                  "trained_on": {k: [i["path"] for i in v] if isinstance(v, list) else v["path"]
+                                 for k, v in model.config["data"].items()}},
+        "condition": None if model.condition is None else {"top_mass": model.top_mass,
+                                                           "top_width": top_width(model.top_mass)},
         "solver": {"method": "dopri5", "library": "torchdiffeq", "rtol": rtol, "atol": atol,
                    "from_t": 1.0, "to_t": 0.0, "device": str(model.device),
                    "cpu_threads": torch.get_num_threads() if model.device.type == "cpu" else None,
@@ -189,7 +212,7 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
         "note": "POWHEG '#rwgt' event comments are not carried over (they refer to the input kinematics)",
         "input_check": {
             "input_parameters": report.input_parameters,
-            "model_parameters": {k: v for k, v in physics.items() if k != "onshell_line_shape"},
+            "model_parameters": {k: v for k, v in physics.items() if not k.startswith("onshell_line_shape")},
             "parameter_warnings": list(report.warnings),
             "line_shape_first_batch": first_shape.fractions(),
             "line_shape_training": training_shape,
@@ -210,7 +233,8 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
                 writer.write(out)
             else:
                 weights = classifier.weights(out.momenta, weight_settings.clip,
-                                             mirrored_events(out.source_index, seed) if beam_symmetrise else None)
+                                             mirrored_events(out.source_index, seed) if beam_symmetrise else None,
+                                             model.top_mass)
                 report.weights.add(weights, weight_settings.clip)
                 writer.write(apply_weights(out, weights, weight_settings.multiply_nominal), {WEIGHT_ID: weights})
             report.events_in += len(batch)
@@ -235,6 +259,18 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
     report.function_evaluations = model.function_evaluations
     report.solves = model.solves
     return report
+
+
+def stated_parameters(stated: dict, top_mass: float | None, top_width_given: float | None) -> dict:
+    """The header's parameters with the user's --top-mass / --top-width in place of (or in addition to) them."""
+    given = {k: v for k, v in (("top_mass", top_mass), ("top_width", top_width_given)) if v is not None}
+    if not given:
+        return stated
+    source = "--top-mass/--top-width" if stated.get("source", "").startswith("none") else \
+        f"{stated['source']}, with --top-mass/--top-width"
+    if top_mass is not None and top_width_given is None and "top_width" in stated:
+        stated = {k: v for k, v in stated.items() if k != "top_width"}  # a new mass without a width: the rule's
+    return {**stated, **given, "source": source}
 
 
 def _chain(first: EventBatch | None, rest):

@@ -87,6 +87,13 @@ class LheHeader:
         return int(latest["seed"]) if latest and latest.get("beam_symmetrised", False) else None
 
     @property
+    def didi_top_mass(self) -> float | None:
+        """The top mass a mass-conditional DiDi model was given by the latest ``transform`` (its condition), else None."""
+        latest = self._latest_transform
+        condition = latest.get("condition") if latest else None
+        return float(condition["top_mass"]) if condition else None
+
+    @property
     def didi_beam_symmetrised(self) -> bool:
         """Whether the latest ``transform`` ran with ``--beam-symmetrise`` (:mod:`lhe_didi.kinematics.symmetry`)."""
         return self.didi_mirror_seed is not None

@@ -234,31 +234,36 @@ def _line_to_mass(value, resonance, threshold, scale="width"):
     return pole + s * np.sinh(low + np.logaddexp(0.0, value - low))
 
 
-def shape(features: np.ndarray, b_direction: str = "helicity", breit_wigner_scale: str = "width") -> np.ndarray:
+def shape(features: np.ndarray, b_direction: str = "helicity", breit_wigner_scale: str = "width",
+          top: tuple | None = None) -> np.ndarray:
     """Non-linear preprocessing: pT^(1/3); the masses mapped to the real line above their thresholds
     (m_W > 0, m_t > m_W + m_b with m_b = 4.75 GeV) with the Breit-Wigner peaks flattened on the scale
     ``breit_wigner_scale`` (:data:`BREIT_WIGNER_SCALES`), see :func:`_mass_to_line`; arctanh(cos theta) and
-    arctanh(phi/pi) (psi_b likewise; rho_b is already on the line)."""
+    arctanh(phi/pi) (psi_b likewise; rho_b is already on the line). ``top``: the top (pole, width), scalars or
+    one per event (mass-conditional models, :mod:`lhe_didi.conditions`); default 172.5 / 1.453 GeV."""
+    top = _RESONANCES["m_t"] if top is None else top
     out = np.array(features, dtype=np.float64, copy=True)
     out[:, _column("pt_t")] = np.cbrt(out[:, _column("pt_t")])
     for side in ("top", "tbar"):
         m_top, m_w = features[:, _column(f"m_t_{side}")], features[:, _column(f"m_W_{side}")]
         out[:, _column(f"m_W_{side}")] = _mass_to_line(m_w, _RESONANCES["m_W"], 0.0, breit_wigner_scale)
-        out[:, _column(f"m_t_{side}")] = _mass_to_line(m_top, _RESONANCES["m_t"], m_w + B_MASS, breit_wigner_scale)
+        out[:, _column(f"m_t_{side}")] = _mass_to_line(m_top, top, m_w + B_MASS, breit_wigner_scale)
     cosines, angles = _cosine_columns(b_direction), _angle_columns(b_direction)
     out[:, cosines] = np.arctanh(np.clip(out[:, cosines], -_LIMIT, _LIMIT))
     out[:, angles] = np.arctanh(np.clip(out[:, angles] / np.pi, -_LIMIT, _LIMIT))
     return out
 
 
-def unshape(shaped: np.ndarray, b_direction: str = "helicity", breit_wigner_scale: str = "width") -> np.ndarray:
-    """Invert :func:`shape`; any real input gives masses above their thresholds."""
+def unshape(shaped: np.ndarray, b_direction: str = "helicity", breit_wigner_scale: str = "width",
+            top: tuple | None = None) -> np.ndarray:
+    """Invert :func:`shape` (same ``top``); any real input gives masses above their thresholds."""
+    top = _RESONANCES["m_t"] if top is None else top
     out = np.array(shaped, dtype=np.float64, copy=True)
     out[:, _column("pt_t")] = out[:, _column("pt_t")] ** 3
     for side in ("top", "tbar"):
         m_w = _line_to_mass(shaped[:, _column(f"m_W_{side}")], _RESONANCES["m_W"], 0.0, breit_wigner_scale)
         out[:, _column(f"m_W_{side}")] = m_w
-        out[:, _column(f"m_t_{side}")] = _line_to_mass(shaped[:, _column(f"m_t_{side}")], _RESONANCES["m_t"], m_w + B_MASS,
+        out[:, _column(f"m_t_{side}")] = _line_to_mass(shaped[:, _column(f"m_t_{side}")], top, m_w + B_MASS,
                                                      breit_wigner_scale)
     cosines, angles = _cosine_columns(b_direction), _angle_columns(b_direction)
     out[:, cosines] = np.tanh(out[:, cosines])

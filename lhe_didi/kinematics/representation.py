@@ -35,11 +35,12 @@ class Representation:
         """Coordinates -> six four-momenta (N, 6, 4) with zero summed pT (NaN where not physical)."""
         raise NotImplementedError
 
-    def shape(self, features: np.ndarray) -> np.ndarray:
-        """Non-linear preprocessing before standardisation."""
+    def shape(self, features: np.ndarray, top: tuple | None = None) -> np.ndarray:
+        """Non-linear preprocessing before standardisation; ``top`` = (pole, width) of the top, scalars or per
+        event, where the coordinates have a top mass (default 172.5 / 1.453 GeV)."""
         raise NotImplementedError
 
-    def unshape(self, shaped: np.ndarray) -> np.ndarray:
+    def unshape(self, shaped: np.ndarray, top: tuple | None = None) -> np.ndarray:
         """Inverse of :meth:`shape`."""
         raise NotImplementedError
 
@@ -66,10 +67,14 @@ class Particles(Representation):
     def decode(self, features, rotation, masses, neutrino="boost"):
         return event_map.decode(features, rotation, masses, neutrino=neutrino)
 
-    def shape(self, features):
+    def shape(self, features, top=None):
+        if top is not None:
+            raise ValueError("the particles representation has no top mass coordinate to centre on a condition")
         return event_map.shape(features)
 
-    def unshape(self, shaped):
+    def unshape(self, shaped, top=None):
+        if top is not None:
+            raise ValueError("the particles representation has no top mass coordinate to centre on a condition")
         return event_map.unshape(shaped)
 
 
@@ -89,11 +94,11 @@ class DecayChain(Representation):
         """pT balance is exact by construction; ``neutrino`` has no effect here."""
         return decay_chain.decode(features, rotation, masses, self.b_direction)
 
-    def shape(self, features):
-        return decay_chain.shape(features, self.b_direction, self.breit_wigner_scale)
+    def shape(self, features, top=None):
+        return decay_chain.shape(features, self.b_direction, self.breit_wigner_scale, top)
 
-    def unshape(self, shaped):
-        return decay_chain.unshape(shaped, self.b_direction, self.breit_wigner_scale)
+    def unshape(self, shaped, top=None):
+        return decay_chain.unshape(shaped, self.b_direction, self.breit_wigner_scale, top)
 
 
 REPRESENTATIONS = {r.name: r for r in (Particles(), DecayChain(), DecayChain("decay-chain-beams", "beam-poles"))}
@@ -136,18 +141,20 @@ class Preprocessor:
             raise ValueError("std must be positive")
 
     @classmethod
-    def fit(cls, features: np.ndarray, representation: str = "particles", breit_wigner_scale: str = "width") -> Preprocessor:
-        """Fit mean and standard deviation on (N, D) training coordinates."""
-        shaped = get(representation, breit_wigner_scale).shape(features)
+    def fit(cls, features: np.ndarray, representation: str = "particles", breit_wigner_scale: str = "width",
+            top: tuple | None = None) -> Preprocessor:
+        """Fit mean and standard deviation on (N, D) training coordinates (``top``: see :meth:`forward`)."""
+        shaped = get(representation, breit_wigner_scale).shape(features, top)
         return cls(shaped.mean(axis=0), shaped.std(axis=0), representation, breit_wigner_scale)
 
-    def forward(self, features: np.ndarray) -> np.ndarray:
-        """(N, D) coordinates -> standardised network inputs."""
-        return (self.representation.shape(features) - self.mean) / self.std
+    def forward(self, features: np.ndarray, top: tuple | None = None) -> np.ndarray:
+        """(N, D) coordinates -> standardised network inputs; ``top`` = (pole, width) per event or scalars for
+        mass-conditional models (the top masses flattened around each event's own pole)."""
+        return (self.representation.shape(features, top) - self.mean) / self.std
 
-    def inverse(self, standardised: np.ndarray) -> np.ndarray:
-        """Standardised network outputs -> (N, D) coordinates."""
-        return self.representation.unshape(np.asarray(standardised, dtype=np.float64) * self.std + self.mean)
+    def inverse(self, standardised: np.ndarray, top: tuple | None = None) -> np.ndarray:
+        """Standardised network outputs -> (N, D) coordinates (same ``top`` as :meth:`forward`)."""
+        return self.representation.unshape(np.asarray(standardised, dtype=np.float64) * self.std + self.mean, top)
 
     def to_dict(self) -> dict:
         """JSON-serialisable statistics (the Breit-Wigner scale only where it is not the default ``width``, so that

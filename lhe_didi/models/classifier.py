@@ -23,13 +23,16 @@ from ..kinematics.observables import classifier_observables, classifier_preproce
 
 
 class EventClassifier(nn.Module):
-    """MLP (Linear -> BatchNorm -> SiLU -> Dropout) x depth -> Linear (zero-initialised), one logit per event."""
+    """MLP (Linear -> BatchNorm -> SiLU -> Dropout) x depth -> Linear (zero-initialised), one logit per event.
+    A mass-conditional classifier takes ``conditions`` more inputs after the observables (:mod:`lhe_didi.conditions`)."""
 
-    def __init__(self, inputs: int = 27, width: int = 256, depth: int = 5, dropout: float = 0.1):
+    def __init__(self, inputs: int = 27, width: int = 256, depth: int = 5, dropout: float = 0.1, conditions: int = 0):
         super().__init__()
         self.config = {"inputs": inputs, "width": width, "depth": depth, "dropout": dropout}
+        if conditions:  # only when present, so that unconditional models keep their content hashes
+            self.config["conditions"] = conditions
         layers: list[nn.Module] = []
-        size = inputs
+        size = inputs + conditions
         for _ in range(depth):
             layers += [nn.Linear(size, width), nn.BatchNorm1d(width), nn.SiLU(), nn.Dropout(dropout)]
             size = width
@@ -45,11 +48,12 @@ class EventClassifier(nn.Module):
 class ClassifierEnsemble(nn.Module):
     """K :class:`EventClassifier` members; logit = log of the mean member weight, log((1/K) sum_k exp(logit_k))."""
 
-    def __init__(self, members: int, inputs: int = 27, width: int = 256, depth: int = 5, dropout: float = 0.1):
+    def __init__(self, members: int, inputs: int = 27, width: int = 256, depth: int = 5, dropout: float = 0.1,
+                 conditions: int = 0):
         super().__init__()
         if members < 2:
             raise ValueError("an ensemble needs at least 2 members")
-        self.members = nn.ModuleList(EventClassifier(inputs, width, depth, dropout) for _ in range(members))
+        self.members = nn.ModuleList(EventClassifier(inputs, width, depth, dropout, conditions) for _ in range(members))
         self.config = {**self.members[0].config, "members": members}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,12 +94,15 @@ class InputScaler:
 
 
 def logits_of(network: nn.Module, scaler: InputScaler, momenta: np.ndarray, device: torch.device,
-              batch_size: int = 65_536) -> np.ndarray:
-    """Classifier logits (N,) for decay-product momenta (N, 6, 4), evaluated in inference mode."""
+              batch_size: int = 65_536, conditions: np.ndarray | None = None) -> np.ndarray:
+    """Classifier logits (N,) for decay-product momenta (N, 6, 4), evaluated in inference mode; ``conditions``
+    (N, k): the network inputs of a conditional classifier, appended to the scaled observables."""
     names, values = classifier_observables(momenta)
     if names != scaler.names:
         raise ValueError(f"observable list changed since training: {names} != {scaler.names}")
     inputs = scaler(values)
+    if conditions is not None:
+        inputs = np.concatenate([inputs, conditions], axis=1)
     network.eval()
     out = []
     with torch.no_grad():

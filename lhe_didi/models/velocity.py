@@ -74,19 +74,23 @@ class SinusoidalEmbedding(nn.Module):
 
 
 class VelocityField(nn.Module):
-    """v_theta(x, t): (N, dim) x (N,) -> (N, dim)."""
+    """v_theta(x, t[, c]): (N, dim) x (N,) [x (N, conditions)] -> (N, dim); the conditions (e.g. the scaled top
+    mass, :mod:`lhe_didi.conditions`) enter the first layer with x and the time embedding."""
 
     def __init__(self, dim: int = 17, width: int = 256, depth: int = 4, embedding: int = 64,
-                 bayesian: bool = False, prior_width: float = 1.0):
+                 bayesian: bool = False, prior_width: float = 1.0, conditions: int = 0):
         super().__init__()
         self.config = {"dim": dim, "width": width, "depth": depth, "embedding": embedding,
                        "bayesian": bayesian, "prior_width": prior_width}
+        if conditions:  # only when present, so that unconditional models keep their content hashes
+            self.config["conditions"] = conditions
+        self.conditions = conditions
         self.embed = SinusoidalEmbedding(embedding)
 
         def linear(n_in, n_out):
             return BayesianLinear(n_in, n_out, prior_width) if bayesian else nn.Linear(n_in, n_out)
 
-        layers, n_in = [], dim + embedding
+        layers, n_in = [], dim + embedding + conditions
         for _ in range(depth):
             layers += [linear(n_in, width), nn.SiLU()]
             n_in = width
@@ -95,10 +99,13 @@ class VelocityField(nn.Module):
             nn.init.zeros_(parameter)
         self.net = nn.Sequential(*layers, last)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if t.dim() == 0:
             t = t.expand(len(x))
-        return self.net(torch.cat([x, self.embed(t.to(x.dtype))], dim=1))
+        if (c is None) != (self.conditions == 0) or (c is not None and c.shape[-1] != self.conditions):
+            raise ValueError(f"this velocity field takes {self.conditions} condition(s) per event")
+        inputs = [x, self.embed(t.to(x.dtype))] + ([] if c is None else [c.to(x.dtype)])
+        return self.net(torch.cat(inputs, dim=1))
 
     def bayesian_layers(self) -> list[BayesianLinear]:
         return [m for m in self.modules() if isinstance(m, BayesianLinear)]

@@ -42,7 +42,9 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from .. import __version__
+from ..conditions import MassCondition, grouped_masses
 from ..errors import LheDidiError
+from ..input_check import header_parameters
 from ..io.reader import LheReader
 from ..kinematics.observables import transverse_momentum_columns
 from ..models.classifier import ClassifierEnsemble, EventClassifier, InputScaler
@@ -91,11 +93,21 @@ class FittedClassifier:
     validation_weights: np.ndarray
 
 
-def _balanced(weights_truth: np.ndarray, weights_generated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _balanced(weights_truth: np.ndarray, weights_generated: np.ndarray, mass_truth: np.ndarray | None = None,
+              mass_generated: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rescale event weights so that each class sums to half the number of events (mean weight 1 overall):
-    then the optimal C/(1 - C) is p_truth / p_generated with no prior-ratio factor."""
-    half = 0.5 * (len(weights_truth) + len(weights_generated))
-    return weights_truth * half / weights_truth.sum(), weights_generated * half / weights_generated.sum()
+    then the optimal C/(1 - C) is p_truth / p_generated with no prior-ratio factor. With masses (a conditional
+    classifier) the balance holds at each mass, so that C/(1 - C) = p_truth(x | m) / p_generated(x | m)."""
+    if mass_truth is None:
+        half = 0.5 * (len(weights_truth) + len(weights_generated))
+        return weights_truth * half / weights_truth.sum(), weights_generated * half / weights_generated.sum()
+    truth, generated = np.array(weights_truth, dtype=np.float64), np.array(weights_generated, dtype=np.float64)
+    for mass in np.unique(np.concatenate([mass_truth, mass_generated])):
+        t, g = mass_truth == mass, mass_generated == mass
+        if not (t.any() and g.any()):
+            raise LheDidiError(f"top mass {mass:g} GeV has events in only one classifier sample")
+        truth[t], generated[g] = _balanced(truth[t], generated[g])
+    return truth, generated
 
 
 def tail_emphasis_factors(names: list[str], reference: np.ndarray, values: np.ndarray, cap: float,
@@ -120,8 +132,12 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
                    truth_weights: np.ndarray | None = None, generated_weights: np.ndarray | None = None,
                    progress: bool = True, description: str = "training classifier",
                    truth_mirrored: np.ndarray | None = None, generated_mirrored: np.ndarray | None = None,
-                   member: int = 0) -> FittedClassifier:
+                   member: int = 0, truth_mass: np.ndarray | None = None,
+                   generated_mass: np.ndarray | None = None) -> FittedClassifier:
     """Train C(x) on observables (N, 27): truth label 1, generated label 0; see the module docstring.
+
+    ``truth_mass``, ``generated_mass`` (both or neither): each event's top mass, a mass-conditional classifier
+    C(x, m) (:mod:`lhe_didi.conditions`), the classes balanced at each mass.
 
     The split is drawn with ``settings.seed``; initialisation and batch order with ``settings.seed + member``
     (ensemble members share one split).
@@ -139,17 +155,21 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
     rng = np.random.default_rng(settings.seed)
     truth_weights = np.ones(len(truth)) if truth_weights is None else truth_weights
     generated_weights = np.ones(len(generated)) if generated_weights is None else generated_weights
+    if (truth_mass is None) != (generated_mass is None):
+        raise ValueError("a conditional classifier needs the masses of both samples")
+    condition = None if truth_mass is None else MassCondition(tuple(np.unique(truth_mass).tolist()))
 
-    def split(values, weights, mirrored):  # per class, so that both splits hold both classes in proportion
+    def split(values, weights, mirrored, mass):  # per class, so that both splits hold both classes in proportion
         order = rng.permutation(len(values))
         n_val = max(1, int(round(settings.validation_fraction * len(values))))
 
         def part(rows):
-            return values[rows], weights[rows], None if mirrored is None else mirrored[rows]
+            return (values[rows], weights[rows], None if mirrored is None else mirrored[rows],
+                    None if mass is None else mass[rows])
         return part(order[n_val:]), part(order[:n_val])
 
-    truth_train, truth_val = split(truth, truth_weights, truth_mirrored)
-    generated_train, generated_val = split(generated, generated_weights, generated_mirrored)
+    truth_train, truth_val = split(truth, truth_weights, truth_mirrored, truth_mass)
+    generated_train, generated_val = split(generated, generated_weights, generated_mirrored, generated_mass)
     scaler = InputScaler.fit(names, np.concatenate([truth_train[0], generated_train[0]]
                                                    + ([truth_train[2], generated_train[2]] if augment else [])))
 
@@ -159,20 +179,27 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
     def tensors(truth_part, generated_part):
         """Inputs, labels, balanced weights, loss weights (balanced x tail emphasis) and (augmenting) the
         mirrored inputs of one split."""
-        tw, gw = _balanced(truth_part[1], generated_part[1])
+        tw, gw = _balanced(truth_part[1], generated_part[1], truth_part[3], generated_part[3])
         x = np.concatenate([truth_part[0], generated_part[0]])
         y = np.concatenate([np.ones(len(tw)), np.zeros(len(gw))])
         w = np.concatenate([tw, gw])
         emphasis = tail_emphasis_factors(names, truth_train[0], x, settings.tail_emphasis, truth_train[1])
-        mirrored = as_tensor(scaler(np.concatenate([truth_part[2], generated_part[2]]))) if augment else None
-        return as_tensor(scaler(x)), as_tensor(y), as_tensor(w), as_tensor(w * emphasis), mirrored
+
+        def inputs(values):  # scaled observables, then the condition columns
+            if condition is None:
+                return as_tensor(scaler(values))
+            mass = np.concatenate([truth_part[3], generated_part[3]])
+            return as_tensor(np.concatenate([scaler(values), condition.network_input(mass)], axis=1))
+        mirrored = inputs(np.concatenate([truth_part[2], generated_part[2]])) if augment else None
+        return inputs(x), as_tensor(y), as_tensor(w), as_tensor(w * emphasis), mirrored
 
     x_train, y_train, _, loss_w_train, x_train_mirrored = tensors(truth_train, generated_train)
     x_val, y_val, w_val, loss_w_val, x_val_mirrored = tensors(truth_val, generated_val)
     if augment:  # the validation loss averages each event and its mirror
         x_val, y_val = torch.cat([x_val, x_val_mirrored]), y_val.repeat(2)
         w_val, loss_w_val = w_val.repeat(2), loss_w_val.repeat(2)
-    network = EventClassifier(len(names), settings.width, settings.depth, settings.dropout).to(device)
+    network = EventClassifier(len(names), settings.width, settings.depth, settings.dropout,
+                              0 if condition is None else 1).to(device)
     optimizer = torch.optim.Adam(network.parameters(), lr=settings.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=settings.lr_factor,
                                                            patience=settings.lr_patience)
@@ -224,29 +251,57 @@ def fit_classifier(names: list[str], truth: np.ndarray, generated: np.ndarray, s
                             logits, labels, weights)
 
 
-def train_classifier(truth: str | Path, generated: str | Path, output: str | Path, settings: ClassifierSettings,
-                     progress: bool = True) -> dict:
-    """Train the truth-vs-generated classifier on two LHE files and write it to ``output``.
+def train_classifier(truth, generated, output: str | Path, settings: ClassifierSettings,
+                     progress: bool = True, condition_on_mass: bool = False) -> dict:
+    """Train the truth-vs-generated classifier on LHE files and write it to ``output``.
 
-    ``settings.beam_augment`` None means: augment when ``generated`` is beam-symmetrised DiDi output.
+    ``truth``, ``generated``: one file each, or (``condition_on_mass``) lists at two or more top masses: truth's mass
+    from its header, the generated file's from the conditional DiDi model's transform record.
+    ``settings.beam_augment`` None means: augment when the generated files are beam-symmetrised DiDi output.
     """
-    symmetrised = LheReader(generated).header.didi_beam_symmetrised
+    truth_paths = [truth] if isinstance(truth, (str, Path)) else list(truth)
+    generated_paths = [generated] if isinstance(generated, (str, Path)) else list(generated)
+    if not condition_on_mass and (len(truth_paths) != 1 or len(generated_paths) != 1):
+        raise LheDidiError("several files per class need a mass-conditional classifier (--condition-on-mass)")
+    headers = [LheReader(path).header for path in generated_paths]
+    symmetrised = all(h.didi_beam_symmetrised for h in headers)
+    if len({h.didi_model_hash for h in headers}) > 1 or len({h.didi_beam_symmetrised for h in headers}) > 1:
+        raise LheDidiError("the generated files come from different DiDi models or transform settings; a classifier "
+                           "learns the output of one")
     augment = symmetrised if settings.beam_augment is None else settings.beam_augment
     if augment and not symmetrised:
-        raise LheDidiError(f"{generated}: beam-exchange augmentation needs beam-symmetrised DiDi output "
+        raise LheDidiError(f"{generated_paths[0]}: beam-exchange augmentation needs beam-symmetrised DiDi output "
                            "(transform --beam-symmetrise); plain output is not symmetric under the beam exchange")
     settings = replace(settings, beam_augment=augment)
-    with reading_progress(truth, progress) as update:
-        names, truth_values, truth_weights, truth_info, truth_mirrored = load_observables(
-            truth, settings.max_events, augment, update)
-    with reading_progress(generated, progress) as update:
-        _, generated_values, generated_weights, generated_info, generated_mirrored = load_observables(
-            generated, settings.max_events, augment, update)
+    masses = None
+    if condition_on_mass:
+        masses = {"truth": [_truth_mass(p) for p in truth_paths], "generated": [_generated_mass(p, h)
+                                                                                for p, h in zip(generated_paths, headers)]}
+        if sorted(set(masses["truth"])) != sorted(set(masses["generated"])):
+            raise LheDidiError(f"truth at {sorted(set(masses['truth']))} GeV, generated at "
+                               f"{sorted(set(masses['generated']))} GeV: every mass needs both")
+        grouped_masses(dict(zip(map(str, truth_paths), masses["truth"])))
+    samples = {}
+    for label, paths in (("truth", truth_paths), ("generated", generated_paths)):
+        parts = []
+        for path in paths:
+            with reading_progress(path, progress) as update:
+                parts.append(load_observables(path, settings.max_events, augment, update))
+        names = parts[0][0]
+        samples[label] = {
+            "values": np.concatenate([p[1] for p in parts]), "weights": np.concatenate([p[2] for p in parts]),
+            "info": parts[0][3] if not condition_on_mass else [p[3] for p in parts],
+            "mirrored": np.concatenate([p[4] for p in parts]) if augment else None,
+            "mass": None if masses is None else np.concatenate([np.full(len(p[1]), m)
+                                                                for p, m in zip(parts, masses[label])])}
+    truth_sample, generated_sample = samples["truth"], samples["generated"]
     members = []
     for member in range(settings.members):
         description = "training classifier" if settings.members == 1 else f"classifier member {member + 1}/{settings.members}"
-        members.append(fit_classifier(names, truth_values, generated_values, settings, truth_weights, generated_weights,
-                                      progress, description, truth_mirrored, generated_mirrored, member))
+        members.append(fit_classifier(names, truth_sample["values"], generated_sample["values"], settings,
+                                      truth_sample["weights"], generated_sample["weights"], progress, description,
+                                      truth_sample["mirrored"], generated_sample["mirrored"], member,
+                                      truth_sample["mass"], generated_sample["mass"]))
     network, auc = _combined(members)
     config = {
         "kind": "classifier",
@@ -256,13 +311,30 @@ def train_classifier(truth: str | Path, generated: str | Path, output: str | Pat
                      "members": [{"seed": settings.seed + k, "history": m.history, "best_epoch": m.best_epoch,
                                   "validation_auc": m.validation_auc} for k, m in enumerate(members)],
                      "torch_version": torch.__version__},
-        "data": {"truth": truth_info, "generated": generated_info},
+        "data": {"truth": truth_sample["info"], "generated": generated_sample["info"]},
         "output": "logit of C(x), C = P(truth | x); weight w = C / (1 - C) = exp(logit)"
                   + ("" if settings.members == 1 else f"; the mean of the weights of {settings.members} members"),
     }
+    if masses is not None:
+        config["conditions"] = MassCondition(tuple(sorted(set(masses["truth"])))).to_dict()
     content_hash = save_model_dir(output, network.state_dict(), config, model_card(config))
     return {"content_hash": content_hash, "members": config["training"]["members"], "validation_auc": auc,
             "output": str(output)}
+
+
+def _truth_mass(path) -> float:
+    stated = header_parameters(LheReader(path).header)
+    if "top_mass" not in stated:
+        raise LheDidiError(f"{path}: the header states no top mass; a mass-conditional classifier needs it")
+    return round(float(stated["top_mass"]), 3)
+
+
+def _generated_mass(path, header) -> float:
+    mass = header.didi_top_mass
+    if mass is None:
+        raise LheDidiError(f"{path}: not the output of a mass-conditional DiDi model (no top mass in its transform "
+                           "record)")
+    return round(mass, 3)
 
 
 def _combined(members: list[FittedClassifier]) -> tuple[torch.nn.Module, float]:
@@ -290,8 +362,7 @@ def model_card(config: dict) -> str:
 - **Architecture**: {ensemble}MLP {arch["depth"]} x {arch["width"]} (Linear, BatchNorm, SiLU, dropout {arch["dropout"]}),
   inputs: {arch["inputs"]} observables (15 physical dimensions, m and pT of t, t~, W+, W-, b l+, b~ l-),
   transverse momenta as pT^(-1/3), standardised.
-- **Training data**: truth `{data["truth"]["path"]}` ({data["truth"]["events_used"]} events, sha256 `{data["truth"]["sha256"][:16]}…`),
-  generated `{data["generated"]["path"]}` ({data["generated"]["events_used"]} events, sha256 `{data["generated"]["sha256"][:16]}…`);
+{_data_summary(config)};
   event weights used, classes balanced; {100 * train["validation_fraction"]:.0f}% held out for validation;
   {"beam-exchange augmentation (each event used as x or R x at random)" if train.get("beam_augment") else "no beam-exchange augmentation"};
   {_emphasis_summary(train.get("tail_emphasis", 1.0))}.
@@ -300,6 +371,23 @@ def model_card(config: dict) -> str:
 {runs}
 - **Validation AUC**: {train["validation_auc"]:.4f} (0.5 = generated indistinguishable from truth).
 """
+
+
+def _data_summary(config: dict) -> str:
+    """The model card's training-data lines (a table per mass for a conditional classifier)."""
+    data = config["data"]
+    if "conditions" not in config:
+        truth, generated = data["truth"], data["generated"]
+        return (f"- **Training data**: truth `{truth['path']}` ({truth['events_used']} events, sha256 "
+                f"`{truth['sha256'][:16]}…`),\n  generated `{generated['path']}` ({generated['events_used']} events, "
+                f"sha256 `{generated['sha256'][:16]}…`)")
+    conditions = config["conditions"]
+    rows = "\n".join(f"  | {label} | `{Path(info['path']).name}` | {info['events_used']} | `{info['sha256'][:16]}…` |"
+                     for label in ("truth", "generated") for info in data[label])
+    return (f"- **Condition**: the top mass, input (m_t - {conditions['centre'][0]:g} GeV) / {conditions['scale'][0]:g} GeV"
+            f" after the observables; trained at {', '.join(f'{m:g}' for m in conditions['trained_masses'])} GeV, "
+            "classes balanced at each mass.\n- **Training data**:\n\n  | class | file | events | sha256 |\n"
+            f"  |---|---|---|---|\n{rows}\n\n  All files")
 
 
 def _emphasis_summary(cap: float) -> str:

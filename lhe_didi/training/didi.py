@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from .. import __version__
+from ..conditions import MassCondition, grouped_masses, top_width
 from ..errors import LheDidiError
 from ..input_check import training_physics
 from ..kinematics import representation as representations
@@ -88,14 +89,33 @@ def feature_ranges(*samples: np.ndarray) -> dict:
 
 
 def cfm_loss(model: VelocityField, x0: torch.Tensor, x1: torch.Tensor, generator: torch.Generator | None = None,
-             noise: float = 0.0) -> torch.Tensor:
-    """Mean squared error between v(x_t, t) and x1 - x0 on linear paths."""
+             noise: float = 0.0, c: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error between v(x_t, t[, c]) and x1 - x0 on linear paths (``c``: the pairs' conditions)."""
     t = torch.rand(len(x0), device=x0.device, generator=generator)
     if noise > 0:
         x0 = x0 + noise * torch.randn(x0.shape, device=x0.device, generator=generator)
         x1 = x1 + noise * torch.randn(x1.shape, device=x1.device, generator=generator)
     xt = (1.0 - t[:, None]) * x0 + t[:, None] * x1
-    return torch.mean((model(xt, t) - (x1 - x0)) ** 2)
+    return torch.mean((model(xt, t, c) - (x1 - x0)) ** 2)
+
+
+class ConditionalPartners:
+    """Draws, for off-shell events of given mass groups, on-shell partners uniformly from the same group: flow
+    matching between p_off(x | m) and p_on(x | m) at every trained mass m (independent coupling within a group)."""
+
+    def __init__(self, onshell_groups: torch.Tensor, groups: int):
+        order = torch.argsort(onshell_groups, stable=True)
+        counts = torch.bincount(onshell_groups, minlength=groups)
+        if bool((counts == 0).any()):
+            raise LheDidiError("every trained mass needs on-shell events in each split")
+        self.order, self.counts = order, counts
+        self.starts = torch.cumsum(counts, 0) - counts
+
+    def draw(self, offshell_groups: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """On-shell row indices, one per off-shell event, from the same group."""
+        u = torch.rand(len(offshell_groups), device=offshell_groups.device, generator=generator)
+        within = torch.minimum((u * self.counts[offshell_groups]).long(), self.counts[offshell_groups] - 1)
+        return self.order[self.starts[offshell_groups] + within]
 
 
 class _Checkpoint:
@@ -144,7 +164,13 @@ class DidiTrainingData:
     offshell: np.ndarray
     preprocessor: Preprocessor
     ranges: dict
-    data: dict  # {"onshell": provenance, "offshell": provenance} of the files
+    data: dict  # {"onshell": provenance, "offshell": provenance} of the files (lists for conditional models)
+    onshell_mass: np.ndarray | None = None  # (N,) top mass of each event's sample: a mass-conditional model
+    offshell_mass: np.ndarray | None = None
+
+    @property
+    def condition(self) -> MassCondition | None:
+        return None if self.onshell_mass is None else MassCondition(tuple(float(m) for m in np.unique(self.onshell_mass)))
 
     def save(self, path: str | Path, quantise: bool = False) -> None:
         """Write to an ``.npz`` + ``.json`` pair (no pickle). ``quantise`` stores the coordinates as int16 in steps
@@ -157,6 +183,8 @@ class DidiTrainingData:
             largest = max(float(np.abs(v).max()) for v in arrays.values())
             quantum = 2.0 ** math.ceil(math.log2(max(largest, 1e-30) / 32767))
             arrays = {k: np.round(v / quantum).astype(np.int16) for k, v in arrays.items()}
+        if self.onshell_mass is not None:
+            arrays.update(onshell_mass=self.onshell_mass, offshell_mass=self.offshell_mass)
         np.savez(path.with_suffix(".npz"), **arrays)
         meta = {"preprocessing": self.preprocessor.to_dict(), "feature_ranges": self.ranges, "data": self.data,
                 "quantum": quantum}
@@ -168,41 +196,99 @@ class DidiTrainingData:
         meta = json.loads(path.with_suffix(".json").read_text())
         with np.load(path.with_suffix(".npz"), allow_pickle=False) as arrays:
             on, off = arrays["onshell"], arrays["offshell"]
+            masses = (arrays["onshell_mass"], arrays["offshell_mass"]) if "onshell_mass" in arrays else (None, None)
         scale = meta["quantum"] or 1.0
         return cls(on.astype(np.float32) * np.float32(scale), off.astype(np.float32) * np.float32(scale),
-                   Preprocessor.from_dict(meta["preprocessing"]), meta["feature_ranges"], meta["data"])
+                   Preprocessor.from_dict(meta["preprocessing"]), meta["feature_ranges"], meta["data"], *masses)
 
 
-def prepare_didi_data(onshell: str | Path, offshell: str | Path, settings: DidiSettings,
-                      progress: bool = True) -> DidiTrainingData:
-    """Read both files, shuffle, fit the preprocessing on their union and standardise."""
+def prepare_didi_data(onshell, offshell, settings: DidiSettings, progress: bool = True,
+                      condition_on_mass: bool = False) -> DidiTrainingData:
+    """Read the files, shuffle, fit the preprocessing on their union and standardise.
+
+    ``onshell``, ``offshell``: one file each, or (``condition_on_mass``) lists of files at two or more top masses,
+    each mass with an on-shell and an off-shell file; the mass of each file is read from its header, and each
+    event's top mass coordinate is flattened around its own sample's pole (:mod:`lhe_didi.conditions`).
+    """
     try:  # checked before the (long) reading of the training files
         representations.get(settings.representation, settings.breit_wigner_scale)
     except ValueError as exc:
         raise LheDidiError(str(exc)) from None
-    with reading_progress(onshell, progress) as update:
-        on, on_info = load_features(onshell, settings.max_events, settings.seed, settings.representation, update)
-    with reading_progress(offshell, progress) as update:
-        off, off_info = load_features(offshell, settings.max_events, settings.seed + 1, settings.representation, update)
-    # the two samples are used in random order; shuffle once so that the validation tail is unbiased
-    rng = np.random.default_rng(settings.seed)
-    on, off = on[rng.permutation(len(on))], off[rng.permutation(len(off))]
+    on_paths = [onshell] if isinstance(onshell, (str, Path)) else list(onshell)
+    off_paths = [offshell] if isinstance(offshell, (str, Path)) else list(offshell)
+    if not condition_on_mass and (len(on_paths) != 1 or len(off_paths) != 1):
+        raise LheDidiError("several training files per side need a mass-conditional model (--condition-on-mass)")
+    if condition_on_mass and settings.representation == "particles":
+        raise LheDidiError("a mass-conditional model needs decay-chain coordinates (the top mass is centred on the "
+                           "condition); the particles representation has none")
+
+    def read(paths, seed):
+        samples = []
+        for path in paths:
+            with reading_progress(path, progress) as update:
+                samples.append(load_features(path, settings.max_events, seed, settings.representation, update))
+        return samples
+
+    on_samples, off_samples = read(on_paths, settings.seed), read(off_paths, settings.seed + 1)
+    on = np.concatenate([f for f, _ in on_samples])
+    off = np.concatenate([f for f, _ in off_samples])
     if min(len(on), len(off)) < 10:
         raise LheDidiError("need at least 10 events in each training file")
-    preprocessor = Preprocessor.fit(np.concatenate([on, off]), settings.representation, settings.breit_wigner_scale)
-    return DidiTrainingData(preprocessor.forward(on).astype(np.float32), preprocessor.forward(off).astype(np.float32),
-                            preprocessor, feature_ranges(on, off), {"onshell": on_info, "offshell": off_info})
+    rng = np.random.default_rng(settings.seed)
+    on_order, off_order = rng.permutation(len(on)), rng.permutation(len(off))
+    if not condition_on_mass:  # the samples are used in random order; shuffled once for an unbiased validation tail
+        on, off = on[on_order], off[off_order]
+        preprocessor = Preprocessor.fit(np.concatenate([on, off]), settings.representation,
+                                        settings.breit_wigner_scale)
+        return DidiTrainingData(preprocessor.forward(on).astype(np.float32),
+                                preprocessor.forward(off).astype(np.float32), preprocessor, feature_ranges(on, off),
+                                {"onshell": on_samples[0][1], "offshell": off_samples[0][1]})
+    on_mass = _sample_masses(on_samples, "on-shell")[on_order]
+    off_mass = _sample_masses(off_samples, "off-shell")[off_order]
+    on, off = on[on_order], off[off_order]
+    if set(np.unique(on_mass)) != set(np.unique(off_mass)):
+        raise LheDidiError(f"on-shell files at {sorted(set(np.unique(on_mass).tolist()))} GeV and off-shell files at "
+                           f"{sorted(set(np.unique(off_mass).tolist()))} GeV: every mass needs both")
+    grouped_masses({str(m): float(m) for m in np.unique(on_mass)})
+    on_top, off_top = (on_mass, top_width(on_mass)), (off_mass, top_width(off_mass))
+    shaped = np.concatenate([representations.get(settings.representation, settings.breit_wigner_scale).shape(x, top)
+                             for x, top in ((on, on_top), (off, off_top))])
+    preprocessor = Preprocessor(shaped.mean(axis=0), shaped.std(axis=0), settings.representation,
+                                settings.breit_wigner_scale)
+    return DidiTrainingData(preprocessor.forward(on, on_top).astype(np.float32),
+                            preprocessor.forward(off, off_top).astype(np.float32), preprocessor,
+                            feature_ranges(on, off),
+                            {"onshell": [p for _, p in on_samples], "offshell": [p for _, p in off_samples]},
+                            on_mass.astype(np.float64), off_mass.astype(np.float64))
 
 
-def train_didi(onshell: str | Path, offshell: str | Path, output: str | Path, settings: DidiSettings,
-               resume: bool = False, progress: bool = True) -> dict:
-    """Train a Direct Diffusion model and write it to ``output``; returns the training summary."""
+def _sample_masses(samples: list, side: str) -> np.ndarray:
+    """Each event's top mass, from its file's header; the width must follow the conditional models' rule."""
+    masses = {}
+    for _, info in samples:
+        stated = info["parameters"]
+        if "top_mass" not in stated:
+            raise LheDidiError(f"{info['path']}: the header states no top mass; a mass-conditional model needs it")
+        MassCondition((stated["top_mass"],)).check(stated["top_mass"], stated.get("top_width"),
+                                                   f"{side} training file {info['path']}")
+        masses[info["path"]] = round(float(stated["top_mass"]), 3)
+    return np.concatenate([np.full(info["events_after_unit_weighting"], masses[info["path"]])
+                           for _, info in samples])
+
+
+def train_didi(onshell, offshell, output: str | Path, settings: DidiSettings,
+               resume: bool = False, progress: bool = True, condition_on_mass: bool = False) -> dict:
+    """Train a Direct Diffusion model and write it to ``output``; returns the training summary.
+    ``onshell``/``offshell``: see :func:`prepare_didi_data`."""
     if settings.coupling not in COUPLINGS:
         raise LheDidiError(f"unknown coupling {settings.coupling!r}; choose from {', '.join(COUPLINGS)}")
+    if condition_on_mass and settings.coupling != "independent":
+        raise LheDidiError("a mass-conditional model pairs events within each mass: use --coupling independent")
     resolve_device(settings.device)
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
-    return fit_didi(prepare_didi_data(onshell, offshell, settings, progress), output, settings, resume, progress)
+    prepared = prepare_didi_data(onshell, offshell, settings, progress, condition_on_mass)
+    return fit_didi(prepared, output, settings, resume, progress)
 
 
 def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSettings, resume: bool = False,
@@ -221,11 +307,29 @@ def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSetti
         n_val = max(1, int(round(settings.validation_fraction * len(z))))
         return z[:-n_val].to(device), z[-n_val:].to(device)
 
+    def split_groups(g):
+        n_val = max(1, int(round(settings.validation_fraction * len(g))))
+        return g[:-n_val], g[-n_val:]
+
     on_train, on_val = split(prepared.onshell)
     off_train, off_val = split(prepared.offshell)
+    condition = prepared.condition
+    if condition is not None:
+        if settings.coupling != "independent":
+            raise LheDidiError("a mass-conditional model pairs events within each mass: use --coupling independent")
+        masses = torch.as_tensor(condition.trained_masses, dtype=torch.float64)
+
+        def groups(mass):  # index of each event's trained mass
+            return torch.argmin(torch.abs(torch.as_tensor(mass)[:, None] - masses[None, :]), dim=1)
+
+        on_groups_train, on_groups_val = (g.to(device) for g in split_groups(groups(prepared.onshell_mass)))
+        off_groups_train, off_groups_val = (g.to(device) for g in split_groups(groups(prepared.offshell_mass)))
+        inputs = torch.as_tensor(condition.network_input(np.asarray(condition.trained_masses)), device=device)
+        partners_train = ConditionalPartners(on_groups_train, len(masses))
+        partners_val = ConditionalPartners(on_groups_val, len(masses))
     model = VelocityField(dim=prepared.onshell.shape[1], width=settings.width, depth=settings.depth,
                           embedding=settings.embedding, bayesian=settings.bayesian,
-                          prior_width=settings.prior_width).to(device)
+                          prior_width=settings.prior_width, conditions=0 if condition is None else 1).to(device)
     batch_size = min(settings.batch_size, len(off_train))
     steps_per_epoch = max(1, len(off_train) // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -238,14 +342,20 @@ def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSetti
         start_epoch, history = checkpoint.load(model, optimizer, scheduler, generator, device)
     n_train = len(off_train)
 
-    n_val = min(len(off_val), len(on_val))
-    validation_pairs = pair(off_val[:n_val], on_val[:n_val], settings.coupling, settings.ot_block)  # fixed
+    if condition is None:
+        n_val = min(len(off_val), len(on_val))
+        validation_pairs = pair(off_val[:n_val], on_val[:n_val], settings.coupling, settings.ot_block)  # fixed
+        validation_conditions = None
+    else:  # fixed partners from the same mass
+        fixed = torch.Generator(device=device).manual_seed(settings.seed + 7)
+        validation_pairs = (off_val, on_val[partners_val.draw(off_groups_val, fixed)])
+        validation_conditions = inputs[off_groups_val]
 
     def validation_loss() -> float:
         model.eval()
         with torch.no_grad():
             check = torch.Generator(device=device).manual_seed(12345)
-            return cfm_loss(model, *validation_pairs, check).item()
+            return cfm_loss(model, *validation_pairs, check, c=validation_conditions).item()
 
     if not history:  # epoch 0: the untrained (zero) field, i.e. the mean squared displacement
         history.append({"epoch": 0, "train_loss": None, "validation_loss": validation_loss(), "seconds": 0.0})
@@ -255,12 +365,16 @@ def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSetti
         model.train()
         started = time.perf_counter()
         off_order = torch.randperm(len(off_train), device=device, generator=generator)
-        on_order = torch.randint(len(on_train), (steps_per_epoch * batch_size,), device=device, generator=generator)
+        if condition is None:
+            on_order = torch.randint(len(on_train), (steps_per_epoch * batch_size,), device=device, generator=generator)
+        else:
+            on_order = partners_train.draw(off_groups_train[off_order[:steps_per_epoch * batch_size]], generator)
         running = 0.0
         for step in range(steps_per_epoch):
             batch = slice(step * batch_size, (step + 1) * batch_size)
             x0, x1 = pair(off_train[off_order[batch]], on_train[on_order[batch]], settings.coupling, settings.ot_block)
-            loss = cfm_loss(model, x0, x1, generator, settings.noise)
+            c = None if condition is None else inputs[off_groups_train[off_order[batch]]]
+            loss = cfm_loss(model, x0, x1, generator, settings.noise, c)
             total = loss + settings.kl_scale * model.kl() / n_train if settings.bayesian else loss
             optimizer.zero_grad(set_to_none=True)
             total.backward()
@@ -288,6 +402,8 @@ def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSetti
         "physics": training_physics(prepared.data),
         "direction": "t = 1 on-shell -> t = 0 off-shell",
     }
+    if condition is not None:
+        config["conditions"] = condition.to_dict()
     content_hash = save_model_dir(output, model.state_dict(), config, model_card(config))
     shutil.rmtree(checkpoint.directory, ignore_errors=True)
     return {"content_hash": content_hash, "history": history, "output": str(output)}
@@ -308,6 +424,28 @@ def _scale_note(preprocessing: dict) -> str:
     return "" if scale == "width" else "\n  masses flattened on the Breit-Wigner half width (Gamma/2 in place of Gamma),"
 
 
+def _data_lines(config: dict) -> str:
+    data, fraction = config["data"], config["training"]["validation_fraction"]
+    if "conditions" not in config:
+        on, off = data["onshell"], data["offshell"]
+        return f"""- **Training data**: on-shell `{on["path"]}` ({on["events_used"]} events, sha256 `{on["sha256"][:16]}…`),
+  off-shell `{off["path"]}` ({off["events_used"]} events, sha256 `{off["sha256"][:16]}…`);
+  {100 * fraction:.0f}% held out for validation. Events above unit weight expanded / negative-weight
+  events dropped: on-shell {on["weighted_events_expanded"]} / {on["negative_weight_events_dropped"]},
+  off-shell {off["weighted_events_expanded"]} / {off["negative_weight_events_dropped"]}."""
+    conditions = config["conditions"]
+    rows = [f"  | {side} | {info['parameters']['top_mass']:g} | `{Path(info['path']).name}` | {info['events_used']} | "
+            f"`{info['sha256'][:16]}…` |" for side in ("onshell", "offshell") for info in data[side]]
+    return f"""- **Condition**: the top mass, network input (m_t - {conditions["centre"][0]:g} GeV) / {conditions["scale"][0]:g} GeV;
+  m(b l nu) flattened around each event's own pole; width {conditions["width_rule"]}.
+  Trained at {", ".join(f"{m:g}" for m in conditions["trained_masses"])} GeV; accepted range {conditions["range"][0]:g}-{conditions["range"][1]:g} GeV.
+- **Training data** ({100 * fraction:.0f}% held out for validation; pairs drawn within each mass):
+
+  | side | m_t (GeV) | file | events | sha256 |
+  |---|---|---|---|---|
+""" + "\n".join(rows)
+
+
 def model_card(config: dict) -> str:
     """Markdown summary of a DiDi model directory."""
     arch, train, data = config["architecture"], config["training"], config["data"]
@@ -325,11 +463,7 @@ def model_card(config: dict) -> str:
 - **Inputs**: {_INPUTS[config["preprocessing"].get("representation", "particles")]}{_scale_note(config["preprocessing"])}
   standardised; decay products taken in the frame where their system has zero pT.
 - **Training pairs**: {train.get("coupling", "independent")} coupling{f' (exact optimal transport in blocks of {train["ot_block"]})' if train.get("coupling") == "ot" else ' (paper Eq. 8)'}.
-- **Training data**: on-shell `{data["onshell"]["path"]}` ({data["onshell"]["events_used"]} events, sha256 `{data["onshell"]["sha256"][:16]}…`),
-  off-shell `{data["offshell"]["path"]}` ({data["offshell"]["events_used"]} events, sha256 `{data["offshell"]["sha256"][:16]}…`);
-  {100 * train["validation_fraction"]:.0f}% held out for validation. Events above unit weight expanded / negative-weight
-  events dropped: on-shell {data["onshell"]["weighted_events_expanded"]} / {data["onshell"]["negative_weight_events_dropped"]},
-  off-shell {data["offshell"]["weighted_events_expanded"]} / {data["offshell"]["negative_weight_events_dropped"]}.
+{_data_lines(config)}
 - **Training**: {train["epochs"]} epochs, batch {train["batch_size"]}, AdamW + OneCycle ({train["lr"]} -> {train["max_lr"]}),
   noise {train["noise"]}, seed {train["seed"]}, device {train["device_used"]}, median {per_epoch:.1f} s/epoch.
 - **Loss**: validation {initial:.5f} untrained (zero field) -> {last.get("validation_loss", float("nan")):.5f} after training
