@@ -226,3 +226,19 @@ def test_tiny_conditional_classifier_trains_and_reweights_at_the_transform_mass(
 def test_gzip_example_is_what_the_relabelling_edits(example_lo_path):
     text = gzip.open(example_lo_path, "rt").read()
     assert re.search(r"^qmass\s+172.5", text, re.M) and re.search(r"^tdec/twidth\s+1.453", text, re.M)
+
+
+def test_flow_matching_pairs_are_drawn_within_each_mass():
+    from lhe_didi.training.didi import ConditionalPartners
+
+    generator = torch.Generator().manual_seed(3)
+    onshell_groups = torch.tensor([2, 0, 1, 2, 2, 0, 1, 1, 0, 2])
+    partners = ConditionalPartners(onshell_groups, 3)
+    offshell_groups = torch.randint(3, (5000,), generator=generator)
+    drawn = partners.draw(offshell_groups, generator)
+    assert torch.equal(onshell_groups[drawn], offshell_groups)
+    # uniform within a group: each of group 2's four on-shell events gets about a quarter of its partners
+    counts = torch.bincount(drawn[offshell_groups == 2], minlength=10)[onshell_groups == 2].double()
+    assert torch.all(torch.abs(counts / counts.sum() - 0.25) < 0.04)
+    with pytest.raises(LheDidiError, match="every trained mass"):
+        ConditionalPartners(torch.tensor([0, 0, 2]), 3)
