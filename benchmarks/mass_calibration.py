@@ -66,13 +66,19 @@ def tails(masses: np.ndarray, weights: np.ndarray, pole: float) -> dict:
     return out
 
 
-def measure(path: str, pole: float, use_weights: bool) -> dict:
+def measure(path: str, pole: float, use_weights: bool) -> dict | tuple[dict, dict]:
+    """The three quantities of one file; with ``use_weights`` for DiDi alone and reweighted (one reading)."""
     sample = load_sample(path, classifier_weights=use_weights)
-    weights = sample.weights * (sample.classifier_weights if use_weights else 1.0)
-    tops, top_weights = _pooled(sample, ("m_t", "m_tbar"), weights)
-    bls, bl_weights = _pooled(sample, ("m_blp", "m_bbarlm"), weights)
-    return {"peak": peak(tops, top_weights, pole), "edge": edge(bls, bl_weights),
-            "tails": tails(tops, top_weights, pole), "events": int(len(weights))}
+
+    def quantities(weights):
+        tops, top_weights = _pooled(sample, ("m_t", "m_tbar"), weights)
+        bls, bl_weights = _pooled(sample, ("m_blp", "m_bbarlm"), weights)
+        return {"peak": peak(tops, top_weights, pole), "edge": edge(bls, bl_weights),
+                "tails": tails(tops, top_weights, pole), "events": int(len(weights))}
+
+    if not use_weights:
+        return quantities(sample.weights)
+    return quantities(sample.weights), quantities(sample.weights * sample.classifier_weights)
 
 
 def line(masses: np.ndarray, values: np.ndarray, errors: np.ndarray) -> tuple[float, float, float, float]:
@@ -95,13 +101,29 @@ def main(argv: list[str]) -> int:
     rows = []
     for mass, truth_path, generated_path in zip(positional[0::3], positional[1::3], positional[2::3]):
         pole = float(mass)
-        rows.append({"mass": pole, "truth": measure(truth_path, pole, False),
-                     "generated": measure(generated_path, pole, use_weights),
-                     "files": {"truth": truth_path, "generated": generated_path}})
+        row = {"mass": pole, "truth": measure(truth_path, pole, False),
+               "files": {"truth": truth_path, "generated": generated_path}}
+        if use_weights:
+            row["generated"], row["reweighted"] = measure(generated_path, pole, True)
+        else:
+            row["generated"] = measure(generated_path, pole, False)
+        rows.append(row)
+    fits = {}
+    for label in ("generated", "reweighted") if use_weights else ("generated",):
+        print(f"\n{'DiDi alone' if label == 'generated' else 'DiDi reweighted'}:")
+        fits[label] = report(rows, label)
+    if json_path:
+        with open(json_path, "w") as stream:
+            json.dump({"rows": rows, "fits": fits, "weights": use_weights}, stream, indent=1)
+    return 0
+
+
+def report(rows: list[dict], label: str) -> dict:
+    """Print the per-mass table and the straight-line fits of ``label`` (generated or reweighted) against truth."""
     print(f"{'m_t':>6} | {'peak truth':>15} {'peak output':>15} {'offset':>14} | {'edge truth':>15} "
           f"{'edge output':>15} {'offset':>14} | tails below/above m_t -+ 15 GeV, output / truth")
     for row in rows:
-        t, g = row["truth"], row["generated"]
+        t, g = row["truth"], row[label]
         cells = []
         for key in ("peak", "edge"):
             (tv, te), (gv, ge) = t[key], g[key]
@@ -114,26 +136,23 @@ def main(argv: list[str]) -> int:
     if len(rows) >= 2:
         masses = np.array([r["mass"] for r in rows])
         for key in ("peak", "edge"):
-            for label in ("truth", "generated"):
-                values = np.array([r[label][key][0] for r in rows])
-                errors = np.array([r[label][key][1] for r in rows])
-                fits[f"{key}_{label}"] = dict(zip(("slope", "slope_error", "at_172.5", "at_172.5_error"),
+            for which in ("truth", label):
+                values = np.array([r[which][key][0] for r in rows])
+                errors = np.array([r[which][key][1] for r in rows])
+                fits[f"{key}_{which}"] = dict(zip(("slope", "slope_error", "at_172.5", "at_172.5_error"),
                                                   line(masses, values, errors)))
-                f = fits[f"{key}_{label}"]
-                print(f"{key} {label:>9}: slope {f['slope']:.4f} ± {f['slope_error']:.4f}, "
+                f = fits[f"{key}_{which}"]
+                print(f"{key} {which:>10}: slope {f['slope']:.4f} ± {f['slope_error']:.4f}, "
                       f"at 172.5 GeV {f['at_172.5']:.3f} ± {f['at_172.5_error']:.3f}")
         for side in ("below", "above"):
-            for label in ("truth", "generated"):
-                values = np.array([r[label]["tails"][side][0] for r in rows])
-                errors = np.array([r[label]["tails"][side][1] for r in rows])
+            for which in ("truth", label):
+                values = np.array([r[which]["tails"][side][0] for r in rows])
+                errors = np.array([r[which]["tails"][side][1] for r in rows])
                 slope, slope_error, at, at_error = line(masses, values, errors)
-                fits[f"tail_{side}_{label}"] = {"slope": slope, "slope_error": slope_error, "at_172.5": at}
-                print(f"tail {side} {label:>9}: {100 * at:.3f}% at 172.5 GeV, slope {100 * slope:+.4f} ± "
+                fits[f"tail_{side}_{which}"] = {"slope": slope, "slope_error": slope_error, "at_172.5": at}
+                print(f"tail {side} {which:>10}: {100 * at:.3f}% at 172.5 GeV, slope {100 * slope:+.4f} ± "
                       f"{100 * slope_error:.4f} %/GeV")
-    if json_path:
-        with open(json_path, "w") as stream:
-            json.dump({"rows": rows, "fits": fits, "weights": use_weights}, stream, indent=1)
-    return 0
+    return fits
 
 
 if __name__ == "__main__":

@@ -178,6 +178,12 @@ def test_merge_concatenates_runs_and_combines_cross_sections(tmp_path, example_l
     assert result.exit_code == 1 and "at least two" in result.output and not (tmp_path / "one.lhe").exists()
 
 
+def system_masses(momenta):
+    from lhe_didi.kinematics.observables import system_masses as masses
+
+    return masses(momenta)
+
+
 def _generate_at_mass(sample, mass, events, seed, out):
     """Run generate at a top mass; the events, the generate provenance block and the median m(b l+ nu)."""
     from lhe_didi.kinematics.observables import system_masses
@@ -189,18 +195,21 @@ def _generate_at_mass(sample, mass, events, seed, out):
     return batch, reader.header.lhe_didi_provenance[0], float(np.median(system_masses(batch.momenta)["t"]))
 
 
-def test_generate_at_another_top_mass_records_it_and_transform_refuses_it(tmp_path):
+def test_generate_at_another_top_mass_records_it_and_the_default_model_takes_it(tmp_path):
     """--top-mass moves the peak and the scale, the width follows Gamma_LO, every parameter is in the header;
-    the shipped 172.5-GeV model refuses the file with one line."""
+    the shipped mass-conditional model reads the mass from that header and its output peaks there."""
     out = tmp_path / "on175.lhe"
     batch, block, median_top = _generate_at_mass("onshell", 175.5, 400, 3, out)
     assert abs(median_top - 175.5) < 0.4
     assert np.all(batch.scale == 175.5)
     assert block["top_mass_GeV"] == 175.5 and abs(block["top_width_GeV"] - 1.5433) < 1e-4
     assert block["hvq"]["top_width_GeV"] == block["top_width_GeV"] and block["scale_GeV"] == 175.5
-    refused = run("transform", out, "-o", tmp_path / "off.lhe")
-    assert refused.exit_code == 1 and "m_t = 175.5 GeV (model: 172.5)" in refused.output
-    assert not (tmp_path / "off.lhe").exists()
+    result = run("transform", out, "-o", tmp_path / "off.lhe", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    transformed = LheReader(tmp_path / "off.lhe")
+    assert transformed.header.didi_top_mass == 175.5
+    tops = system_masses(transformed.read_all().momenta)["t"]
+    assert abs(np.median(tops[np.abs(tops - 175.5) < 5]) - 175.5) < 0.3
 
 
 def test_generate_refuses_a_top_mass_outside_its_range(tmp_path):

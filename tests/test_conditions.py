@@ -242,3 +242,17 @@ def test_flow_matching_pairs_are_drawn_within_each_mass():
     assert torch.all(torch.abs(counts / counts.sum() - 0.25) < 0.04)
     with pytest.raises(LheDidiError, match="every trained mass"):
         ConditionalPartners(torch.tensor([0, 0, 2]), 3)
+
+
+def test_shipped_default_is_mass_conditional_over_the_production_masses(tmp_path, example_text):
+    from lhe_didi.reweight import DEFAULT_CLASSIFIER, ClassifierModel
+    from lhe_didi.transform import DEFAULT_MODEL
+
+    model, classifier = DidiModel(DEFAULT_MODEL, "cpu"), ClassifierModel(DEFAULT_CLASSIFIER, "cpu")
+    low, high = model.condition.range
+    assert low <= 169.5 and high >= 175.5 and classifier.condition.range == model.condition.range
+    assert 171.0 not in model.condition.trained_masses and 174.0 not in model.condition.trained_masses  # held out
+    far = at_mass(example_text, tmp_path / "at180.lhe", 180.0, events=20)
+    refused = run("transform", far, "-o", tmp_path / "o.lhe")
+    assert refused.exit_code == 1 and "top mass 180 GeV" in refused.output and "outside" in refused.output
+    assert not (tmp_path / "o.lhe").exists()

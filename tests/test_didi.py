@@ -159,10 +159,13 @@ def test_decay_chain_model_trains_and_transforms(tmp_path, example_lo_path, hvq_
 
 
 def test_default_settings_are_the_shipped_recipe():
-    """`lhe-didi train didi ON OFF -o DIR` with no options is the recipe of the shipped model (its config)."""
+    """`lhe-didi train didi ON OFF [ON OFF ...] --condition-on-mass --max-events 200000 -o DIR` with no other option
+    is the recipe of the shipped model (its config; models/README.md)."""
     shipped = json.loads((DEFAULT_MODEL / "config.json").read_text())
-    recipe = {name: value for name, value in asdict(DidiSettings()).items() if name != "device"}  # where it ran
+    # where it ran, and how many events of each file (a choice of data, in the recipe's command line)
+    recipe = {name: value for name, value in asdict(DidiSettings()).items() if name not in ("device", "max_events")}
     assert recipe == {name: shipped["training"][name] for name in recipe}
+    assert shipped["training"]["max_events"] == 200_000 and "conditions" in shipped
     assert shipped["preprocessing"]["breit_wigner_scale"] == DidiSettings().breit_wigner_scale == "half-width"
     # the scale follows the representation unless asked for: the particle coordinates have no masses to flatten
     assert DidiSettings(representation="particles").breit_wigner_scale == "width"
@@ -272,7 +275,7 @@ def test_shipped_default_model_transforms_the_bundled_example(tmp_path, example_
     from lhe_didi.transform import DEFAULT_MODEL
 
     model = DidiModel(DEFAULT_MODEL, "cpu")  # verifies the content hash
-    assert model.config["data"]["onshell"]["events_used"] >= 100_000
+    assert sum(info["events_used"] for info in model.config["data"]["onshell"]) >= 1_000_000
     out = tmp_path / "offshell.lhe"
     report = transform_file(example_lo_path, out, device="cpu")
     assert report.events_in == 1000 and report.events_out + len(report.unphysical) == 1000
@@ -282,6 +285,7 @@ def test_shipped_default_model_transforms_the_bundled_example(tmp_path, example_
     header = LheReader(out).header.preamble
     assert model.content_hash in header and '"method": "dopri5"' in header
     assert LheReader(out).header.didi_mirror_seed == 0  # beam-symmetrised by default
+    assert LheReader(out).header.didi_top_mass == 172.5  # the condition, from the example's qmass
     # the shipped classifier belongs to the shipped DiDi model, so its weight is attached by default
     assert report.weights is not None and report.weights.count == report.events_out
     weights = LheReader(out).read_all().named_weights["didi_classifier"]

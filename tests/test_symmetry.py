@@ -76,6 +76,7 @@ def test_weights_at_the_networks_own_output_move_a_symmetrised_sample_onto_the_t
 
 def test_mirrored_events_are_the_mirror_image_of_the_mapped_mirror_event(example_lo_path):
     model = DidiModel(DEFAULT_MODEL, "cpu")
+    model.top_mass = 172.5  # the shipped model is mass-conditional; transform_file sets it from the header
     batch = LheReader(example_lo_path).read_all()
     beams = LheReader(example_lo_path).header.beam_energies
     everything = np.ones(len(batch), dtype=bool)
@@ -101,10 +102,11 @@ def test_transform_beam_symmetrise_records_itself_and_reweight_follows(tmp_path,
     mirrored = mirrored_events(events.source_index, seed=0)
     own_output = events.momenta.copy()
     own_output[mirrored] = beam_exchange(own_output[mirrored])
-    expected = classifier.weights(own_output, clip=15.0)
+    mass = header.didi_top_mass  # the shipped pair is mass-conditional
+    expected = classifier.weights(own_output, clip=15.0, top_mass=mass)
     np.testing.assert_allclose(events.named_weights[WEIGHT_ID], expected, rtol=1e-6)
-    np.testing.assert_allclose(classifier.weights(events.momenta, 15.0, mirrored), expected, rtol=1e-12)
-    assert np.abs(expected - classifier.weights(events.momenta, clip=15.0))[mirrored].min() > 0
+    np.testing.assert_allclose(classifier.weights(events.momenta, 15.0, mirrored, mass), expected, rtol=1e-12)
+    assert np.abs(expected - classifier.weights(events.momenta, clip=15.0, top_mass=mass))[mirrored].min() > 0
 
     unweighted = tmp_path / "sym_unweighted.lhe"
     assert run("transform", example_lo_path, "-o", unweighted, "--beam-symmetrise", "--no-classifier").exit_code == 0
