@@ -92,12 +92,12 @@ def line(masses: np.ndarray, values: np.ndarray, errors: np.ndarray) -> tuple[fl
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help") or len([a for a in argv if not a.startswith("--")]) % 3:
+    json_path = argv[argv.index("--json") + 1] if "--json" in argv else None
+    positional = [a for i, a in enumerate(argv) if not a.startswith("--") and (i == 0 or argv[i - 1] != "--json")]
+    if not argv or argv[0] in ("-h", "--help") or not positional or len(positional) % 3:
         print(__doc__)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     use_weights = "--weights" in argv
-    json_path = argv[argv.index("--json") + 1] if "--json" in argv else None
-    positional = [a for i, a in enumerate(argv) if not a.startswith("--") and (i == 0 or argv[i - 1] != "--json")]
     rows = []
     for mass, truth_path, generated_path in zip(positional[0::3], positional[1::3], positional[2::3]):
         pole = float(mass)

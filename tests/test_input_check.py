@@ -51,13 +51,16 @@ def test_models_without_recorded_physics_use_the_legacy_values():
     assert model_physics({"physics": recorded}) is recorded
 
 
-def test_transform_refuses_another_top_mass_with_one_line_and_no_output(tmp_path, example_lo_path):
+def test_transform_refuses_a_width_off_the_mass_rule_with_one_line_and_no_output(tmp_path, example_lo_path):
+    """175.5 GeV is in the shipped (mass-conditional) model's range, but with the 172.5-GeV width it is not an hvq mass
+    point the model was made for. (Single-mass models refusing another mass: tests/test_conditions.py.)"""
     source = _with_header_line(example_lo_path, tmp_path, "qmass  172.5", "qmass  175.5")
     out = tmp_path / "out.lhe"
     result = run("transform", source, "-o", out)
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert lines[-1].startswith("Error: input made with m_t = 175.5 GeV (model: 172.5)") and "Traceback" not in result.output
+    assert lines[-1].startswith("Error: top width 1.453 GeV (powheg.input in the header) is not the width the model "
+                                "was trained with at m_t = 175.5 GeV (1.5433 GeV") and "Traceback" not in result.output
     assert not out.exists()
 
 
