@@ -128,9 +128,11 @@ def report(rows: list[dict], label: str) -> dict:
         for key in ("peak", "edge"):
             (tv, te), (gv, ge) = t[key], g[key]
             cells.append(f"{tv:8.3f}±{te:5.3f} {gv:8.3f}±{ge:5.3f} {gv - tv:+7.3f}±{np.hypot(te, ge):5.3f}")
-        ratios = " ".join(f"{g['tails'][s][0] / t['tails'][s][0]:.3f}±"
-                          f"{g['tails'][s][0] / t['tails'][s][0] * np.hypot(g['tails'][s][1] / g['tails'][s][0], t['tails'][s][1] / t['tails'][s][0]):.3f}"
-                          for s in ("below", "above"))
+        ratios = []
+        for side in ("below", "above"):
+            (gf, ge), (tf, te) = g["tails"][side], t["tails"][side]
+            ratios.append(f"{gf / tf:.3f}±{gf / tf * np.hypot(ge / gf, te / tf):.3f}")
+        ratios = " ".join(ratios)
         print(f"{row['mass']:6.1f} | {cells[0]} | {cells[1]} | {ratios}")
     fits = {}
     if len(rows) >= 2:

@@ -48,7 +48,8 @@ class MassCondition:
         """(N,) masses -> (N, 1) float32 network inputs."""
         return ((np.asarray(top_mass, dtype=np.float64) - CENTRE) / SCALE).astype(np.float32)[:, None]
 
-    def check(self, top_mass: float, top_width_stated: float | None, source: str, allow_width: bool = False) -> list[str]:
+    def check(self, top_mass: float, top_width_stated: float | None, source: str,
+              allow_width: bool = False) -> list[str]:
         """Refuse a mass outside the trained range, or a width off the rule (a warning with ``allow_width``)."""
         low, high = self.range
         if not low - 1e-9 <= top_mass <= high + 1e-9:

@@ -137,7 +137,8 @@ def test_conditional_model_output_changes_with_the_mass(tiny_conditional, exampl
     from lhe_didi.kinematics.recoil import to_zero_pt_frame
 
     model = DidiModel(tiny_conditional, "cpu")
-    features = model.representation.encode(to_zero_pt_frame(LheReader(example_lo_path).read_all().momenta[:200])).features
+    momenta = LheReader(example_lo_path).read_all().momenta[:200]
+    features = model.representation.encode(to_zero_pt_frame(momenta)).features
     outputs = {}
     for mass in (170.5, 174.5):
         model.top_mass = mass

@@ -275,8 +275,8 @@ def train_classifier(truth, generated, output: str | Path, settings: ClassifierS
     settings = replace(settings, beam_augment=augment)
     masses = None
     if condition_on_mass:
-        masses = {"truth": [_truth_mass(p) for p in truth_paths], "generated": [_generated_mass(p, h)
-                                                                                for p, h in zip(generated_paths, headers)]}
+        masses = {"truth": [_truth_mass(p) for p in truth_paths],
+                  "generated": [_generated_mass(p, h) for p, h in zip(generated_paths, headers)]}
         if sorted(set(masses["truth"])) != sorted(set(masses["generated"])):
             raise LheDidiError(f"truth at {sorted(set(masses['truth']))} GeV, generated at "
                                f"{sorted(set(masses['generated']))} GeV: every mass needs both")

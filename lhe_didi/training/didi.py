@@ -170,7 +170,9 @@ class DidiTrainingData:
 
     @property
     def condition(self) -> MassCondition | None:
-        return None if self.onshell_mass is None else MassCondition(tuple(float(m) for m in np.unique(self.onshell_mass)))
+        if self.onshell_mass is None:
+            return None
+        return MassCondition(tuple(float(m) for m in np.unique(self.onshell_mass)))
 
     def save(self, path: str | Path, quantise: bool = False) -> None:
         """Write to an ``.npz`` + ``.json`` pair (no pickle). ``quantise`` stores the coordinates as int16 in steps
@@ -428,7 +430,8 @@ def _data_lines(config: dict) -> str:
     data, fraction = config["data"], config["training"]["validation_fraction"]
     if "conditions" not in config:
         on, off = data["onshell"], data["offshell"]
-        return f"""- **Training data**: on-shell `{on["path"]}` ({on["events_used"]} events, sha256 `{on["sha256"][:16]}…`),
+        return f"""- **Training data**: on-shell `{on["path"]}` ({on["events_used"]} events, \
+sha256 `{on["sha256"][:16]}…`),
   off-shell `{off["path"]}` ({off["events_used"]} events, sha256 `{off["sha256"][:16]}…`);
   {100 * fraction:.0f}% held out for validation. Events above unit weight expanded / negative-weight
   events dropped: on-shell {on["weighted_events_expanded"]} / {on["negative_weight_events_dropped"]},
@@ -436,7 +439,8 @@ def _data_lines(config: dict) -> str:
     conditions = config["conditions"]
     rows = [f"  | {side} | {info['parameters']['top_mass']:g} | `{Path(info['path']).name}` | {info['events_used']} | "
             f"`{info['sha256'][:16]}…` |" for side in ("onshell", "offshell") for info in data[side]]
-    return f"""- **Condition**: the top mass, network input (m_t - {conditions["centre"][0]:g} GeV) / {conditions["scale"][0]:g} GeV;
+    centre, scale = conditions["centre"][0], conditions["scale"][0]
+    return f"""- **Condition**: the top mass, network input (m_t - {centre:g} GeV) / {scale:g} GeV;
   m(b l nu) flattened around each event's own pole; width {conditions["width_rule"]}.
   Trained at {", ".join(f"{m:g}" for m in conditions["trained_masses"])} GeV; accepted range {conditions["range"][0]:g}-{conditions["range"][1]:g} GeV.
 - **Training data** ({100 * fraction:.0f}% held out for validation; pairs drawn within each mass):
