@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import LheDidiError
+from .input_check import refuse_or_warn
 from .reference.parameters import default_top_width
 
 CENTRE, SCALE = 172.5, 3.0  # GeV: c = (m_t - CENTRE) / SCALE is of order one over the mass range of productions
@@ -60,11 +61,8 @@ class MassCondition:
         expected = top_width(top_mass)
         if math.isclose(top_width_stated, expected, rel_tol=WIDTH_TOLERANCE):
             return []
-        message = (f"top width {top_width_stated:g} GeV ({source}) is not the width the model was trained with at "
-                   f"m_t = {top_mass:g} GeV ({expected:.5g} GeV, {WIDTH_RULE})")
-        if not allow_width:
-            raise LheDidiError(message + "; --allow-parameter-mismatch transforms it anyway")
-        return [message + "; transformed anyway (--allow-parameter-mismatch)"]
+        return refuse_or_warn(f"top width {top_width_stated:g} GeV ({source}) is not the width the model was trained "
+                              f"with at m_t = {top_mass:g} GeV ({expected:.5g} GeV, {WIDTH_RULE})", allow_width)
 
     def to_dict(self) -> dict:
         return {"names": ["top_mass"], "centre": [CENTRE], "scale": [SCALE],

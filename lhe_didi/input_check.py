@@ -93,8 +93,13 @@ def check_parameters(stated: dict, physics: dict, allow_mismatch: bool = False) 
                   and not math.isclose(stated[k], physics[k], rel_tol=RELATIVE_TOLERANCE)]
     if not mismatched:
         return []
-    message = (f"input made with {', '.join(mismatched)}: the model was trained at other values "
-               f"({stated['source']})")
+    return refuse_or_warn(f"input made with {', '.join(mismatched)}: the model was trained at other values "
+                          f"({stated['source']})", allow_mismatch)
+
+
+def refuse_or_warn(message: str, allow_mismatch: bool) -> list[str]:
+    """Input the model was not made for: raise with ``message``, or (``--allow-parameter-mismatch``) return it as
+    the one warning line."""
     if not allow_mismatch:
         raise LheDidiError(message + "; --allow-parameter-mismatch transforms it anyway")
     return [message + "; transformed anyway (--allow-parameter-mismatch)"]

@@ -253,10 +253,9 @@ def prepare_didi_data(onshell, offshell, settings: DidiSettings, progress: bool 
                            f"{sorted(set(np.unique(off_mass).tolist()))} GeV: every mass needs both")
     grouped_masses({str(m): float(m) for m in np.unique(on_mass)})
     on_top, off_top = (on_mass, top_width(on_mass)), (off_mass, top_width(off_mass))
-    shaped = np.concatenate([representations.get(settings.representation, settings.breit_wigner_scale).shape(x, top)
-                             for x, top in ((on, on_top), (off, off_top))])
-    preprocessor = Preprocessor(shaped.mean(axis=0), shaped.std(axis=0), settings.representation,
-                                settings.breit_wigner_scale)
+    both_mass = np.concatenate([on_mass, off_mass])
+    preprocessor = Preprocessor.fit(np.concatenate([on, off]), settings.representation, settings.breit_wigner_scale,
+                                    (both_mass, top_width(both_mass)))
     return DidiTrainingData(preprocessor.forward(on, on_top).astype(np.float32),
                             preprocessor.forward(off, off_top).astype(np.float32), preprocessor,
                             feature_ranges(on, off),
