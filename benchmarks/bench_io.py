@@ -66,6 +66,7 @@ def main() -> None:
     t_map = timed(map_round_trip, args.repeats)
 
     with tempfile.TemporaryDirectory() as tmp:
+
         def write(suffix):
             with LheWriter(Path(tmp) / f"bench.lhe{suffix}", reader.header, {"command": "benchmark"}) as writer:
                 writer.write(batch)

@@ -4,7 +4,8 @@
                                          [--solve-batch N ...]
 
 Reports (medians of repeats): end-to-end events/s (read + flow + write) without
-and with classifier weights, and with the plain (not beam-symmetrised) map, the flow alone and the classifier alone in events/s,
+and with classifier weights, and with the plain (not beam-symmetrised) map, the flow alone and the
+classifier alone in events/s,
 velocity evaluations (NFE) per dopri5 solve, and the median training seconds per
 epoch recorded in the model directory. ``--solve-batch 2000 5000 20000`` compares
 the flow for several numbers of events per dopri5 solve.
@@ -24,7 +25,7 @@ import torch
 from lhe_didi.io.reader import LheReader, concatenate
 from lhe_didi.kinematics.recoil import to_zero_pt_frame
 from lhe_didi.reweight import DEFAULT_CLASSIFIER, ClassifierModel
-from lhe_didi.transform import DEFAULT_MODEL, DidiModel, transform_file
+from lhe_didi.transform import DEFAULT_MODEL, DidiModel, TransformSettings, transform_file
 
 HVQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "hvq" / "hvq_lo_emu_100k.lhe.gz"
 
@@ -38,8 +39,12 @@ def main():
     parser.add_argument("--batch-size", type=int, default=50_000)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--solve-batch", type=int, nargs="*",
-                        help="events per dopri5 solve to compare for the flow (default: the model's own choice)")
+    parser.add_argument(
+        "--solve-batch",
+        type=int,
+        nargs="*",
+        help="events per dopri5 solve to compare for the flow (default: the model's own choice)",
+    )
     args = parser.parse_args()
 
     model = DidiModel(args.model, args.device)
@@ -54,7 +59,7 @@ def main():
             model.function_evaluations = model.solves = 0
             start = time.perf_counter()
             for first in range(0, len(features), args.batch_size):
-                model.flow(features[first:first + args.batch_size])
+                model.flow(features[first : first + args.batch_size])
             if model.device.type == "cuda":
                 torch.cuda.synchronize()
             flow_times.append(time.perf_counter() - start)
@@ -79,14 +84,19 @@ def main():
             writer.write(batch)
         end_to_end, plain, weighted = [], [], []
         for _ in range(args.repeats):
-            report = transform_file(subset, Path(tmp) / "out.lhe", args.model, args.device, args.batch_size,
-                                    use_classifier=False)
+            common = dict(model_dir=args.model, device=args.device, batch_size=args.batch_size)
+            out = Path(tmp) / "out.lhe"
+            report = transform_file(subset, out, TransformSettings(**common, use_classifier=False))
             end_to_end.append(report.seconds)
-            plain.append(transform_file(subset, Path(tmp) / "out.lhe", args.model, args.device, args.batch_size,
-                                        use_classifier=False, beam_symmetrise=False).seconds)
+            plain.append(
+                transform_file(
+                    subset, out, TransformSettings(**common, use_classifier=False, beam_symmetrise=False)
+                ).seconds
+            )
             if classifier:
-                weighted.append(transform_file(subset, Path(tmp) / "out.lhe", args.model, args.device, args.batch_size,
-                                               classifier_dir=args.classifier).seconds)
+                weighted.append(
+                    transform_file(subset, out, TransformSettings(**common, classifier_dir=args.classifier)).seconds
+                )
 
     history = [h for h in model.config["training"]["history"] if h["epoch"] > 0]
     threads = torch.get_num_threads()
@@ -94,13 +104,20 @@ def main():
     print(f"events {len(features)}, batch {args.batch_size}, repeats {args.repeats} (medians)")
     for solve_batch, (rate, nfe) in flow_rates.items():
         print(f"flow only:   {rate:9.0f} events/s, NFE per solve {nfe:.0f} (solves of {solve_batch or 'all'} events)")
-    print(f"end to end:  {len(features) / statistics.median(end_to_end):9.0f} events/s ({report.events_out} written,"
-          f" beam-symmetrised); plain map {len(features) / statistics.median(plain):.0f} events/s")
+    print(
+        f"end to end:  {len(features) / statistics.median(end_to_end):9.0f} events/s ({report.events_out} written,"
+        f" beam-symmetrised); plain map {len(features) / statistics.median(plain):.0f} events/s"
+    )
     if classifier:
-        print(f"classifier:  {len(features) / statistics.median(classifier_times):9.0f} events/s (observables + network)")
+        print(
+            f"classifier:  {len(features) / statistics.median(classifier_times):9.0f} events/s (observables + network)"
+        )
         print(f"end to end with classifier weights: {len(features) / statistics.median(weighted):9.0f} events/s")
     if history:
-        print(f"training:    {np.median([h['seconds'] for h in history]):.1f} s/epoch on {model.config['training']['device_used']}")
+        print(
+            f"training:    {np.median([h['seconds'] for h in history]):.1f} s/epoch on"
+            f" {model.config['training']['device_used']}"
+        )
 
 
 if __name__ == "__main__":

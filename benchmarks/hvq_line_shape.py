@@ -31,7 +31,8 @@ def ratio_line(sample: np.ndarray, real: np.ndarray, edges) -> list[str]:
     pa, pb = a / len(sample), b / len(real)
     ratio = pa / pb
     error = ratio * np.sqrt(1 / np.maximum(a, 1) + 1 / np.maximum(b, 1))
-    return [f"{lo:g}-{hi:g}: {r:.3f} +- {e:.3f}" for lo, hi, r, e in zip(edges[:-1], edges[1:], ratio, error)]
+    rows = zip(edges[:-1], edges[1:], ratio, error, strict=True)
+    return [f"{lo:g}-{hi:g}: {r:.3f} +- {e:.3f}" for lo, hi, r, e in rows]
 
 
 def chi2_per_bin(sample: np.ndarray, real: np.ndarray) -> float:

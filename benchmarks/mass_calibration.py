@@ -73,8 +73,12 @@ def measure(path: str, pole: float, use_weights: bool) -> dict | tuple[dict, dic
     def quantities(weights):
         tops, top_weights = _pooled(sample, ("m_t", "m_tbar"), weights)
         bls, bl_weights = _pooled(sample, ("m_blp", "m_bbarlm"), weights)
-        return {"peak": peak(tops, top_weights, pole), "edge": edge(bls, bl_weights),
-                "tails": tails(tops, top_weights, pole), "events": int(len(weights))}
+        return {
+            "peak": peak(tops, top_weights, pole),
+            "edge": edge(bls, bl_weights),
+            "tails": tails(tops, top_weights, pole),
+            "events": int(len(weights)),
+        }
 
     if not use_weights:
         return quantities(sample.weights)
@@ -99,10 +103,13 @@ def main(argv: list[str]) -> int:
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     use_weights = "--weights" in argv
     rows = []
-    for mass, truth_path, generated_path in zip(positional[0::3], positional[1::3], positional[2::3]):
+    for mass, truth_path, generated_path in zip(positional[0::3], positional[1::3], positional[2::3], strict=False):
         pole = float(mass)
-        row = {"mass": pole, "truth": measure(truth_path, pole, False),
-               "files": {"truth": truth_path, "generated": generated_path}}
+        row = {
+            "mass": pole,
+            "truth": measure(truth_path, pole, False),
+            "files": {"truth": truth_path, "generated": generated_path},
+        }
         if use_weights:
             row["generated"], row["reweighted"] = measure(generated_path, pole, True)
         else:
@@ -120,8 +127,10 @@ def main(argv: list[str]) -> int:
 
 def report(rows: list[dict], label: str) -> dict:
     """Print the per-mass table and the straight-line fits of ``label`` (generated or reweighted) against truth."""
-    print(f"{'m_t':>6} | {'peak truth':>15} {'peak output':>15} {'offset':>14} | {'edge truth':>15} "
-          f"{'edge output':>15} {'offset':>14} | tails below/above m_t -+ 15 GeV, output / truth")
+    print(
+        f"{'m_t':>6} | {'peak truth':>15} {'peak output':>15} {'offset':>14} | {'edge truth':>15} "
+        f"{'edge output':>15} {'offset':>14} | tails below/above m_t -+ 15 GeV, output / truth"
+    )
     for row in rows:
         t, g = row["truth"], row[label]
         cells = []
@@ -141,19 +150,23 @@ def report(rows: list[dict], label: str) -> dict:
             for which in ("truth", label):
                 values = np.array([r[which][key][0] for r in rows])
                 errors = np.array([r[which][key][1] for r in rows])
-                fits[f"{key}_{which}"] = dict(zip(("slope", "slope_error", "at_172.5", "at_172.5_error"),
-                                                  line(masses, values, errors)))
+                names = ("slope", "slope_error", "at_172.5", "at_172.5_error")
+                fits[f"{key}_{which}"] = dict(zip(names, line(masses, values, errors), strict=True))
                 f = fits[f"{key}_{which}"]
-                print(f"{key} {which:>10}: slope {f['slope']:.4f} ± {f['slope_error']:.4f}, "
-                      f"at 172.5 GeV {f['at_172.5']:.3f} ± {f['at_172.5_error']:.3f}")
+                print(
+                    f"{key} {which:>10}: slope {f['slope']:.4f} ± {f['slope_error']:.4f}, "
+                    f"at 172.5 GeV {f['at_172.5']:.3f} ± {f['at_172.5_error']:.3f}"
+                )
         for side in ("below", "above"):
             for which in ("truth", label):
                 values = np.array([r[which]["tails"][side][0] for r in rows])
                 errors = np.array([r[which]["tails"][side][1] for r in rows])
                 slope, slope_error, at, at_error = line(masses, values, errors)
                 fits[f"tail_{side}_{which}"] = {"slope": slope, "slope_error": slope_error, "at_172.5": at}
-                print(f"tail {side} {which:>10}: {100 * at:.3f}% at 172.5 GeV, slope {100 * slope:+.4f} ± "
-                      f"{100 * slope_error:.4f} %/GeV")
+                print(
+                    f"tail {side} {which:>10}: {100 * at:.3f}% at 172.5 GeV, slope {100 * slope:+.4f} ± "
+                    f"{100 * slope_error:.4f} %/GeV"
+                )
     return fits
 
 

@@ -50,15 +50,19 @@ def main(argv: list[str]) -> int:
         (f"m(b l nu) > truth q99.9% = {high:.1f} GeV", lambda m: m > high, "top"),
         (f"m(b l) > {EDGE + 5:.1f} GeV", lambda m: m > EDGE + 5, "bl"),
     ]
-    print(f"truth {truth_path} ({len(truth.weights)} events), generated {generated_path} ({len(generated.weights)}"
-          f" events{', classifier weights' if use_weights else ''})")
+    print(
+        f"truth {truth_path} ({len(truth.weights)} events), generated {generated_path} ({len(generated.weights)}"
+        f" events{', classifier weights' if use_weights else ''})"
+    )
     for label, select, kind in rows:
         (tv, tw), (gv, gw) = ((t_top, t_w), (g_top, g_w)) if kind == "top" else ((t_bl, t_w), (g_bl, g_w))
         ft, et = fraction(select(tv), tw)
         fg, eg = fraction(select(gv), gw)
         ratio = fg / ft
-        print(f"  {label:38s} truth {100 * ft:7.3f}%  generated {100 * fg:7.3f}%  ratio {ratio:.3f} +- "
-              f"{ratio * np.hypot(et / ft, eg / max(fg, 1e-300)):.3f}")
+        print(
+            f"  {label:38s} truth {100 * ft:7.3f}%  generated {100 * fg:7.3f}%  ratio {ratio:.3f} +- "
+            f"{ratio * np.hypot(et / ft, eg / max(fg, 1e-300)):.3f}"
+        )
     return 0
 
 

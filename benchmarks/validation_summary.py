@@ -18,8 +18,11 @@ SAMPLES = ("onshell", "generated", "reweighted")
 
 
 def verdict(beyond: dict) -> str:
-    parts = [f"{region} {item['observable']} {100 * item['significant_deviation']:.1f}%"
-             for region in ("bulk", "tails") for item in beyond.get(region, [])]
+    parts = [
+        f"{region} {item['observable']} {100 * item['significant_deviation']:.1f}%"
+        for region in ("bulk", "tails")
+        for item in beyond.get(region, [])
+    ]
     return "within" if not parts else ", ".join(parts)
 
 
@@ -31,8 +34,10 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if argv else 2
-    print("| sample | events (truth / DiDi) | input | DiDi alone | DiDi reweighted | summed χ²/ndf input / DiDi / "
-          "reweighted |")
+    print(
+        "| sample | events (truth / DiDi) | input | DiDi alone | DiDi reweighted | summed χ²/ndf input / DiDi / "
+        "reweighted |"
+    )
     print("|---|---|---|---|---|---|")
     for item in argv:
         label, directory = item.split("=", 1)

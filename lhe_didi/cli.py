@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .errors import LheDidiError
+from .extras import require
 
 
 class _Cli(click.Group):
@@ -38,7 +39,9 @@ class _LogProgress:
         if now - self.last >= self.interval:
             self.last = now
             of = f"/{self.total}" if self.total else ""
-            click.echo(f"{self.description}: {self.count}{of} events, {self.count / (now - self.start):.0f}/s", err=True)
+            click.echo(
+                f"{self.description}: {self.count}{of} events, {self.count / (now - self.start):.0f}/s", err=True
+            )
 
     def __enter__(self):
         return self
@@ -74,7 +77,9 @@ def main():
 
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--skip-invalid", is_flag=True, help="Skip events without the dileptonic final state (counted) instead of failing.")
+@click.option(
+    "--skip-invalid", is_flag=True, help="Skip events without the dileptonic final state (counted) instead of failing."
+)
 def inspect(file: Path, skip_invalid: bool):
     """Summarise an LHE FILE: events, cross section, content, mass peaks."""
     from .inspect import format_summary, summarize
@@ -90,17 +95,41 @@ def inspect(file: Path, skip_invalid: bool):
 @click.argument("sample", type=click.Choice(["onshell", "offshell", "doubly-resonant"]))
 @click.option("-n", "--events", "n_events", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same file.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz).")
-@click.option("--leptons", nargs=2, type=click.Choice(["e+", "mu+", "ta+", "e-", "mu-", "ta-"]), default=("e+", "mu-"),
-              show_default=True, help="Charged leptons: positive then negative.")
-@click.option("--tail-bias", type=click.FloatRange(min=0.0, min_open=True), default=None, metavar="PT0",
-              help="Weighted events enriched in the high-pT tails: sample dsigma x (1 + (pT_top,max / PT0)^2) and "
-                   "weight each event by the inverse (like POWHEG's bornsuppfact). GeV; default: unit weights.")
-@click.option("--top-mass", type=float, default=172.5, show_default=True, metavar="GEV",
-              help="Top-quark pole mass; mu_R = mu_F follow it.")
-@click.option("--top-width", type=click.FloatRange(min=0.0, min_open=True), default=None, metavar="GEV",
-              help="Top width [default: 1.453 GeV x Gamma_LO(m_t) / Gamma_LO(172.5), as POWHEG hvq samples at other "
-                   "masses are made].")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz)."
+)
+@click.option(
+    "--leptons",
+    nargs=2,
+    type=click.Choice(["e+", "mu+", "ta+", "e-", "mu-", "ta-"]),
+    default=("e+", "mu-"),
+    show_default=True,
+    help="Charged leptons: positive then negative.",
+)
+@click.option(
+    "--tail-bias",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    metavar="PT0",
+    help="Weighted events enriched in the high-pT tails: sample dsigma x (1 + (pT_top,max / PT0)^2) and "
+    "weight each event by the inverse (like POWHEG's bornsuppfact). GeV; default: unit weights.",
+)
+@click.option(
+    "--top-mass",
+    type=float,
+    default=172.5,
+    show_default=True,
+    metavar="GEV",
+    help="Top-quark pole mass; mu_R = mu_F follow it.",
+)
+@click.option(
+    "--top-width",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    metavar="GEV",
+    help="Top width [default: 1.453 GeV x Gamma_LO(m_t) / Gamma_LO(172.5), as POWHEG hvq samples at other "
+    "masses are made].",
+)
 def generate(sample, n_events, seed, output, leptons, tail_bias, top_mass, top_width):
     """Generate LO reference events: SAMPLE is onshell (as POWHEG hvq makes them), offshell (bb4l-like) or
     doubly-resonant (the exact t t~ diagrams inside hvq's window).
@@ -109,6 +138,7 @@ def generate(sample, n_events, seed, output, leptons, tail_bias, top_mass, top_w
     and cached in $LHE_DIDI_CACHE (default ~/.cache/lhe-didi). With --tail-bias the
     events are weighted: every distribution is the unbiased one when the weights are used.
     """
+    require("generate", "lhe-didi generate")
     from .reference.generator import ReferenceGenerator
     from .reference.hvq import HvqGenerator
     from .reference.output import write_sample
@@ -117,8 +147,10 @@ def generate(sample, n_events, seed, output, leptons, tail_bias, top_mass, top_w
     if not leptons[0].endswith("+") or not leptons[1].endswith("-"):
         raise click.BadParameter("give the positive lepton first, e.g. --leptons e+ mu-", param_hint="--leptons")
     if sample == "onshell" and tail_bias is not None:
-        raise click.BadParameter("hvq-like on-shell events are unweighted; --tail-bias works with offshell and "
-                                 "doubly-resonant", param_hint="--tail-bias")
+        raise click.BadParameter(
+            "hvq-like on-shell events are unweighted; --tail-bias works with offshell and doubly-resonant",
+            param_hint="--tail-bias",
+        )
     low, high = TOP_MASS_RANGE
     if not low <= top_mass <= high:
         raise click.BadParameter(f"{top_mass:g} GeV is outside {low:g}-{high:g} GeV", param_hint="--top-mass")
@@ -126,8 +158,9 @@ def generate(sample, n_events, seed, output, leptons, tail_bias, top_mass, top_w
     if sample == "onshell":
         generator = HvqGenerator(leptons=tuple(leptons), seed=seed, top_mass=top_mass, top_width=top_width)
     else:
-        generator = ReferenceGenerator(sample, leptons=tuple(leptons), seed=seed, tail_bias=tail_bias,
-                                       top_mass=top_mass, top_width=top_width)
+        generator = ReferenceGenerator(
+            sample, leptons=tuple(leptons), seed=seed, tail_bias=tail_bias, top_mass=top_mass, top_width=top_width
+        )
     generator.adapt()
     with _progress(f"generating {sample}", n_events) as bar:
         events = generator.generate(n_events, progress=bar.update)
@@ -136,7 +169,8 @@ def generate(sample, n_events, seed, output, leptons, tail_bias, top_mass, top_w
     click.echo(
         f"wrote {len(events)} events to {output}: sigma = {s.cross_section:.5g} +- {s.cross_section_error:.2g} pb, "
         f"unweighting efficiency {100 * s.efficiency:.2f}%, {s.overweight_events} events above the maximum weight "
-        f"({100 * s.overweight_fraction:.2f}% of sigma, kept with weight w/w_max), {len(events) / s.seconds:.0f} events/s"
+        f"({100 * s.overweight_fraction:.2f}% of sigma, kept with weight w/w_max),"
+        f" {len(events) / s.seconds:.0f} events/s"
     )
 
 
@@ -148,51 +182,115 @@ def _set_threads(ctx, param, value):
 
 
 _threads_option = click.option(
-    "--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False, is_eager=True,
+    "--threads",
+    type=click.IntRange(min=1),
+    callback=_set_threads,
+    expose_value=False,
+    is_eager=True,
     help="CPU threads of the network (default: torch's choice, one per core). On a machine shared with other jobs give "
-         "the cores that are free: oversubscribed threads slow the solve many times over.")
+    "the cores that are free: oversubscribed threads slow the solve many times over.",
+)
 
 
 def _weight_options(command):
     """Options shared by transform and reweight: clipping and whether XWGTUP is multiplied."""
-    command = click.option("--multiply-nominal/--keep-nominal", default=False, show_default=True,
-                           help="Also multiply XWGTUP (and carried-over named weights) by the classifier weight.")(command)
+    command = click.option(
+        "--multiply-nominal/--keep-nominal",
+        default=False,
+        show_default=True,
+        help="Also multiply XWGTUP (and carried-over named weights) by the classifier weight.",
+    )(command)
     command = click.option("--no-weight-clip", is_flag=True, help="Do not cap the classifier weight.")(command)
-    return click.option("--weight-clip", type=click.FloatRange(min=0.0, min_open=True), default=15.0, show_default=True,
-                        help="Cap of the classifier weight w = C/(1 - C).")(command)
+    return click.option(
+        "--weight-clip",
+        type=click.FloatRange(min=0.0, min_open=True),
+        default=15.0,
+        show_default=True,
+        help="Cap of the classifier weight w = C/(1 - C).",
+    )(command)
 
 
 @main.command()
 @click.argument("input_file", metavar="IN", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz).")
-@click.option("--model", type=click.Path(path_type=Path), help="Model directory (default: the shipped models/didi-default).")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz)."
+)
+@click.option(
+    "--model", type=click.Path(path_type=Path), help="Model directory (default: the shipped models/didi-default)."
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=50_000, show_default=True, help="Events per ODE solve.")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=50_000, show_default=True, help="Events per ODE solve."
+)
 @click.option("--rtol", type=float, default=1e-5, show_default=True, help="dopri5 relative tolerance.")
 @click.option("--atol", type=float, default=1e-5, show_default=True, help="dopri5 absolute tolerance.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--skip-invalid", is_flag=True, help="Skip input events without the dileptonic final state (counted).")
-@click.option("--posterior-draw", type=int, help="Bayesian models: use posterior weight draw K (seed) instead of the means.")
-@click.option("--neutrino", type=click.Choice(["boost", "balance"]), default="boost", show_default=True,
-              help="pT balance: boost the system keeping the network's nu~ (masses exact) or rebuild nu~ (paper).")
+@click.option(
+    "--posterior-draw", type=int, help="Bayesian models: use posterior weight draw K (seed) instead of the means."
+)
+@click.option(
+    "--neutrino",
+    type=click.Choice(["boost", "balance"]),
+    default="boost",
+    show_default=True,
+    help="pT balance: boost the system keeping the network's nu~ (masses exact) or rebuild nu~ (paper).",
+)
 @_weight_options
-@click.option("--classifier", type=click.Path(path_type=Path),
-              help="Classifier directory (default: the shipped models/classifier-default when it belongs to the DiDi model).")
+@click.option(
+    "--classifier",
+    type=click.Path(path_type=Path),
+    help="Classifier directory (default: the shipped models/classifier-default when it belongs to the DiDi model).",
+)
 @click.option("--no-classifier", is_flag=True, help="Do not attach classifier weights.")
-@click.option("--beam-symmetrise/--no-beam-symmetrise", default=True, show_default=True,
-              help="Map a seeded half of the events with the beams exchanged, so that the output is symmetric "
-                   "under beam exchange as pp collisions are (each event keeps the classifier weight of the network's own output).")
-@click.option("--allow-parameter-mismatch", is_flag=True,
-              help="Transform input whose header states a top mass/width, W mass or b mass other than the model's "
-                   "training values (refused otherwise), with a warning.")
-@click.option("--top-mass", type=click.FloatRange(min=0.0, min_open=True), metavar="GEV",
-              help="The input's top mass when its header states none (qmass), or in place of it.")
-@click.option("--top-width", type=click.FloatRange(min=0.0, min_open=True), metavar="GEV",
-              help="The input's top width when its header states none (tdec/twidth), or in place of it.")
+@click.option(
+    "--beam-symmetrise/--no-beam-symmetrise",
+    default=True,
+    show_default=True,
+    help="Map a seeded half of the events with the beams exchanged, so that the output is symmetric "
+    "under beam exchange as pp collisions are (each event keeps the classifier weight of the network's own output).",
+)
+@click.option(
+    "--allow-parameter-mismatch",
+    is_flag=True,
+    help="Transform input whose header states a top mass/width, W mass or b mass other than the model's "
+    "training values (refused otherwise), with a warning.",
+)
+@click.option(
+    "--top-mass",
+    type=click.FloatRange(min=0.0, min_open=True),
+    metavar="GEV",
+    help="The input's top mass when its header states none (qmass), or in place of it.",
+)
+@click.option(
+    "--top-width",
+    type=click.FloatRange(min=0.0, min_open=True),
+    metavar="GEV",
+    help="The input's top width when its header states none (tdec/twidth), or in place of it.",
+)
 @_threads_option
-def transform(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid, posterior_draw, neutrino,
-              weight_clip, no_weight_clip, multiply_nominal, classifier, no_classifier, beam_symmetrise,
-              allow_parameter_mismatch, top_mass, top_width):
+def transform(
+    input_file,
+    output,
+    model,
+    device,
+    batch_size,
+    rtol,
+    atol,
+    seed,
+    skip_invalid,
+    posterior_draw,
+    neutrino,
+    weight_clip,
+    no_weight_clip,
+    multiply_nominal,
+    classifier,
+    no_classifier,
+    beam_symmetrise,
+    allow_parameter_mismatch,
+    top_mass,
+    top_width,
+):
     """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
 
     Events keep their order; network outputs that are not physical are not
@@ -201,20 +299,35 @@ def transform(input_file, output, model, device, batch_size, rtol, atol, seed, s
     'didi_classifier' = C/(1 - C) (see the header's <initrwgt>).
     """
     from .reweight import WeightSettings
-    from .transform import transform_file
+    from .transform import TransformSettings, transform_file
 
     if classifier is not None and no_classifier:
         raise click.UsageError("--classifier and --no-classifier exclude each other")
-    settings = WeightSettings(None if no_weight_clip else weight_clip, multiply_nominal)
+    settings = TransformSettings(
+        model_dir=model,
+        device=device,
+        batch_size=batch_size,
+        rtol=rtol,
+        atol=atol,
+        seed=seed,
+        skip_invalid=skip_invalid,
+        posterior_draw=posterior_draw,
+        neutrino=neutrino,
+        classifier_dir=classifier,
+        use_classifier=not no_classifier,
+        weights=WeightSettings(None if no_weight_clip else weight_clip, multiply_nominal),
+        beam_symmetrise=beam_symmetrise,
+        allow_parameter_mismatch=allow_parameter_mismatch,
+        top_mass=top_mass,
+        top_width=top_width,
+    )
     with _progress("transforming") as bar:
-        report = transform_file(input_file, output, model, device, batch_size, rtol, atol, seed, skip_invalid,
-                                progress=bar.update, posterior_draw=posterior_draw, neutrino=neutrino,
-                                classifier_dir=classifier, use_classifier=not no_classifier, weight_settings=settings,
-                                beam_symmetrise=beam_symmetrise, allow_parameter_mismatch=allow_parameter_mismatch,
-                                top_mass=top_mass, top_width_override=top_width)
+        report = transform_file(input_file, output, settings, progress=bar.update)
     rate = report.events_in / max(report.seconds, 1e-9)
-    click.echo(f"wrote {report.events_out} of {report.events_in} events to {output} ({rate:.0f} events/s,"
-               f" {report.function_evaluations / max(report.solves, 1):.0f} velocity evaluations per ODE solve)")
+    click.echo(
+        f"wrote {report.events_out} of {report.events_in} events to {output} ({rate:.0f} events/s,"
+        f" {report.function_evaluations / max(report.solves, 1):.0f} velocity evaluations per ODE solve)"
+    )
     if report.weights is not None:
         click.echo(report.weights.line())
     click.echo(f"input {report.line_shape}")
@@ -229,9 +342,14 @@ def transform(input_file, output, model, device, batch_size, rtol, atol, seed, s
 
 @main.command()
 @click.argument("input_file", metavar="IN", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz).")
-@click.option("--classifier", type=click.Path(path_type=Path),
-              help="Classifier directory (default: the shipped one, if it belongs to the DiDi model that made IN).")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz)."
+)
+@click.option(
+    "--classifier",
+    type=click.Path(path_type=Path),
+    help="Classifier directory (default: the shipped one, if it belongs to the DiDi model that made IN).",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @_weight_options
 @_threads_option
@@ -242,8 +360,10 @@ def reweight(input_file, output, classifier, device, weight_clip, no_weight_clip
     settings = WeightSettings(None if no_weight_clip else weight_clip, multiply_nominal)
     with _progress("reweighting") as bar:
         summary = reweight_file(input_file, output, classifier, settings, device, progress=bar.update)
-    click.echo(f"wrote {summary.count} events to {output} ({summary.count / max(summary.seconds, 1e-9):.0f} events/s);"
-               f" {summary.line()}")
+    click.echo(
+        f"wrote {summary.count} events to {output} ({summary.count / max(summary.seconds, 1e-9):.0f} events/s);"
+        f" {summary.line()}"
+    )
 
 
 class _TrainGroup(click.Group):
@@ -257,7 +377,9 @@ class _TrainGroup(click.Group):
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Merged LHE file (.lhe or .lhe.gz).")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Merged LHE file (.lhe or .lhe.gz)."
+)
 def merge(inputs, output):
     """Concatenate LHE files of one process (independent runs, e.g. two generate seeds) into OUTPUT.
 
@@ -285,9 +407,11 @@ def _pairs(files: tuple[Path, ...], first: str, second: str) -> tuple[list[Path]
 
 
 _condition_option = click.option(
-    "--condition-on-mass", is_flag=True,
+    "--condition-on-mass",
+    is_flag=True,
     help="Train one model for every top mass: the file pairs are at two or more masses (read from the headers), and "
-         "the mass becomes a network input (widths must follow the hvq rule, see docs/mass-conditional.md).")
+    "the mass becomes a network input (widths must follow the hvq rule, see docs/mass-conditional.md).",
+)
 
 
 @train.command("didi")
@@ -298,25 +422,45 @@ _condition_option = click.option(
 @click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
 @click.option("--width", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden layer width.")
 @click.option("--depth", type=click.IntRange(min=1), default=4, show_default=True, help="Number of hidden layers.")
-@click.option("--embedding", type=click.IntRange(min=2), default=64, show_default=True, help="Time embedding dimension.")
+@click.option(
+    "--embedding", type=click.IntRange(min=2), default=64, show_default=True, help="Time embedding dimension."
+)
 @click.option("--bayesian/--deterministic", default=False, show_default=True, help="Mean-field Gaussian weights.")
 @click.option("--kl-scale", type=float, default=1e-3, show_default=True, help="c in L = L_CFM + c KL / N_train.")
 @click.option("--prior-width", type=float, default=1.0, show_default=True)
 @click.option("--lr", type=float, default=2e-4, show_default=True, help="OneCycle starting learning rate.")
 @click.option("--max-lr", type=float, default=2e-3, show_default=True, help="OneCycle peak learning rate.")
-@click.option("--representation", type=click.Choice(["decay-chain", "decay-chain-beams", "particles"]), default="decay-chain-beams", show_default=True,
-              help="Network coordinates: top kinematics, resonance masses and decay angles, the b direction about the"
-                   " two beams (decay-chain-beams, the shipped model) or about the top's flight (decay-chain), or"
-                   " (pT, eta, phi) of the six particles (method paper).")
-@click.option("--breit-wigner-scale", type=click.Choice(["width", "half-width"]), default=None,
-              show_default="half-width for decay-chain coordinates",
-              help="Decay-chain coordinates: flatten m_t and m_W as asinh((m - M)/(Gamma/2)) (half-width, the shipped"
-                   " model; a Breit-Wigner peak becomes a smooth 1/cosh) or asinh((m - M)/Gamma) (width, models before"
-                   " it).")
-@click.option("--coupling", type=click.Choice(["independent", "ot"]), default="independent", show_default=True,
-              help="How training pairs are drawn: independently (paper Eq. 8) or by mini-batch optimal transport.")
-@click.option("--ot-block", type=click.IntRange(min=2), default=256, show_default=True,
-              help="Events per exact optimal-transport assignment (--coupling ot).")
+@click.option(
+    "--representation",
+    type=click.Choice(["decay-chain", "decay-chain-beams", "particles"]),
+    default="decay-chain-beams",
+    show_default=True,
+    help="Network coordinates: top kinematics, resonance masses and decay angles, the b direction about the"
+    " two beams (decay-chain-beams) or about the top's flight (decay-chain), or"
+    " (pT, eta, phi) of the six particles (method paper).",
+)
+@click.option(
+    "--breit-wigner-scale",
+    type=click.Choice(["width", "half-width"]),
+    default=None,
+    show_default="half-width for decay-chain coordinates",
+    help="Decay-chain coordinates: flatten m_t and m_W as asinh((m - M)/(Gamma/2)) (half-width; a Breit-Wigner"
+    " peak becomes a smooth 1/cosh) or asinh((m - M)/Gamma) (width).",
+)
+@click.option(
+    "--coupling",
+    type=click.Choice(["independent", "ot"]),
+    default="independent",
+    show_default=True,
+    help="How training pairs are drawn: independently (paper Eq. 8) or by mini-batch optimal transport.",
+)
+@click.option(
+    "--ot-block",
+    type=click.IntRange(min=2),
+    default=256,
+    show_default=True,
+    help="Events per exact optimal-transport assignment (--coupling ot).",
+)
 @click.option("--max-events", type=click.IntRange(min=10), help="Use at most this many events of each file.")
 @click.option("--validation-fraction", type=click.FloatRange(0.0, 0.5, min_open=True), default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -333,41 +477,78 @@ def train_didi_command(files, output, resume, condition_on_mass, **options):
 
     onshell, offshell = _pairs(files, "ON", "OFF")
     if not condition_on_mass:
-        onshell, offshell = onshell[0] if len(onshell) == 1 else onshell, offshell[0] if len(offshell) == 1 else offshell
-    result = train_didi(onshell, offshell, output, DidiSettings(**options), resume=resume,
-                        condition_on_mass=condition_on_mass)
+        onshell, offshell = (
+            onshell[0] if len(onshell) == 1 else onshell,
+            offshell[0] if len(offshell) == 1 else offshell,
+        )
+    result = train_didi(
+        onshell, offshell, output, DidiSettings(**options), resume=resume, condition_on_mass=condition_on_mass
+    )
     last = result["history"][-1] if result["history"] else {}
-    click.echo(f"wrote model {output} (content hash {result['content_hash'][:16]}): final train loss"
-               f" {last.get('train_loss') or float('nan'):.5f}, validation loss {result['history'][0]['validation_loss']:.5f} untrained"
-               f" -> {last.get('validation_loss', float('nan')):.5f}")
+    click.echo(
+        f"wrote model {output} (content hash {result['content_hash'][:16]}): final train loss"
+        f" {last.get('train_loss') or float('nan'):.5f},"
+        f" validation loss {result['history'][0]['validation_loss']:.5f} untrained"
+        f" -> {last.get('validation_loss', float('nan')):.5f}"
+    )
 
 
 @train.command("classifier")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path),
-                metavar="TRUTH GENERATED [TRUTH GENERATED ...]")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="TRUTH GENERATED [TRUTH GENERATED ...]"
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model directory to create.")
 @_condition_option
-@click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True, help="Upper limit (early stopping).")
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=100, show_default=True, help="Upper limit (early stopping)."
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
-@click.option("--width", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden layer width (paper: 512).")
+@click.option(
+    "--width", type=click.IntRange(min=1), default=256, show_default=True, help="Hidden layer width (paper: 512)."
+)
 @click.option("--depth", type=click.IntRange(min=1), default=5, show_default=True, help="Number of hidden layers.")
 @click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Adam starting learning rate.")
-@click.option("--lr-patience", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Epochs without validation improvement before the learning rate drops.")
-@click.option("--lr-factor", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.1, show_default=True)
-@click.option("--patience", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Early stopping: epochs without validation improvement.")
+@click.option(
+    "--lr-patience",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Epochs without validation improvement before the learning rate drops.",
+)
+@click.option(
+    "--lr-factor", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.1, show_default=True
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Early stopping: epochs without validation improvement.",
+)
 @click.option("--max-events", type=click.IntRange(min=10), help="Use at most this many events of each file.")
 @click.option("--validation-fraction", type=click.FloatRange(0.0, 0.5, min_open=True), default=0.2, show_default=True)
-@click.option("--beam-augment/--no-beam-augment", default=None,
-              help="Use each event as itself or beam-exchanged at random (both samples are then symmetric; "
-                   "default: on when GENERATED is beam-symmetrised DiDi output, refused for plain output).")
-@click.option("--members", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Train this many networks (seeds SEED, SEED+1, ...) on one split; the weight is their mean (ensemble).")
-@click.option("--tail-emphasis", type=click.FloatRange(min=1.0), default=1.0, show_default=True,
-              help="Weight the loss of events in truth's hardest 1% (largest pT) by up to this factor, both classes "
-                   "alike (the optimal weight is unchanged); 1: off.")
+@click.option(
+    "--beam-augment/--no-beam-augment",
+    default=None,
+    help="Use each event as itself or beam-exchanged at random (both samples are then symmetric; "
+    "default: on when GENERATED is beam-symmetrised DiDi output, refused for plain output).",
+)
+@click.option(
+    "--members",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Train this many networks (seeds SEED, SEED+1, ...) on one split; the weight is their mean (ensemble).",
+)
+@click.option(
+    "--tail-emphasis",
+    type=click.FloatRange(min=1.0),
+    default=1.0,
+    show_default=True,
+    help="Weight the loss of events in truth's hardest 1% (largest pT) by up to this factor, both classes "
+    "alike (the optimal weight is unchanged); 1: off.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @_threads_option
@@ -382,45 +563,79 @@ def train_classifier_command(files, output, condition_on_mass, **options):
     truth, generated = _pairs(files, "TRUTH", "GENERATED")
     if not condition_on_mass:
         truth, generated = truth[0] if len(truth) == 1 else truth, generated[0] if len(generated) == 1 else generated
-    result = train_classifier(truth, generated, output, ClassifierSettings(**options),
-                              condition_on_mass=condition_on_mass)
-    runs = "; ".join(f"seed {m['seed']} best epoch {m['best_epoch']} of {len(m['history']) - 1}, validation loss"
-                     f" {m['history'][0]['validation_loss']:.5f} untrained -> {m['history'][m['best_epoch']]['validation_loss']:.5f}"
-                     for m in result["members"])
-    click.echo(f"wrote classifier {output} (content hash {result['content_hash'][:16]}): {runs}; "
-               f"AUC {result['validation_auc']:.4f}")
+    result = train_classifier(
+        truth, generated, output, ClassifierSettings(**options), condition_on_mass=condition_on_mass
+    )
+    runs = "; ".join(
+        f"seed {m['seed']} best epoch {m['best_epoch']} of {len(m['history']) - 1}, validation loss"
+        f" {m['history'][0]['validation_loss']:.5f} untrained -> {m['history'][m['best_epoch']]['validation_loss']:.5f}"
+        for m in result["members"]
+    )
+    click.echo(
+        f"wrote classifier {output} (content hash {result['content_hash'][:16]}): {runs}; "
+        f"AUC {result['validation_auc']:.4f}"
+    )
 
 
 @main.command()
-@click.option("--onshell", type=click.Path(path_type=Path), required=True, help="On-shell sample the DiDi input came from.")
+@click.option(
+    "--onshell", type=click.Path(path_type=Path), required=True, help="On-shell sample the DiDi input came from."
+)
 @click.option("--offshell", type=click.Path(path_type=Path), required=True, help="Off-shell truth.")
 @click.option("--generated", type=click.Path(path_type=Path), required=True, help="DiDi output (lhe-didi transform).")
-@click.option("--weights", "use_weights", is_flag=True, help="Also show DiDi reweighted with its 'didi_classifier' weights.")
-@click.option("--posterior", type=click.Path(path_type=Path), multiple=True,
-              help="DiDi output of a Bayesian posterior draw (transform --posterior-draw K); two or more give a band.")
+@click.option(
+    "--weights", "use_weights", is_flag=True, help="Also show DiDi reweighted with its 'didi_classifier' weights."
+)
+@click.option(
+    "--posterior",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="DiDi output of a Bayesian posterior draw (transform --posterior-draw K); two or more give a band.",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Report directory.")
 @click.option("--max-events", type=click.IntRange(min=100), help="Use at most this many events of each file.")
 @click.option("--auc/--no-auc", default=True, show_default=True, help="Train fresh two-sample classifiers for the AUC.")
-@click.option("--auc-events", type=click.IntRange(min=100), default=200_000, show_default=True,
-              help="Events per sample for each two-sample classifier.")
+@click.option(
+    "--auc-events",
+    type=click.IntRange(min=100),
+    default=200_000,
+    show_default=True,
+    help="Events per sample for each two-sample classifier.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @_threads_option
 def validate(onshell, offshell, generated, use_weights, posterior, output, max_events, auc, auc_events, seed):
     """Compare on-shell, off-shell truth, DiDi and reweighted DiDi: figures, metrics.json, index.html."""
+    require("validate", "lhe-didi validate")
     from .validation.far_tails import far_tail_lines
     from .validation.report import auc_lines, build_report, tolerance_lines
 
     with _progress("reading") as bar:
-        metrics = build_report(onshell, offshell, generated, output, use_weights, tuple(posterior), max_events,
-                               auc, auc_events, seed, progress=bar.update)
+        metrics = build_report(
+            onshell,
+            offshell,
+            generated,
+            output,
+            use_weights,
+            tuple(posterior),
+            max_events,
+            auc,
+            auc_events,
+            seed,
+            progress=bar.update,
+        )
     for key, entry in metrics["summary"].items():
         click.echo(f"{key.replace('_', ' ')}: {100 * entry['value']:.1f}% ({entry['observable']})")
     for line in tolerance_lines(metrics) + far_tail_lines(metrics["far_tails"]):
         click.echo(line)
     if "weights" in metrics:
         w = metrics["weights"]
-        click.echo(f"classifier weights: mean {w['mean']:.4f}, {w['at_clip']} at the clip, effective sample"
-                   f" {100 * w['effective_sample_fraction']:.1f}% of the events")
+        click.echo(
+            f"classifier weights: mean {w['mean']:.4f}, {w['at_clip']} at the clip, effective sample"
+            f" {100 * w['effective_sample_fraction']:.1f}% of the events"
+        )
     for line in auc_lines(metrics):
         click.echo(line)
-    click.echo(f"wrote {output}/index.html, metrics.json and {sum(len(v) for v in metrics['figures'].values())} figure files")
+    click.echo(
+        f"wrote {output}/index.html, metrics.json and {sum(len(v) for v in metrics['figures'].values())} figure files"
+    )

@@ -49,32 +49,45 @@ class MassCondition:
         """(N,) masses -> (N, 1) float32 network inputs."""
         return ((np.asarray(top_mass, dtype=np.float64) - CENTRE) / SCALE).astype(np.float32)[:, None]
 
-    def check(self, top_mass: float, top_width_stated: float | None, source: str,
-              allow_width: bool = False) -> list[str]:
+    def check(
+        self, top_mass: float, top_width_stated: float | None, source: str, allow_width: bool = False
+    ) -> list[str]:
         """Refuse a mass outside the trained range, or a width off the rule (a warning with ``allow_width``)."""
         low, high = self.range
         if not low - 1e-9 <= top_mass <= high + 1e-9:
-            raise LheDidiError(f"top mass {top_mass:g} GeV ({source}) is outside the model's trained range "
-                               f"{low:g}-{high:g} GeV")
+            raise LheDidiError(
+                f"top mass {top_mass:g} GeV ({source}) is outside the model's trained range {low:g}-{high:g} GeV"
+            )
         if top_width_stated is None:
             return []
         expected = top_width(top_mass)
         if math.isclose(top_width_stated, expected, rel_tol=WIDTH_TOLERANCE):
             return []
-        return refuse_or_warn(f"top width {top_width_stated:g} GeV ({source}) is not the width the model was trained "
-                              f"with at m_t = {top_mass:g} GeV ({expected:.5g} GeV, {WIDTH_RULE})", allow_width)
+        return refuse_or_warn(
+            f"top width {top_width_stated:g} GeV ({source}) is not the width the model was trained "
+            f"with at m_t = {top_mass:g} GeV ({expected:.5g} GeV, {WIDTH_RULE})",
+            allow_width,
+        )
 
     def to_dict(self) -> dict:
-        return {"names": ["top_mass"], "centre": [CENTRE], "scale": [SCALE],
-                "trained_masses": sorted(self.trained_masses), "range": list(self.range), "width_rule": WIDTH_RULE}
+        return {
+            "names": ["top_mass"],
+            "centre": [CENTRE],
+            "scale": [SCALE],
+            "trained_masses": sorted(self.trained_masses),
+            "range": list(self.range),
+            "width_rule": WIDTH_RULE,
+        }
 
     @classmethod
     def from_dict(cls, data: dict | None) -> MassCondition | None:
         if not data:
             return None
         if data.get("names") != ["top_mass"] or data.get("centre") != [CENTRE] or data.get("scale") != [SCALE]:
-            raise LheDidiError(f"model conditions {data.get('names')} with this normalisation are not supported by "
-                               "this lhe-didi version")
+            raise LheDidiError(
+                f"model conditions {data.get('names')} with this normalisation are not supported by "
+                "this lhe-didi version"
+            )
         return cls(tuple(float(m) for m in data["trained_masses"]))
 
 
@@ -82,6 +95,8 @@ def grouped_masses(masses: dict[str, float]) -> tuple[float, ...]:
     """Distinct masses (rounded to 1 MeV) of a set of training files; a conditional model needs two or more."""
     distinct = tuple(sorted({round(m, 3) for m in masses.values()}))
     if len(distinct) < 2:
-        raise LheDidiError("a mass-conditional model needs training files at two or more top masses "
-                           f"(found {', '.join(f'{m:g}' for m in distinct) or 'none'} GeV)")
+        raise LheDidiError(
+            "a mass-conditional model needs training files at two or more top masses "
+            f"(found {', '.join(f'{m:g}' for m in distinct) or 'none'} GeV)"
+        )
     return distinct

@@ -4,8 +4,7 @@
   POWHEG's ``powheg.input`` echo (``qmass``, ``tdec/twidth``, ``tdec/wmass``, ``tdec/wwidth``, ``tdec/bmass``) or
   the ``<lhe_didi>`` block of ``lhe-didi generate``.
 * :class:`LineShape` counts m(b l nu) of both tops below and above the pole +- :data:`LINE_SHAPE_WINDOW`, the part
-  of the top line shape that differs between hvq-like generators (issue 28: the doubly-resonant |M|^2 has 1.5-9x
-  fewer events below m_t - 15 GeV than POWHEG hvq).
+  of the top line shape that differs between hvq-like generators (docs/hvq-onshell.md).
 * :func:`check_parameters` refuses input whose parameters differ from the model's training values.
 """
 
@@ -24,8 +23,13 @@ from .kinematics.observables import system_masses
 
 GUARDED = ("top_mass", "top_width", "w_mass", "b_mass")
 NAMES = {"top_mass": "m_t", "top_width": "Gamma_t", "w_mass": "m_W", "w_width": "Gamma_W", "b_mass": "m_b"}
-POWHEG_KEYS = {"qmass": "top_mass", "tdec/twidth": "top_width", "tdec/wmass": "w_mass", "tdec/wwidth": "w_width",
-               "tdec/bmass": "b_mass"}
+POWHEG_KEYS = {
+    "qmass": "top_mass",
+    "tdec/twidth": "top_width",
+    "tdec/wmass": "w_mass",
+    "tdec/wwidth": "w_width",
+    "tdec/bmass": "b_mass",
+}
 UFO_KEYS = {"MT": "top_mass", "WT": "top_width", "WW": "w_width", "MB": "b_mass"}
 RELATIVE_TOLERANCE = 1e-4
 LINE_SHAPE_WINDOW = 15.0  # GeV either side of the pole
@@ -61,7 +65,10 @@ def model_physics(config: dict) -> dict:
     physics = config.get("physics")
     if physics and (all(k in physics for k in GUARDED) or "conditions" in config):
         return physics
-    return {**LEGACY_PHYSICS, "source": "not recorded (model trained before they were): the values of every sample then"}
+    return {
+        **LEGACY_PHYSICS,
+        "source": "not recorded (model trained before they were): the values of every sample then",
+    }
 
 
 def training_physics(data: dict) -> dict:
@@ -75,8 +82,9 @@ def training_physics(data: dict) -> dict:
             if any(not math.isclose(v, physics[k], rel_tol=RELATIVE_TOLERANCE) for k, v in stated.items()):
                 physics.update(stated)  # recorded as found; the guard then checks input against them
         physics["source"] = "on-shell training files (top mass and width: the model's conditions)"
-        physics["onshell_line_shapes"] = {f"{info['parameters']['top_mass']:g}": info["line_shape"] for info in on
-                                          if "line_shape" in info}
+        physics["onshell_line_shapes"] = {
+            f"{info['parameters']['top_mass']:g}": info["line_shape"] for info in on if "line_shape" in info
+        }
         return physics
     physics = {**LEGACY_PHYSICS, **{k: v for k, v in on.get("parameters", {}).items() if k in NAMES}}
     physics["source"] = f"on-shell training file ({on.get('parameters', {}).get('source', 'none in the header')})"
@@ -88,13 +96,17 @@ def training_physics(data: dict) -> dict:
 def check_parameters(stated: dict, physics: dict, allow_mismatch: bool = False) -> list[str]:
     """Compare the input's stated parameters with the model's; raise on a mismatch unless ``allow_mismatch``
     (then the mismatch comes back as warning lines). Parameters the input does not state are not checked."""
-    mismatched = [f"{NAMES[k]} = {stated[k]:g} GeV (model: {physics[k]:g})" for k in GUARDED
-                  if k in stated and k in physics
-                  and not math.isclose(stated[k], physics[k], rel_tol=RELATIVE_TOLERANCE)]
+    mismatched = [
+        f"{NAMES[k]} = {stated[k]:g} GeV (model: {physics[k]:g})"
+        for k in GUARDED
+        if k in stated and k in physics and not math.isclose(stated[k], physics[k], rel_tol=RELATIVE_TOLERANCE)
+    ]
     if not mismatched:
         return []
-    return refuse_or_warn(f"input made with {', '.join(mismatched)}: the model was trained at other values "
-                          f"({stated['source']})", allow_mismatch)
+    return refuse_or_warn(
+        f"input made with {', '.join(mismatched)}: the model was trained at other values ({stated['source']})",
+        allow_mismatch,
+    )
 
 
 def refuse_or_warn(message: str, allow_mismatch: bool) -> list[str]:
@@ -114,10 +126,15 @@ def training_line_shape(physics: dict, top_mass: float) -> dict | None:
     if not shapes:
         return None
     masses = np.array([m for m, _ in shapes])
-    interpolated = {side: float(np.interp(top_mass, masses, [shape[side] for _, shape in shapes]))
-                    for side in ("below", "above")}
-    return {**shapes[0][1], **interpolated, "pole_GeV": top_mass,
-            "top_candidates": min(shape["top_candidates"] for _, shape in shapes)}
+    interpolated = {
+        side: float(np.interp(top_mass, masses, [shape[side] for _, shape in shapes])) for side in ("below", "above")
+    }
+    return {
+        **shapes[0][1],
+        **interpolated,
+        "pole_GeV": top_mass,
+        "top_candidates": min(shape["top_candidates"] for _, shape in shapes),
+    }
 
 
 @dataclass
@@ -138,14 +155,21 @@ class LineShape:
 
     def fractions(self) -> dict:
         total = max(self.total, 1)
-        return {"window_GeV": LINE_SHAPE_WINDOW, "pole_GeV": self.pole, "top_candidates": self.total,
-                "below": self.below / total, "above": self.above / total}
+        return {
+            "window_GeV": LINE_SHAPE_WINDOW,
+            "pole_GeV": self.pole,
+            "top_candidates": self.total,
+            "below": self.below / total,
+            "above": self.above / total,
+        }
 
     def compare(self, training: dict | None) -> tuple[str, bool]:
         """One line comparing with the training sample's fractions, and whether they differ beyond 5 sigma and 10%."""
         mine = self.fractions()
-        head = (f"line shape: m(b l nu) below m_t - {LINE_SHAPE_WINDOW:g} GeV {100 * mine['below']:.2f}%, above "
-                f"m_t + {LINE_SHAPE_WINDOW:g} GeV {100 * mine['above']:.2f}% of {self.total} top candidates")
+        head = (
+            f"line shape: m(b l nu) below m_t - {LINE_SHAPE_WINDOW:g} GeV {100 * mine['below']:.2f}%, above "
+            f"m_t + {LINE_SHAPE_WINDOW:g} GeV {100 * mine['above']:.2f}% of {self.total} top candidates"
+        )
         if not training:
             return head + " (the model records no training line shape)", False
         differs = False
@@ -153,7 +177,9 @@ class LineShape:
             f, g = mine[side], training[side]
             error = math.sqrt(f * (1 - f) / max(self.total, 1) + g * (1 - g) / max(training["top_candidates"], 1))
             differs |= abs(f - g) > 5 * error and abs(f - g) > 0.1 * g
-        tail = (f"; the model's on-shell training sample: {100 * training['below']:.2f}% / "
-                f"{100 * training['above']:.2f}%")
-        return head + tail + (" -- DIFFERENT: this input is not distributed as the model's training input" if differs
-                              else ""), differs
+        tail = (
+            f"; the model's on-shell training sample: {100 * training['below']:.2f}% / {100 * training['above']:.2f}%"
+        )
+        return head + tail + (
+            " -- DIFFERENT: this input is not distributed as the model's training input" if differs else ""
+        ), differs

@@ -50,19 +50,24 @@ class FileSummary:
     cross_section: tuple[float, float] = (float("nan"), float("nan"))
     skipped: Counter = field(default_factory=Counter)
     named_weights: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    made_by: str = ""  # the lhe-didi steps recorded in the header, e.g. "generate, transform (DiDi ..., beam-symmetrised)"
+    made_by: str = (
+        ""  # the lhe-didi steps recorded in the header, e.g. "generate, transform (DiDi ..., beam-symmetrised)"
+    )
 
 
 def summarize(reader: LheReader, progress=None) -> FileSummary:
     """Stream the file once and collect a :class:`FileSummary`; ``progress`` is called with each batch size."""
-    summary = FileSummary(path=str(reader.path), cross_section=reader.header.total_cross_section,
-                          made_by=_made_by(reader.header.lhe_didi_provenance))
+    summary = FileSummary(
+        path=str(reader.path),
+        cross_section=reader.header.total_cross_section,
+        made_by=_made_by(reader.header.lhe_didi_provenance),
+    )
     for batch in reader.batches():
         summary.n_events += len(batch)
         summary.sum_weights += float(batch.weight.sum())
         summary.sum_weights_squared += float((batch.weight**2).sum())
         summary.n_negative += int((batch.weight < 0).sum())
-        for lplus, lminus in zip(-batch.pdg[:, 1], batch.pdg[:, 4]):
+        for lplus, lminus in zip(-batch.pdg[:, 1], batch.pdg[:, 4], strict=False):
             summary.lepton_pairs[f"{LEPTON_NAMES[lplus]}+ {LEPTON_NAMES[lminus]}-"] += 1
         for a, b in batch.incoming_pdg:
             summary.initial_states["gg" if a == b == 21 else "qq~" if a == -b else "qg"] += 1
@@ -111,15 +116,22 @@ def format_summary(summary: FileSummary) -> str:
     lines = [
         f"file              {summary.path}",
         *([f"made by lhe-didi  {summary.made_by}"] if summary.made_by else []),
-        f"events            {summary.n_events}" + (f" (skipped {sum(summary.skipped.values())})" if summary.skipped else ""),
+        f"events            {summary.n_events}"
+        + (f" (skipped {sum(summary.skipped.values())})" if summary.skipped else ""),
         f"cross section     {xsec:.6g} +- {xerr:.3g} pb (<init>)",
-        f"sum of weights    {summary.sum_weights:.6g}; negative weights {summary.n_negative} ({100 * summary.n_negative / n:.2f}%);"
+        f"sum of weights    {summary.sum_weights:.6g};"
+        f" negative weights {summary.n_negative} ({100 * summary.n_negative / n:.2f}%);"
         f" effective events {100 * _effective_fraction(summary):.1f}% ((sum w)^2 / sum w^2 / N)",
-        "final state       b l+ nu b~ l- nu~" + (f"; b mass {', '.join(f'{m:g}' for m in sorted(summary.b_masses))} GeV" if summary.b_masses else ""),
+        "final state       b l+ nu b~ l- nu~"
+        + (f"; b mass {', '.join(f'{m:g}' for m in sorted(summary.b_masses))} GeV" if summary.b_masses else ""),
         "lepton flavours   " + ", ".join(f"{k}: {100 * v / n:.1f}%" for k, v in sorted(summary.lepton_pairs.items())),
         "initial states    " + ", ".join(f"{k}: {100 * v / n:.1f}%" for k, v in sorted(summary.initial_states.items())),
         f"extra partons     {100 * summary.n_with_extras / n:.1f}% of events"
-        + (" (" + ", ".join(f"pdg {k}: {v}" for k, v in sorted(summary.extra_partons.items())) + ")" if summary.extra_partons else ""),
+        + (
+            " (" + ", ".join(f"pdg {k}: {v}" for k, v in sorted(summary.extra_partons.items())) + ")"
+            if summary.extra_partons
+            else ""
+        ),
     ]
     for name in PEAK_SYSTEMS:
         values = np.concatenate(summary.masses[name]) if summary.masses[name] else np.zeros(0)
@@ -133,8 +145,10 @@ def format_summary(summary: FileSummary) -> str:
     for wid, chunks in summary.named_weights.items():
         values = np.concatenate(chunks)
         q1, q50, q99 = np.quantile(values, [0.01, 0.5, 0.99])
-        lines.append(f"weight {wid:10s} mean {values.mean():.4g}, 1/50/99% {q1:.3g}/{q50:.3g}/{q99:.3g},"
-                     f" range {values.min():.3g}-{values.max():.3g}")
+        lines.append(
+            f"weight {wid:10s} mean {values.mean():.4g}, 1/50/99% {q1:.3g}/{q50:.3g}/{q99:.3g},"
+            f" range {values.min():.3g}-{values.max():.3g}"
+        )
     for reason, count in sorted(summary.skipped.items()):
         lines.append(f"skipped           {count} x {reason}")
     return "\n".join(lines)

@@ -24,9 +24,10 @@ from .io.writer import LheWriter
 from .kinematics.symmetry import beam_exchange, mirrored_events
 from .models.classifier import InputScaler, build_classifier, logits_of, weights_from_logits
 from .models.store import load_network
-from .training.didi import resolve_device
+from .runtime import resolve_device
+from .shipped import CLASSIFIER_DEFAULT, shipped_model
 
-DEFAULT_CLASSIFIER = Path(__file__).resolve().parents[1] / "models" / "classifier-default"
+DEFAULT_CLASSIFIER = shipped_model(CLASSIFIER_DEFAULT)
 WEIGHT_ID = "didi_classifier"
 
 
@@ -58,8 +59,13 @@ class ClassifierModel:
         generated = self.config["data"]["generated"]
         return generated if isinstance(generated, list) else [generated]
 
-    def weights(self, momenta: np.ndarray, clip: float | None = 15.0, mirrored: np.ndarray | None = None,
-                top_mass: float | None = None) -> np.ndarray:
+    def weights(
+        self,
+        momenta: np.ndarray,
+        clip: float | None = 15.0,
+        mirrored: np.ndarray | None = None,
+        top_mass: float | None = None,
+    ) -> np.ndarray:
         """w = C/(1 - C) for decay-product momenta (N, 6, 4), capped at ``clip`` (None: uncapped).
 
         ``mirrored``: for ``transform --beam-symmetrise`` output, the mask of events mapped as R Phi R; a classifier
@@ -76,14 +82,17 @@ class ClassifierModel:
                 raise LheDidiError(f"{self.directory}: a mass-conditional classifier needs the events' top mass")
             self.condition.check(top_mass, None, "the DiDi model's input")
             conditions = self.condition.network_input(np.full(len(momenta), top_mass))
-        return weights_from_logits(logits_of(self.network, self.scaler, momenta, self.device,
-                                             conditions=conditions), clip)
+        return weights_from_logits(
+            logits_of(self.network, self.scaler, momenta, self.device, conditions=conditions), clip
+        )
 
     def check_applies(self, beam_symmetrised: bool) -> None:
         """Refuse plain DiDi output when trained on beam-symmetrised output (its w estimates a different ratio)."""
         if self.trained_on_beam_symmetrised and not beam_symmetrised:
-            raise LheDidiError(f"classifier {self.directory} was trained on beam-symmetrised DiDi output; "
-                               "it weights only beam-symmetrised events (transform --beam-symmetrise)")
+            raise LheDidiError(
+                f"classifier {self.directory} was trained on beam-symmetrised DiDi output; "
+                "it weights only beam-symmetrised events (transform --beam-symmetrise)"
+            )
 
 
 @dataclass
@@ -95,20 +104,32 @@ class WeightSettings:
 
     def provenance(self, classifier: ClassifierModel) -> dict:
         """The ``classifier`` entry of the output's ``<lhe_didi>`` header block."""
-        return {"directory": str(classifier.directory), "content_hash": classifier.content_hash,
-                "weight_id": WEIGHT_ID, "weight_clip": self.clip, "multiply_nominal": self.multiply_nominal}
+        return {
+            "directory": str(classifier.directory),
+            "content_hash": classifier.content_hash,
+            "weight_id": WEIGHT_ID,
+            "weight_clip": self.clip,
+            "multiply_nominal": self.multiply_nominal,
+        }
 
     def description(self, classifier: ClassifierModel, beam_symmetrised: bool = False) -> str:
         """The ``<initrwgt>`` text for :data:`WEIGHT_ID`."""
         clip = f"clipped at {self.clip:g}" if self.clip is not None else "not clipped"
-        how = ("already multiplied into XWGTUP and into every other named weight"
-               if self.multiply_nominal else "not applied to XWGTUP: multiply XWGTUP by it for the reweighted prediction")
+        how = (
+            "already multiplied into XWGTUP and into every other named weight"
+            if self.multiply_nominal
+            else "not applied to XWGTUP: multiply XWGTUP by it for the reweighted prediction"
+        )
         what = "w = C/(1-C)"
         if beam_symmetrised and not classifier.trained_on_beam_symmetrised:
-            what += (" at the network's own output (for the beam-exchanged half of this beam-symmetrised DiDi output:"
-                     " before the exchange)")
-        return (f"classifier weight {what} of lhe-didi classifier {classifier.content_hash[:16]} "
-                f"(truth vs DiDi), {clip}; {how}")
+            what += (
+                " at the network's own output (for the beam-exchanged half of this beam-symmetrised DiDi output:"
+                " before the exchange)"
+            )
+        return (
+            f"classifier weight {what} of lhe-didi classifier {classifier.content_hash[:16]} "
+            f"(truth vs DiDi), {clip}; {how}"
+        )
 
 
 @dataclass
@@ -139,16 +160,19 @@ class WeightSummary:
         """One-line summary for logs and file footers."""
         mean = self.total / max(self.count, 1)
         q = ", ".join(f"{v:.3g}" for v in self.quantiles) if self.quantiles else "n/a"
-        return (f"classifier weights on {self.count} events: mean {mean:.4f}, 1/50/99% quantiles {q},"
-                f" max {self.maximum:.3g}, {self.clipped} at the clip")
+        return (
+            f"classifier weights on {self.count} events: mean {mean:.4f}, 1/50/99% quantiles {q},"
+            f" max {self.maximum:.3g}, {self.clipped} at the clip"
+        )
 
 
 def apply_weights(batch: EventBatch, weights: np.ndarray, multiply_nominal: bool) -> EventBatch:
     """A copy of ``batch`` whose XWGTUP and named weights are multiplied by ``weights`` if ``multiply_nominal``."""
     if not multiply_nominal:
         return batch
-    return replace(batch, weight=batch.weight * weights,
-                   named_weights={k: v * weights for k, v in batch.named_weights.items()})
+    return replace(
+        batch, weight=batch.weight * weights, named_weights={k: v * weights for k, v in batch.named_weights.items()}
+    )
 
 
 def resolve_classifier(classifier_dir: str | Path | None, didi_hash: str | None, device: str) -> ClassifierModel | None:
@@ -157,28 +181,42 @@ def resolve_classifier(classifier_dir: str | Path | None, didi_hash: str | None,
     if classifier_dir is not None:
         classifier = ClassifierModel(classifier_dir, device)
         if didi_hash and classifier.didi_model_hash and classifier.didi_model_hash != didi_hash:
-            print(f"warning: classifier {classifier_dir} was trained against DiDi model "
-                  f"{classifier.didi_model_hash[:16]}, not {didi_hash[:16]}; its weights may not apply", file=sys.stderr)
+            print(
+                f"warning: classifier {classifier_dir} was trained against DiDi model "
+                f"{classifier.didi_model_hash[:16]}, not {didi_hash[:16]}; its weights may not apply",
+                file=sys.stderr,
+            )
         return classifier
     if not (DEFAULT_CLASSIFIER / "config.json").is_file():
         return None
     classifier = ClassifierModel(DEFAULT_CLASSIFIER, device)
     if didi_hash and classifier.didi_model_hash != didi_hash:
-        print(f"note: the shipped classifier belongs to DiDi model {str(classifier.didi_model_hash)[:16]},"
-              f" not {didi_hash[:16]}; no classifier weights attached (give --classifier to force one)", file=sys.stderr)
+        print(
+            f"note: the shipped classifier belongs to DiDi model {str(classifier.didi_model_hash)[:16]},"
+            f" not {didi_hash[:16]}; no classifier weights attached (give --classifier to force one)",
+            file=sys.stderr,
+        )
         return None
     return classifier
 
 
-def reweight_file(input_path: str | Path, output_path: str | Path, classifier_dir: str | Path | None = None,
-                  settings: WeightSettings | None = None, device: str = "auto", batch_size: int = 50_000,
-                  progress=None) -> WeightSummary:
+def reweight_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    classifier_dir: str | Path | None = None,
+    settings: WeightSettings | None = None,
+    device: str = "auto",
+    batch_size: int = 50_000,
+    progress=None,
+) -> WeightSummary:
     """Attach classifier weights to every event of an existing generated file (kinematics unchanged)."""
     settings = settings or WeightSettings()
     reader = LheReader(input_path)
     classifier = resolve_classifier(classifier_dir, reader.header.didi_model_hash, device)
     if classifier is None:
-        raise LheDidiError("no classifier: give --classifier DIR (no shipped classifier belongs to the DiDi model that made this file)")
+        raise LheDidiError(
+            "no classifier: give --classifier DIR (no shipped classifier belongs to the DiDi model that made this file)"
+        )
     if WEIGHT_ID in reader.header.weight_ids:
         raise LheDidiError(f"{input_path}: already carries the named weight '{WEIGHT_ID}'")
     mirror_seed = reader.header.didi_mirror_seed
@@ -187,11 +225,17 @@ def reweight_file(input_path: str | Path, output_path: str | Path, classifier_di
     top_mass = reader.header.didi_top_mass
     if classifier.condition is not None:
         if top_mass is None:
-            raise LheDidiError(f"{input_path}: no top mass of a mass-conditional DiDi model in the header; a "
-                               "mass-conditional classifier reweights only the output of one")
+            raise LheDidiError(
+                f"{input_path}: no top mass of a mass-conditional DiDi model in the header; a "
+                "mass-conditional classifier reweights only the output of one"
+            )
         classifier.condition.check(top_mass, None, f"{input_path}'s transform")
-    provenance = {"command": "reweight", "input": str(input_path), "classifier": settings.provenance(classifier),
-                  "beam_symmetrised": symmetrised}
+    provenance = {
+        "command": "reweight",
+        "input": str(input_path),
+        "classifier": settings.provenance(classifier),
+        "beam_symmetrised": symmetrised,
+    }
     summary = WeightSummary()
     started = time.perf_counter()
     description = {WEIGHT_ID: settings.description(classifier, symmetrised)}
@@ -200,8 +244,10 @@ def reweight_file(input_path: str | Path, output_path: str | Path, classifier_di
             mirrored = None
             if symmetrised:
                 if (batch.source_index < 0).any():
-                    raise LheDidiError(f"{input_path}: beam-symmetrised events without their '#lhe-didi source-event'"
-                                       " line; the mirrored half cannot be recovered")
+                    raise LheDidiError(
+                        f"{input_path}: beam-symmetrised events without their '#lhe-didi source-event'"
+                        " line; the mirrored half cannot be recovered"
+                    )
                 mirrored = mirrored_events(batch.source_index, mirror_seed)
             weights = classifier.weights(batch.momenta, settings.clip, mirrored, top_mass)
             summary.add(weights, settings.clip)

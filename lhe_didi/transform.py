@@ -1,19 +1,19 @@
 """On-shell -> off-shell event transformation with a trained Direct Diffusion model.
 
-Per chunk of events: six decay products -> zero-pT frame (NLO recoil) -> the
-model's coordinates (17-D particle or 15-D decay-chain, :mod:`lhe_didi.kinematics.representation`) -> standardised -> dx/dt = v(x, t) solved from t = 1 to t = 0 with
-torchdiffeq's adaptive dopri5 -> inverse preprocessing -> four-momenta -> pT
-balance restored -> boosted so that the system balances the extra partons ->
-written with the bb4l-like writer, with the classifier weight w = C/(1 - C)
-as a named weight when a classifier is available (:mod:`lhe_didi.reweight`). By default a seeded half of the
-events is mapped with the beams exchanged, R Phi R, so that the output keeps the beam-exchange symmetry of pp
-collisions (:mod:`lhe_didi.kinematics.symmetry`). Balance: by default (``neutrino="boost"``)
-nu~ keeps the network's own (pT, phi) and the six-body system is boosted
-transversely, which preserves all invariant masses; ``neutrino="balance"``
-recomputes nu~ from the 15 physical coordinates as in the method paper (on the
-300k-event model it halves the m_t~ peak precision, see the README).
-Outputs that are not physical (non-finite, pT <= 0, a rapidity or resonance mass beyond
-the training range, a mass below its two-body threshold, parton momentum fraction above 1) are not written; their
+Per chunk of events: six decay products -> zero-pT frame (NLO recoil) -> the model's coordinates
+(:mod:`lhe_didi.kinematics.representation`) -> standardised -> dx/dt = v(x, t) solved from t = 1 to
+t = 0 (torchdiffeq, adaptive dopri5) -> inverse preprocessing -> four-momenta -> pT balance restored ->
+boosted so that the system balances the extra partons -> written with the bb4l-like writer, with the
+classifier weight w = C/(1 - C) as a named weight when a classifier is available (:mod:`lhe_didi.reweight`).
+
+By default a seeded half of the events is mapped with the beams exchanged, R Phi R, so that the output
+keeps the beam-exchange symmetry of pp collisions (:mod:`lhe_didi.kinematics.symmetry`). Balance: by
+default (``neutrino="boost"``) nu~ keeps the network's own (pT, phi) and the six-body system is boosted
+transversely, which preserves all invariant masses; ``neutrino="balance"`` recomputes nu~ from the 15
+physical coordinates as in the method paper.
+
+Outputs that are not physical (non-finite, pT <= 0, a rapidity or resonance mass beyond the training
+range, a mass below its two-body threshold, parton momentum fraction above 1) are not written; their
 indices are reported and recorded at the end of the output file.
 """
 
@@ -33,17 +33,18 @@ from .input_check import LineShape, check_parameters, header_parameters, model_p
 from .io.events import EventBatch, momentum_fractions
 from .io.reader import LheReader
 from .io.writer import LheWriter
-from .kinematics.representation import Preprocessor
 from .kinematics.recoil import from_zero_pt_frame, to_zero_pt_frame
+from .kinematics.representation import Preprocessor
 from .kinematics.symmetry import beam_exchange, mirrored_events
 from .models.store import load_network
 from .models.velocity import VelocityField
 from .reweight import WEIGHT_ID, WeightSettings, WeightSummary, apply_weights, resolve_classifier
-from .training.didi import resolve_device
+from .runtime import resolve_device
+from .shipped import DIDI_DEFAULT, shipped_model
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "didi-default"
-# Events per dopri5 solve on CPU: 5k-event solves run 1.26x faster than 20k ones on one core
-# (activations fit in cache; benchmarks/bench_transform.py --solve-batch), with the same NFE.
+DEFAULT_MODEL = shipped_model(DIDI_DEFAULT)
+# Events per dopri5 solve on CPU: small solves keep the activations in cache (docs/benchmarks.md;
+# benchmarks/bench_transform.py --solve-batch), with the same number of velocity evaluations.
 CPU_SOLVE_BATCH = 5_000
 
 
@@ -83,8 +84,11 @@ class DidiModel:
                 raise LheDidiError(f"{self.directory}: a mass-conditional model needs the input's top mass")
             top = (self.top_mass, top_width(self.top_mass))
         z = torch.as_tensor(self.preprocessor.forward(features, top), dtype=torch.float32, device=self.device)
-        c = None if top is None else torch.as_tensor(
-            self.condition.network_input(np.full(1, self.top_mass)), device=self.device)
+        c = (
+            None
+            if top is None
+            else torch.as_tensor(self.condition.network_input(np.full(1, self.top_mass)), device=self.device)
+        )
 
         def velocity(t, x):
             self.function_evaluations += 1
@@ -94,8 +98,11 @@ class DidiModel:
         parts = torch.split(z, self.solve_batch or max(len(z), 1))
         self.solves += len(parts) if len(z) else 0
         with torch.no_grad():
-            z0 = torch.cat([odeint(velocity, part, times, method="dopri5", rtol=rtol, atol=atol)[-1]
-                            for part in parts]) if len(z) else z
+            z0 = (
+                torch.cat([odeint(velocity, part, times, method="dopri5", rtol=rtol, atol=atol)[-1] for part in parts])
+                if len(z)
+                else z
+            )
         return self.preprocessor.inverse(z0.double().cpu().numpy(), top)
 
     def unphysical(self, features: np.ndarray) -> np.ndarray:
@@ -120,9 +127,15 @@ class TransformReport:
     line_shape: str = ""  # the input's top line shape against the model's training on-shell sample
 
 
-def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: float,
-                    beam_energies: tuple[float, float], neutrino: str = "boost",
-                    mirrored: np.ndarray | None = None) -> tuple[EventBatch, np.ndarray]:
+def transform_batch(
+    model: DidiModel,
+    batch: EventBatch,
+    rtol: float,
+    atol: float,
+    beam_energies: tuple[float, float],
+    neutrino: str = "boost",
+    mirrored: np.ndarray | None = None,
+) -> tuple[EventBatch, np.ndarray]:
     """Transform one batch; returns the physical events and the indices of unphysical ones.
 
     ``neutrino``: how pT balance is restored in the particle representation, see
@@ -148,44 +161,66 @@ def transform_batch(model: DidiModel, batch: EventBatch, rtol: float, atol: floa
     return out.select(~bad), batch.index[bad]
 
 
-def transform_file(input_path: str | Path, output_path: str | Path, model_dir: str | Path | None = None,
-                   device: str = "auto", batch_size: int = 50_000, rtol: float = 1e-5, atol: float = 1e-5,
-                   seed: int = 0, skip_invalid: bool = False, progress=None,
-                   posterior_draw: int | None = None, neutrino: str = "boost",
-                   classifier_dir: str | Path | None = None, use_classifier: bool = True,
-                   weight_settings: WeightSettings | None = None, beam_symmetrise: bool = True,
-                   allow_parameter_mismatch: bool = False, top_mass: float | None = None,
-                   top_width_override: float | None = None) -> TransformReport:
+@dataclass(frozen=True, kw_only=True)
+class TransformSettings:
+    """How :func:`transform_file` maps events (the ``transform`` command's options)."""
+
+    model_dir: str | Path | None = None  # None: the shipped didi-default
+    device: str = "auto"
+    batch_size: int = 50_000  # events read, flowed and written per chunk
+    rtol: float = 1e-5  # dopri5 tolerances
+    atol: float = 1e-5
+    seed: int = 0
+    skip_invalid: bool = False  # skip (and count) input events without the dileptonic final state
+    posterior_draw: int | None = None  # Bayesian models: the posterior weight draw with this seed
+    neutrino: str = "boost"  # pT balance, see the module docstring
+    classifier_dir: str | Path | None = None  # None: the shipped classifier when it belongs to the DiDi model
+    use_classifier: bool = True
+    weights: WeightSettings = field(default_factory=WeightSettings)
+    beam_symmetrise: bool = True  # map a seeded half of the events as R Phi R (R: beam exchange)
+    allow_parameter_mismatch: bool = False  # warn instead of refusing input made with other parameters
+    top_mass: float | None = None  # the input's top mass when its header states none, or in place of it
+    top_width: float | None = None  # likewise its top width
+
+
+def transform_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    settings: TransformSettings | None = None,
+    *,
+    progress=None,
+) -> TransformReport:
     """Transform an hvq LHE file into a bb4l-like LHE file; see the module docstring.
 
-    ``posterior_draw`` (Bayesian models): use the posterior weight draw with this seed
-    instead of the weight means; K draws give K samples for an uncertainty band.
-    Classifier weights (:mod:`lhe_didi.reweight`) are attached with ``classifier_dir``, or with
-    the shipped classifier when it belongs to the DiDi model used; ``use_classifier=False`` skips them.
-    ``beam_symmetrise``: map a seeded half of the events as R Phi R (R: beam exchange), which makes the
-    output invariant under exchanging the beams (:mod:`lhe_didi.kinematics.symmetry`).
-    ``top_mass``, ``top_width_override``: the input's top mass and width when its header states none, or in place
-    of what it states; a mass-conditional model takes the mass as its condition (:mod:`lhe_didi.conditions`).
+    ``progress``: called with the number of input events of each chunk when it is done.
     """
-    torch.manual_seed(seed)
-    model = DidiModel(model_dir or DEFAULT_MODEL, device, posterior_draw)
-    classifier = resolve_classifier(classifier_dir, model.content_hash, device) if use_classifier else None
+    settings = settings or TransformSettings()
+    torch.manual_seed(settings.seed)
+    model = DidiModel(settings.model_dir or DEFAULT_MODEL, settings.device, settings.posterior_draw)
+    classifier = (
+        resolve_classifier(settings.classifier_dir, model.content_hash, settings.device)
+        if settings.use_classifier
+        else None
+    )
     if classifier is not None:
-        classifier.check_applies(beam_symmetrise)
-    weight_settings = weight_settings or WeightSettings()
-    reader = LheReader(input_path, skip_invalid=skip_invalid)
+        classifier.check_applies(settings.beam_symmetrise)
+    reader = LheReader(input_path, skip_invalid=settings.skip_invalid)
     report = TransformReport()
     physics = model_physics(model.config)
-    report.input_parameters = stated_parameters(header_parameters(reader.header), top_mass, top_width_override)
-    report.warnings += check_parameters(report.input_parameters, physics, allow_parameter_mismatch)
+    report.input_parameters = stated_parameters(header_parameters(reader.header), settings.top_mass, settings.top_width)
+    report.warnings += check_parameters(report.input_parameters, physics, settings.allow_parameter_mismatch)
     pole = physics.get("top_mass")
     if model.condition is not None:
         if "top_mass" not in report.input_parameters:
             raise LheDidiError(f"{input_path}: the header states no top mass (qmass); give it with --top-mass")
         pole = model.top_mass = report.input_parameters["top_mass"]
-        report.warnings += model.condition.check(pole, report.input_parameters.get("top_width"),
-                                                 report.input_parameters["source"], allow_parameter_mismatch)
-    batches = reader.batches(batch_size)
+        report.warnings += model.condition.check(
+            pole,
+            report.input_parameters.get("top_width"),
+            report.input_parameters["source"],
+            settings.allow_parameter_mismatch,
+        )
+    batches = reader.batches(settings.batch_size)
     first = next(batches, None)  # read before the output is opened: bad input leaves no partial file
     training_shape = training_line_shape(physics, pole)
     first_shape = LineShape(pole)
@@ -195,20 +230,32 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
     provenance = {
         "command": "transform",
         "input": str(input_path),
-        "model": {"directory": str(model.directory), "content_hash": model.content_hash,
-                  "trained_on": {k: [i["path"] for i in v] if isinstance(v, list) else v["path"]
-                                 for k, v in model.config["data"].items()}},
-        "condition": None if model.condition is None else {"top_mass": model.top_mass,
-                                                           "top_width": top_width(model.top_mass)},
-        "solver": {"method": "dopri5", "library": "torchdiffeq", "rtol": rtol, "atol": atol,
-                   "from_t": 1.0, "to_t": 0.0, "device": str(model.device),
-                   "cpu_threads": torch.get_num_threads() if model.device.type == "cpu" else None,
-                   "events_per_solve": model.solve_batch or batch_size},
-        "seed": seed,
-        "posterior_draw": posterior_draw,
-        "neutrino": neutrino,
-        "beam_symmetrised": beam_symmetrise,
-        "classifier": None if classifier is None else weight_settings.provenance(classifier),
+        "model": {
+            "directory": str(model.directory),
+            "content_hash": model.content_hash,
+            "trained_on": {
+                k: [i["path"] for i in v] if isinstance(v, list) else v["path"] for k, v in model.config["data"].items()
+            },
+        },
+        "condition": None
+        if model.condition is None
+        else {"top_mass": model.top_mass, "top_width": top_width(model.top_mass)},
+        "solver": {
+            "method": "dopri5",
+            "library": "torchdiffeq",
+            "rtol": settings.rtol,
+            "atol": settings.atol,
+            "from_t": 1.0,
+            "to_t": 0.0,
+            "device": str(model.device),
+            "cpu_threads": torch.get_num_threads() if model.device.type == "cpu" else None,
+            "events_per_solve": model.solve_batch or settings.batch_size,
+        },
+        "seed": settings.seed,
+        "posterior_draw": settings.posterior_draw,
+        "neutrino": settings.neutrino,
+        "beam_symmetrised": settings.beam_symmetrise,
+        "classifier": None if classifier is None else settings.weights.provenance(classifier),
         "note": "POWHEG '#rwgt' event comments are not carried over (they refer to the input kinematics)",
         "input_check": {
             "input_parameters": report.input_parameters,
@@ -220,23 +267,30 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
         },
     }
     start = time.perf_counter()
-    descriptions = {WEIGHT_ID: weight_settings.description(classifier, beam_symmetrise)} if classifier else None
+    descriptions = (
+        {WEIGHT_ID: settings.weights.description(classifier, settings.beam_symmetrise)} if classifier else None
+    )
     if classifier is not None:
         report.weights = WeightSummary()
     with LheWriter(output_path, reader.header, provenance, descriptions) as writer:
         for batch in _chain(first, batches):
             if batch is not first:
                 line_shape.add(batch.momenta)
-            mirrored = mirrored_events(batch.index, seed) if beam_symmetrise else None
-            out, rejected = transform_batch(model, batch, rtol, atol, reader.header.beam_energies, neutrino, mirrored)
+            mirrored = mirrored_events(batch.index, settings.seed) if settings.beam_symmetrise else None
+            out, rejected = transform_batch(
+                model, batch, settings.rtol, settings.atol, reader.header.beam_energies, settings.neutrino, mirrored
+            )
             if classifier is None:
                 writer.write(out)
             else:
-                weights = classifier.weights(out.momenta, weight_settings.clip,
-                                             mirrored_events(out.source_index, seed) if beam_symmetrise else None,
-                                             model.top_mass)
-                report.weights.add(weights, weight_settings.clip)
-                writer.write(apply_weights(out, weights, weight_settings.multiply_nominal), {WEIGHT_ID: weights})
+                weights = classifier.weights(
+                    out.momenta,
+                    settings.weights.clip,
+                    mirrored_events(out.source_index, settings.seed) if settings.beam_symmetrise else None,
+                    model.top_mass,
+                )
+                report.weights.add(weights, settings.weights.clip)
+                writer.write(apply_weights(out, weights, settings.weights.multiply_nominal), {WEIGHT_ID: weights})
             report.events_in += len(batch)
             report.events_out += len(out)
             report.unphysical.extend(int(i) for i in rejected)
@@ -249,12 +303,15 @@ def transform_file(input_path: str | Path, output_path: str | Path, model_dir: s
         if report.weights is not None:
             report.weights.finish()
         writer.footer = (
-            f"<!-- lhe-didi transform: {report.events_in} events read, {report.events_out} written,"
-            f" {len(report.unphysical)} unphysical network outputs not written (input event indices:"
-            f" {' '.join(map(str, report.unphysical)) or 'none'}), {len(report.skipped_input)} input events skipped"
-            f" without the dileptonic final state -->\n"
-        ) + (f"<!-- lhe-didi transform: {report.weights.line()} -->\n" if report.weights else "") + (
-            f"<!-- lhe-didi transform, whole input: {report.line_shape} -->\n")
+            (
+                f"<!-- lhe-didi transform: {report.events_in} events read, {report.events_out} written,"
+                f" {len(report.unphysical)} unphysical network outputs not written (input event indices:"
+                f" {' '.join(map(str, report.unphysical)) or 'none'}), {len(report.skipped_input)} input events skipped"
+                f" without the dileptonic final state -->\n"
+            )
+            + (f"<!-- lhe-didi transform: {report.weights.line()} -->\n" if report.weights else "")
+            + (f"<!-- lhe-didi transform, whole input: {report.line_shape} -->\n")
+        )
     report.seconds = time.perf_counter() - start
     report.function_evaluations = model.function_evaluations
     report.solves = model.solves
@@ -266,8 +323,11 @@ def stated_parameters(stated: dict, top_mass: float | None, top_width_given: flo
     given = {k: v for k, v in (("top_mass", top_mass), ("top_width", top_width_given)) if v is not None}
     if not given:
         return stated
-    source = "--top-mass/--top-width" if stated.get("source", "").startswith("none") else \
-        f"{stated['source']}, with --top-mass/--top-width"
+    source = (
+        "--top-mass/--top-width"
+        if stated.get("source", "").startswith("none")
+        else f"{stated['source']}, with --top-mass/--top-width"
+    )
     if top_mass is not None and top_width_given is None and "top_width" in stated:
         stated = {k: v for k, v in stated.items() if k != "top_width"}  # a new mass without a width: the rule's
     return {**stated, **given, "source": source}

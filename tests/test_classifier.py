@@ -17,14 +17,34 @@ from lhe_didi.kinematics.observables import classifier_observables
 from lhe_didi.kinematics.symmetry import beam_exchange
 from lhe_didi.models.classifier import logits_of, weights_from_logits
 from lhe_didi.reweight import DEFAULT_CLASSIFIER, WEIGHT_ID, ClassifierModel
-from lhe_didi.training.classifier import (TAIL_EMPHASIS_QUANTILE, ClassifierSettings, fit_classifier,
-                                          tail_emphasis_factors)
+from lhe_didi.training.classifier import (
+    TAIL_EMPHASIS_QUANTILE,
+    ClassifierSettings,
+    fit_classifier,
+    tail_emphasis_factors,
+    weighted_auc,
+)
 from lhe_didi.training.data import load_observable_sample
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel
-from lhe_didi.validation.far_tails import FORWARD_B_BINS, far_tail_lines, far_tail_ratios, far_tails_by_sample, pooled_ratio
+from lhe_didi.validation.far_tails import (
+    FORWARD_B_BINS,
+    far_tail_lines,
+    far_tail_ratios,
+    far_tails_by_sample,
+    pooled_ratio,
+)
 from lhe_didi.validation.far_tails import main as far_tails_main
-from lhe_didi.validation.metrics import (TOLERANCE, binning, compare_to_truth, expected_difference_error, histogram_table, inside,
-                                        look_elsewhere_sigmas, perfect_sample_excess, score, weighted_auc)
+from lhe_didi.validation.metrics import (
+    TOLERANCE,
+    binning,
+    compare_to_truth,
+    expected_difference_error,
+    histogram_table,
+    inside,
+    look_elsewhere_sigmas,
+    perfect_sample_excess,
+    score,
+)
 
 QUICK = ["--epochs", "3", "--width", "16", "--depth", "2", "--batch-size", "256", "--device", "cpu"]
 
@@ -58,7 +78,9 @@ def test_weighted_auc_matches_pairwise_definition():
     weights = rng.random(40) + 0.1
     numerator = 0.0
     for i, j in itertools.product(np.flatnonzero(labels), np.flatnonzero(~labels)):
-        numerator += weights[i] * weights[j] * (1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0.0)
+        numerator += (
+            weights[i] * weights[j] * (1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0.0)
+        )
     expected = numerator / (weights[labels].sum() * weights[~labels].sum())
     assert weighted_auc(scores, labels, weights) == pytest.approx(expected, rel=1e-12)
     assert weighted_auc(np.arange(10.0), np.arange(10) >= 5) == 1.0
@@ -91,7 +113,9 @@ def test_weights_recover_a_known_density_ratio(hvq_lo_path, tail_emphasis):
     acceptance = np.exp(-pool[:, column] / 100.0)
     keep = np.random.default_rng(0).random(len(pool)) < acceptance
     exact = acceptance.mean() / acceptance[keep]
-    settings = ClassifierSettings(width=32, depth=2, epochs=20, batch_size=512, device="cpu", tail_emphasis=tail_emphasis)
+    settings = ClassifierSettings(
+        width=32, depth=2, epochs=20, batch_size=512, device="cpu", tail_emphasis=tail_emphasis
+    )
     fitted = fit_classifier(names, truth, pool[keep], settings, progress=False)
     w = weights_from_logits(logits_of(fitted.network, fitted.scaler, momenta[20_000:][keep], fitted.device))
     assert np.median(np.abs(w / exact - 1)) < 0.15
@@ -122,7 +146,8 @@ def test_tail_emphasis_factors_follow_truth_hardness_quantiles():
     doubled = truth[:, 0] > np.median(truth[:, 0])
     weights = np.where(doubled, 2.0, 1.0)
     assert tail_emphasis_factors(names, truth, values, 20.0, weights) == pytest.approx(
-        tail_emphasis_factors(names, np.concatenate([truth, truth[doubled]]), values, 20.0))
+        tail_emphasis_factors(names, np.concatenate([truth, truth[doubled]]), values, 20.0)
+    )
 
 
 def test_beam_exchanged_observables_flip_rapidities_and_relative_azimuths(example_lo_path):
@@ -150,12 +175,22 @@ def test_beam_augmentation_learns_a_beam_symmetric_ratio(hvq_lo_path):
     exact = acceptance.mean() / acceptance[keep - 20_000]
     settings = ClassifierSettings(width=32, depth=2, epochs=10, patience=100, batch_size=512, device="cpu")
     plain = fit_classifier(names, values[:20_000], values[keep], settings, progress=False)
-    augmented = fit_classifier(names, values[:20_000], values[keep], settings, progress=False,
-                               truth_mirrored=mirrored[:20_000], generated_mirrored=mirrored[keep])
+    augmented = fit_classifier(
+        names,
+        values[:20_000],
+        values[keep],
+        settings,
+        progress=False,
+        truth_mirrored=mirrored[:20_000],
+        generated_mirrored=mirrored[keep],
+    )
 
     def asymmetry(fitted):
         logit = logits_of(fitted.network, fitted.scaler, momenta[keep], fitted.device)
-        return np.mean(np.abs(logit - logits_of(fitted.network, fitted.scaler, beam_exchange(momenta[keep]), fitted.device)))
+        return np.mean(
+            np.abs(logit - logits_of(fitted.network, fitted.scaler, beam_exchange(momenta[keep]), fitted.device))
+        )
+
     assert asymmetry(augmented) < 0.8 * asymmetry(plain)
     w = weights_from_logits(logits_of(augmented.network, augmented.scaler, momenta[keep], augmented.device))
     assert np.median(np.abs(w / exact - 1)) < 0.15 and np.corrcoef(np.log(w), np.log(exact))[0, 1] > 0.8
@@ -205,15 +240,30 @@ def test_classifier_model_directory_is_verified(quick_classifier):
     config["training"]["lr"] = 0.5
     (quick_classifier.parent / "tampered").mkdir()
     (quick_classifier.parent / "tampered" / "config.json").write_text(json.dumps(config))
-    (quick_classifier.parent / "tampered" / "weights.safetensors").write_bytes((quick_classifier / "weights.safetensors").read_bytes())
+    (quick_classifier.parent / "tampered" / "weights.safetensors").write_bytes(
+        (quick_classifier / "weights.safetensors").read_bytes()
+    )
     with pytest.raises(LheDidiError, match="content hash mismatch"):
         ClassifierModel(quick_classifier.parent / "tampered", "cpu")
 
 
-def test_weights_in_lhe_survive_read_back_and_clip_is_honoured(tmp_path, example_lo_path, didi_output, quick_classifier):
+def test_weights_in_lhe_survive_read_back_and_clip_is_honoured(
+    tmp_path, example_lo_path, didi_output, quick_classifier
+):
     out = tmp_path / "weighted.lhe"
-    result = run("transform", example_lo_path, "-o", out, "--classifier", quick_classifier, "--no-beam-symmetrise", "--device", "cpu",
-                 "--weight-clip", "1.0")
+    result = run(
+        "transform",
+        example_lo_path,
+        "-o",
+        out,
+        "--classifier",
+        quick_classifier,
+        "--no-beam-symmetrise",
+        "--device",
+        "cpu",
+        "--weight-clip",
+        "1.0",
+    )
     assert result.exit_code == 0, result.output
     events = LheReader(out).read_all()
     plain = LheReader(didi_output).read_all()
@@ -224,13 +274,25 @@ def test_weights_in_lhe_survive_read_back_and_clip_is_honoured(tmp_path, example
     assert w.max() <= 1.0 and (w == 1.0).any() and (w < 1.0).any()
     np.testing.assert_array_equal(events.weight, plain.weight)  # --keep-nominal is the default
     header = LheReader(out).header
-    assert WEIGHT_ID in header.weight_ids and "clipped at 1" in header.preamble and "not applied to XWGTUP" in header.preamble
+    assert (
+        WEIGHT_ID in header.weight_ids
+        and "clipped at 1" in header.preamble
+        and "not applied to XWGTUP" in header.preamble
+    )
     summary = run("inspect", out)
     assert summary.exit_code == 0 and f"weight {WEIGHT_ID}" in summary.output and "range" in summary.output
 
     multiplied = tmp_path / "multiplied.lhe"
-    result = run("reweight", didi_output, "-o", multiplied, "--classifier", quick_classifier, "--multiply-nominal",
-                 "--no-weight-clip")
+    result = run(
+        "reweight",
+        didi_output,
+        "-o",
+        multiplied,
+        "--classifier",
+        quick_classifier,
+        "--multiply-nominal",
+        "--no-weight-clip",
+    )
     assert result.exit_code == 0, result.output
     again = LheReader(multiplied).read_all()
     w = again.named_weights[WEIGHT_ID]
@@ -249,7 +311,9 @@ def test_ensemble_weight_is_the_mean_of_its_members(tmp_path, example_lo_path, d
     members = ensemble.network.members
     assert len(members) == 3 and ensemble.config["architecture"]["members"] == 3
     momenta = LheReader(didi_output).read_all().momenta
-    each = np.stack([weights_from_logits(logits_of(m, ensemble.scaler, momenta, ensemble.device), None) for m in members])
+    each = np.stack(
+        [weights_from_logits(logits_of(m, ensemble.scaler, momenta, ensemble.device), None) for m in members]
+    )
     np.testing.assert_allclose(ensemble.weights(momenta, clip=None), each.mean(axis=0), rtol=1e-6)
     assert np.ptp(each, axis=0).max() > 1e-3  # members differ (seeds 0, 1, 2)
     # member 0 is the single network of seed 0: same split, initialisation and batch order
@@ -303,8 +367,12 @@ def test_perfect_sample_excess_matches_the_analytic_quantile():
 def _ratio_table(ratio: np.ndarray, ratio_error: np.ndarray, bulk_bins: int) -> dict:
     """A histogram_table with given ratios and expected ratio errors: the first ``bulk_bins`` bins are bulk."""
     n = len(ratio)
-    return {"edges": np.linspace(0.0, 1.0, n - 1), "truth_effective_events": np.full(n, 1000.0),
-            "bulk": np.arange(n) < bulk_bins, "s": {"ratio": ratio, "ratio_error_expected": ratio_error}}
+    return {
+        "edges": np.linspace(0.0, 1.0, n - 1),
+        "truth_effective_events": np.full(n, 1000.0),
+        "bulk": np.arange(n) < bulk_bins,
+        "s": {"ratio": ratio, "ratio_error_expected": ratio_error},
+    }
 
 
 def test_look_elsewhere_sigmas_are_the_bonferroni_quantiles():
@@ -336,7 +404,9 @@ def test_tolerance_verdict_flags_at_most_five_percent_of_samples_at_the_toleranc
         p = np.array([NormalDist().cdf(-z) + NormalDist().cdf(-z - g) for g in gap])
         expected = 1 - np.prod(1 - p)
         assert 0.045 < expected < 0.05
-        assert abs(flagged["at tolerance", region] / trials - expected) < 4 * np.sqrt(expected * (1 - expected) / trials)
+        assert abs(flagged["at tolerance", region] / trials - expected) < 4 * np.sqrt(
+            expected * (1 - expected) / trials
+        )
         # a perfect sample needs a pull beyond z + T/sigma on either side: far rarer
         p = np.array([2 * NormalDist().cdf(-z - g / 2) for g in gap])
         expected = 1 - np.prod(1 - p)
@@ -367,7 +437,9 @@ def test_expected_difference_error_is_the_plain_error_at_agreement_and_symmetric
     s_err = np.array([0.002, 0.001])
     np.testing.assert_allclose(expected_difference_error(t, t_err, t, s_err), np.hypot(t_err, s_err))
     s = np.array([0.006, 0.03])  # errors of the other histogram per unit content kept: (0.002^2/0.006, 0.001^2/0.03)
-    np.testing.assert_allclose(expected_difference_error(t, t_err, s, s_err), expected_difference_error(s, s_err, t, t_err))
+    np.testing.assert_allclose(
+        expected_difference_error(t, t_err, s, s_err), expected_difference_error(s, s_err, t, t_err)
+    )
     # unit weights, N events each: sigma^2 = p/N per histogram, p between the two contents
     n = 10_000
     for t1, s1 in ((0.01, 0.006), (0.02, 0.03)):
@@ -388,7 +460,7 @@ def test_pulls_of_a_correctly_weighted_sample_are_calibrated():
     for _ in range(100):
         truth = rng.normal(size=200_000)
         x = rng.normal(size=200_000)
-        x = x[rng.random(x.size) < np.exp(-x**2 / 4)]
+        x = x[rng.random(x.size) < np.exp(-(x**2) / 4)]
         weights = np.exp(x**2 / 4) * rng.exponential(size=x.size)
         table = histogram_table(edges, truth, None, {"s": (x, weights)})
         scored = table["truth_effective_events"] >= 100
@@ -441,13 +513,32 @@ def test_bins_carried_by_one_heavy_truth_event_are_not_scored():
     np.testing.assert_array_equal(unit["truth_effective_events"], unit["truth_events"])
 
 
-def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_path, hvq_lo_path, didi_output, quick_classifier):
+def test_validate_writes_every_figure_and_valid_metrics(
+    tmp_path, example_lo_path, hvq_lo_path, didi_output, quick_classifier
+):
     weighted = tmp_path / "weighted.lhe"
     assert run("reweight", didi_output, "-o", weighted, "--classifier", quick_classifier).exit_code == 0
     report = tmp_path / "report"
-    result = run("validate", "--onshell", example_lo_path, "--offshell", hvq_lo_path, "--generated", weighted,
-                 "--weights", "--posterior", didi_output, "--posterior", weighted, "-o", report,
-                 "--max-events", "2000", "--auc-events", "1000")
+    result = run(
+        "validate",
+        "--onshell",
+        example_lo_path,
+        "--offshell",
+        hvq_lo_path,
+        "--generated",
+        weighted,
+        "--weights",
+        "--posterior",
+        didi_output,
+        "--posterior",
+        weighted,
+        "-o",
+        report,
+        "--max-events",
+        "2000",
+        "--auc-events",
+        "1000",
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((report / "metrics.json").read_text())
     assert len(metrics["observables"]) == 27
@@ -463,7 +554,9 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     assert made_with["didi_model_hash"] == DidiModel(DEFAULT_MODEL, "cpu").content_hash
     assert made_with["beam_symmetrised"] is False
     assert made_with["classifier"]["content_hash"] == ClassifierModel(quick_classifier, "cpu").content_hash
-    assert all(0.0 <= metrics["auc"][k] <= 1.0 for k in ("truth_vs_onshell", "truth_vs_generated", "truth_vs_reweighted"))
+    assert all(
+        0.0 <= metrics["auc"][k] <= 1.0 for k in ("truth_vs_onshell", "truth_vs_generated", "truth_vs_reweighted")
+    )
     # a fresh classifier that never beat its constant start scores exactly 0.5, and the report says so
     for key, epoch in metrics["auc_best_epoch"].items():
         assert epoch > 0 or metrics["auc"][key] == 0.5
@@ -475,10 +568,16 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     assert (report / "index.md").read_text().count("| [") == 27
     # per sample and region, the summary names exactly the observables whose excess beats the look-elsewhere reference
     for key, region in itertools.product(("onshell", "generated", "reweighted"), ("bulk", "tails")):
-        flagged = {name for name, m in metrics["observables"].items()
-                   if (m[key][f"{region}_max_excess"] or 0) > (m[key][f"{region}_max_excess_perfect_p95"] or 0)}
-        line = next(line for line in (report / "index.md").read_text().splitlines()
-                    if line.startswith(f"- {key} {region}: excess above"))
+        flagged = {
+            name
+            for name, m in metrics["observables"].items()
+            if (m[key][f"{region}_max_excess"] or 0) > (m[key][f"{region}_max_excess_perfect_p95"] or 0)
+        }
+        line = next(
+            line
+            for line in (report / "index.md").read_text().splitlines()
+            if line.startswith(f"- {key} {region}: excess above")
+        )
         assert {name for name in metrics["observables"] if f" {name} " in line.replace(":", ": ")} == flagged
         assert line.endswith("none") == (not flagged)
     # the tolerance verdict: metrics.json lists exactly the observables beyond tolerance, the index says so per region
@@ -486,7 +585,7 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     for key, region in itertools.product(("onshell", "generated", "reweighted"), ("bulk", "tails")):
         beyond = {name for name, m in metrics["observables"].items() if m[key][f"{region}_within_tolerance"] is False}
         assert {b["observable"] for b in metrics["beyond_tolerance"][key][region]} == beyond
-        for name, m in metrics["observables"].items():
+        for m in metrics["observables"].values():
             if m[key][f"{region}_significant_deviation"] is not None:
                 assert m[key][f"{region}_significant_deviation"] <= m[key][f"{region}_max_excess"]
         line = next(line for line in index_lines if line.startswith(f"- {key} {region}: beyond the"))
@@ -498,7 +597,10 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     m_t = histograms["m_t"]
     scored = [i for i, n in enumerate(m_t["truth_effective_events"]) if n >= 100]
     # one entry per bin plus the underflow and overflow of the plotted range
-    assert len(m_t["truth"]) == len(m_t["edges"]) + 1 and len(scored) == metrics["observables"]["m_t"]["generated"]["bins_scored"]
+    assert (
+        len(m_t["truth"]) == len(m_t["edges"]) + 1
+        and len(scored) == metrics["observables"]["m_t"]["generated"]["bins_scored"]
+    )
     deviations = [abs(m_t["generated"]["ratio"][i] - 1) for i in scored]
     worst = max(metrics["observables"]["m_t"]["generated"][f"{r}_max_deviation"] or 0 for r in ("bulk", "tails"))
     assert max(deviations) == pytest.approx(worst, rel=1e-12)
@@ -506,14 +608,36 @@ def test_validate_writes_every_figure_and_valid_metrics(tmp_path, example_lo_pat
     assert set(metrics["far_tails"]) == {"onshell", "generated", "reweighted"}
     assert metrics["far_tails"]["reweighted"] == far_tail_ratios([histograms], "reweighted")
     assert sum(line.startswith("- reweighted: forward b") for line in index_lines) == 1
-    result = run("validate", "--onshell", example_lo_path, "--offshell", hvq_lo_path, "--generated", didi_output,
-                 "--weights", "-o", tmp_path / "r2", "--no-auc")
+    result = run(
+        "validate",
+        "--onshell",
+        example_lo_path,
+        "--offshell",
+        hvq_lo_path,
+        "--generated",
+        didi_output,
+        "--weights",
+        "-o",
+        tmp_path / "r2",
+        "--no-auc",
+    )
     assert result.exit_code == 1 and "no 'didi_classifier' named weight" in result.output
 
 
 def test_validate_report_appears_only_when_complete(tmp_path, monkeypatch, example_lo_path, hvq_lo_path, didi_output):
-    args = ["validate", "--onshell", example_lo_path, "--offshell", hvq_lo_path, "--generated", didi_output,
-            "--max-events", "500", "--no-auc", "-o"]
+    args = [
+        "validate",
+        "--onshell",
+        example_lo_path,
+        "--offshell",
+        hvq_lo_path,
+        "--generated",
+        didi_output,
+        "--max-events",
+        "500",
+        "--no-auc",
+        "-o",
+    ]
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "notes.txt").write_text("mine")
@@ -531,6 +655,7 @@ def test_validate_report_appears_only_when_complete(tmp_path, monkeypatch, examp
 
     def broken(*_, **__):
         raise LheDidiError("figure failed")
+
     monkeypatch.setattr(plots, "migration_figure", broken)
     result = run(*args, report)
     assert result.exit_code == 1 and "figure failed" in result.output
@@ -550,8 +675,15 @@ def _far_tail_report(rng, events: int, deficit: float) -> dict:
         outside = (sample < edges[0]) | (sample > edges[-1])
         keep = ~outside | (rng.random(events) >= deficit)
         table = histogram_table(edges, truth, None, {"generated": (sample[keep], None)})
-        tables[name] = {key: ({k: np.asarray(v).tolist() for k, v in value.items()} if isinstance(value, dict)
-                              else np.asarray(value).tolist()) for key, value in table.items() if key != "bulk"}
+        tables[name] = {
+            key: (
+                {k: np.asarray(v).tolist() for k, v in value.items()}
+                if isinstance(value, dict)
+                else np.asarray(value).tolist()
+            )
+            for key, value in table.items()
+            if key != "bulk"
+        }
     return tables
 
 
@@ -567,15 +699,19 @@ def test_far_tails_pool_bins_and_reports_as_a_ratio_of_sums():
     single = pooled_ratio(reports[:1], "generated", FORWARD_B_BINS)
     assert pooled["error"] == pytest.approx(single["error"] / np.sqrt(2), rel=0.1)
     # the error is the one expected at agreement: perfect samples scatter by it (pulls of unit width)
-    pulls = [(lambda p: (p["ratio"] - 1) / p["error"])(pooled_ratio([_far_tail_report(rng, 40_000, 0.0)], "generated",
-                                                                     FORWARD_B_BINS)) for _ in range(300)]
+    pulls = [
+        (lambda p: (p["ratio"] - 1) / p["error"])(
+            pooled_ratio([_far_tail_report(rng, 40_000, 0.0)], "generated", FORWARD_B_BINS)
+        )
+        for _ in range(300)
+    ]
     assert abs(np.mean(pulls)) < 0.25 and 0.85 < np.std(pulls) < 1.15
     # a 20% deficit beyond the plotted range is found in the pooled forward bins and in the pT overflow
     deficit = [_far_tail_report(rng, 200_000, 0.2) for _ in range(2)]
     ratios = far_tail_ratios(deficit, "generated")
     for entry in (ratios["forward_b"], ratios["pt_overflow"]["pt_t"]):
         assert abs(entry["ratio"] - 0.8) < 3 * entry["error"] < 1 - entry["ratio"]
-    line, = far_tail_lines(far_tails_by_sample(deficit))
+    (line,) = far_tail_lines(far_tails_by_sample(deficit))
     assert line.startswith("generated: forward b") and f"t {ratios['pt_overflow']['pt_t']['ratio']:.3f}" in line
 
 

@@ -38,7 +38,7 @@ def at_mass(example_text: str, path, mass: float | None, events: int | None = No
     if events is not None:
         head, *blocks = text.split("<event>")
         text = head + "<event>".join([""] + blocks[:events]).rstrip()
-        text = text[:text.rindex("</event>") + len("</event>")] + "\n</LesHouchesEvents>\n"
+        text = text[: text.rindex("</event>") + len("</event>")] + "\n</LesHouchesEvents>\n"
     path.write_text(text)
     return path
 
@@ -47,8 +47,9 @@ def test_width_rule_is_the_hvq_samples_and_scales_with_the_lo_width():
     assert top_width(172.5) == pytest.approx(1.453, rel=1e-12)
     assert top_width(169.5) == pytest.approx(1.3657, abs=1e-4) and top_width(175.5) == pytest.approx(1.5433, abs=1e-4)
     assert top_width(174.0) / top_width(171.0) == pytest.approx(lo_top_width(174.0) / lo_top_width(171.0), rel=1e-12)
-    np.testing.assert_allclose(top_width(np.array([169.5, 175.5, 169.5])), [top_width(169.5), top_width(175.5),
-                                                                            top_width(169.5)])
+    np.testing.assert_allclose(
+        top_width(np.array([169.5, 175.5, 169.5])), [top_width(169.5), top_width(175.5), top_width(169.5)]
+    )
 
 
 def test_coordinates_centre_each_event_on_its_own_pole():
@@ -68,11 +69,13 @@ def test_coordinates_centre_each_event_on_its_own_pole():
     shaped = decay_chain.shape(features, "helicity", "half-width", top)
     low = np.arcsinh((80.4 + 4.75 - poles) / (top_width(poles) / 2))
     np.testing.assert_allclose(shaped[:, columns[0]], np.log(-np.expm1(low)), rtol=1e-9)
-    np.testing.assert_allclose(shaped[:, columns[1]], np.arcsinh(1.0) + np.log1p(-np.exp(low - np.arcsinh(1.0))),
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        shaped[:, columns[1]], np.arcsinh(1.0) + np.log1p(-np.exp(low - np.arcsinh(1.0))), rtol=1e-9
+    )
     assert np.all(np.abs(np.log(-np.expm1(low))) < 0.005)
-    np.testing.assert_allclose(decay_chain.unshape(shaped, "helicity", "half-width", top)[:, columns],
-                               features[:, columns], rtol=1e-12)
+    np.testing.assert_allclose(
+        decay_chain.unshape(shaped, "helicity", "half-width", top)[:, columns], features[:, columns], rtol=1e-12
+    )
     # the fixed 172.5-GeV map puts the 175.5 pole 4 half-widths up
     fixed = decay_chain.shape(features, "helicity", "half-width")
     assert fixed[1, columns[0]] == pytest.approx(np.arcsinh(3.0 / (1.453 / 2)), abs=0.005)
@@ -114,8 +117,9 @@ def tiny_conditional(tmp_path_factory, example_text):
     return model
 
 
-def test_tiny_conditional_model_records_its_masses_and_reads_the_header(tmp_path, tiny_conditional, example_lo_path,
-                                                                        example_text):
+def test_tiny_conditional_model_records_its_masses_and_reads_the_header(
+    tmp_path, tiny_conditional, example_lo_path, example_text
+):
     config = json.loads((tiny_conditional / "config.json").read_text())
     assert config["conditions"]["trained_masses"] == [170.5, 174.5] and config["architecture"]["conditions"] == 1
     assert "Trained at 170.5, 174.5 GeV" in (tiny_conditional / "MODEL_CARD.md").read_text()
@@ -127,8 +131,18 @@ def test_tiny_conditional_model_records_its_masses_and_reads_the_header(tmp_path
     block = [b for b in header.lhe_didi_provenance if b.get("command") == "transform"][-1]
     assert block["condition"] == {"top_mass": 172.5, "top_width": pytest.approx(1.453)}
     assert block["input_check"]["line_shape_training"]["pole_GeV"] == 172.5  # interpolated between 170.5 and 174.5
-    given = run("transform", example_lo_path, "-o", tmp_path / "o173.lhe", "--model", tiny_conditional,
-                "--top-mass", "173", "--device", "cpu")
+    given = run(
+        "transform",
+        example_lo_path,
+        "-o",
+        tmp_path / "o173.lhe",
+        "--model",
+        tiny_conditional,
+        "--top-mass",
+        "173",
+        "--device",
+        "cpu",
+    )
     assert given.exit_code == 0, given.output
     assert LheReader(tmp_path / "o173.lhe").header.didi_top_mass == 173.0
 
@@ -149,22 +163,36 @@ def test_conditional_model_output_changes_with_the_mass(tiny_conditional, exampl
     assert np.median(difference) > 1e-6 and np.all(np.isfinite(difference))
 
 
-def test_conditional_model_refuses_masses_outside_its_range_and_files_without_a_mass(tmp_path, tiny_conditional,
-                                                                                     example_text):
+def test_conditional_model_refuses_masses_outside_its_range_and_files_without_a_mass(
+    tmp_path, tiny_conditional, example_text
+):
     far = at_mass(example_text, tmp_path / "at180.lhe", 180.0, events=50)
     refused = run("transform", far, "-o", tmp_path / "o.lhe", "--model", tiny_conditional)
     assert refused.exit_code == 1 and "Traceback" not in refused.output
-    assert "Error: top mass 180 GeV (powheg.input in the header) is outside the model's trained range 170.5-174.5 GeV" \
+    assert (
+        "Error: top mass 180 GeV (powheg.input in the header) is outside the model's trained range 170.5-174.5 GeV"
         in refused.output
+    )
     assert len(refused.output.strip().splitlines()) <= 2 and not (tmp_path / "o.lhe").exists()
     bare = at_mass(example_text, tmp_path / "bare.lhe", None, events=50)
     refused = run("transform", bare, "-o", tmp_path / "o.lhe", "--model", tiny_conditional)
     assert refused.exit_code == 1 and "states no top mass (qmass); give it with --top-mass" in refused.output
-    given = run("transform", bare, "-o", tmp_path / "o.lhe", "--model", tiny_conditional, "--top-mass", "171",
-                "--device", "cpu")
+    given = run(
+        "transform", bare, "-o", tmp_path / "o.lhe", "--model", tiny_conditional, "--top-mass", "171", "--device", "cpu"
+    )
     assert given.exit_code == 0, given.output and LheReader(tmp_path / "o.lhe").header.didi_top_mass == 171.0
-    wrong_width = run("transform", bare, "-o", tmp_path / "w.lhe", "--model", tiny_conditional, "--top-mass", "171",
-                      "--top-width", "1.453")
+    wrong_width = run(
+        "transform",
+        bare,
+        "-o",
+        tmp_path / "w.lhe",
+        "--model",
+        tiny_conditional,
+        "--top-mass",
+        "171",
+        "--top-width",
+        "1.453",
+    )
     assert wrong_width.exit_code == 1 and "top width 1.453 GeV" in wrong_width.output
 
 
@@ -195,8 +223,9 @@ def test_conditional_training_needs_two_masses_and_both_sides(tmp_path, example_
     assert not (tmp_path / "m").exists()
 
 
-def test_tiny_conditional_classifier_trains_and_reweights_at_the_transform_mass(tmp_path, tiny_conditional,
-                                                                                example_text):
+def test_tiny_conditional_classifier_trains_and_reweights_at_the_transform_mass(
+    tmp_path, tiny_conditional, example_text
+):
     truth, generated = [], []
     for mass in (170.5, 174.5):
         truth.append(at_mass(example_text, tmp_path / f"truth{mass}.lhe", mass))
@@ -204,8 +233,25 @@ def test_tiny_conditional_classifier_trains_and_reweights_at_the_transform_mass(
         result = run("transform", truth[-1], "-o", generated[-1], "--model", tiny_conditional, "--device", "cpu")
         assert result.exit_code == 0, result.output
     classifier = tmp_path / "clf"
-    result = run("train", "classifier", truth[0], generated[0], truth[1], generated[1], "--condition-on-mass",
-                 "-o", classifier, "--epochs", "2", "--width", "8", "--depth", "1", "--device", "cpu")
+    result = run(
+        "train",
+        "classifier",
+        truth[0],
+        generated[0],
+        truth[1],
+        generated[1],
+        "--condition-on-mass",
+        "-o",
+        classifier,
+        "--epochs",
+        "2",
+        "--width",
+        "8",
+        "--depth",
+        "1",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((classifier / "config.json").read_text())
     assert config["conditions"]["trained_masses"] == [170.5, 174.5] and config["architecture"]["conditions"] == 1
@@ -218,8 +264,23 @@ def test_tiny_conditional_classifier_trains_and_reweights_at_the_transform_mass(
     single = tmp_path / "single"
     assert run("train", truth[0], truth[0], "-o", single, *TINY).exit_code == 0
     plain = tmp_path / "plain.lhe"
-    assert run("transform", truth[0], "-o", plain, "--model", single, "--top-mass", "172.5",
-               "--allow-parameter-mismatch", "--no-classifier", "--device", "cpu").exit_code == 0
+    assert (
+        run(
+            "transform",
+            truth[0],
+            "-o",
+            plain,
+            "--model",
+            single,
+            "--top-mass",
+            "172.5",
+            "--allow-parameter-mismatch",
+            "--no-classifier",
+            "--device",
+            "cpu",
+        ).exit_code
+        == 0
+    )
     refused = run("reweight", plain, "-o", tmp_path / "r.lhe", "--classifier", classifier)
     assert refused.exit_code == 1 and "no top mass of a mass-conditional DiDi model" in refused.output
 
@@ -257,3 +318,18 @@ def test_shipped_default_is_mass_conditional_over_the_production_masses(tmp_path
     refused = run("transform", far, "-o", tmp_path / "o.lhe")
     assert refused.exit_code == 1 and "top mass 180 GeV" in refused.output and "outside" in refused.output
     assert not (tmp_path / "o.lhe").exists()
+
+
+def test_shipped_pair_transforms_the_real_hvq_slice_at_its_header_mass(tmp_path, hvq_nnpdf_slice_path):
+    """300 real hvq events (NNPDF3.1, fixed scale, qmass 172.5 in the header) through the shipped default pair."""
+    out = tmp_path / "out.lhe"
+    result = run("transform", hvq_nnpdf_slice_path, "-o", out, "--device", "cpu", "--threads", "1")
+    assert result.exit_code == 0, result.output
+    reader = LheReader(out)
+    block = [b for b in reader.header.lhe_didi_provenance if b.get("command") == "transform"][-1]
+    assert block["condition"] == {"top_mass": 172.5, "top_width": pytest.approx(top_width(172.5))}
+    assert block["input_check"]["input_parameters"]["top_mass"] == 172.5
+    batch = reader.read_all()
+    assert 295 <= len(batch) <= 300  # at most a few unphysical outputs dropped
+    weights = batch.named_weights["didi_classifier"]
+    assert np.all(weights > 0) and 0.8 < weights.mean() < 1.25  # the classifier corrects, it does not replace

@@ -32,4 +32,3 @@ def test_blocks_are_permuted_separately_and_cost_goes_down():
     assert x0_same is x0 and x1_same is x1
     with pytest.raises(ValueError, match="unknown coupling"):
         pair(x0, x1, "sinkhorn", 256)
-

@@ -1,4 +1,5 @@
-"""hvq-faithful on-shell generator: Born, window, reshuffling, acceptance factors, spin ratio, line shape vs real hvq."""
+"""hvq-faithful on-shell generator: Born, window, reshuffling, acceptance factors, spin ratio,
+line shape vs real hvq."""
 
 from types import SimpleNamespace
 
@@ -10,7 +11,14 @@ from lhe_didi.io.reader import LheReader
 from lhe_didi.kinematics.observables import system_masses
 from lhe_didi.reference import analytic, parameters
 from lhe_didi.reference.hvq import (
-    HvqDecays, HvqGenerator, Production, born_gg, born_qqbar, cauchy_in_m2, in_window, reshuffle,
+    HvqDecays,
+    HvqGenerator,
+    Production,
+    born_gg,
+    born_qqbar,
+    cauchy_in_m2,
+    in_window,
+    reshuffle,
 )
 from lhe_didi.reference.phase_space import minkowski_dot, rest_frame_momentum
 
@@ -92,8 +100,9 @@ def test_reshuffle_factor_is_one_at_the_poles_and_follows_its_formula():
     production = _production(500, rng)
     s_hat = parameters.SQRT_S**2 * production.x1 * production.x2
     ones = np.ones(500)
-    c, r = decays.reshuffle_factor(production, s_hat, TOP_MASS**2 * ones, TOP_MASS**2 * ones,
-                                   W_MASS**2 * ones, W_MASS**2 * ones)
+    c, r = decays.reshuffle_factor(
+        production, s_hat, TOP_MASS**2 * ones, TOP_MASS**2 * ones, W_MASS**2 * ones, W_MASS**2 * ones
+    )
     np.testing.assert_allclose(r, 1.0, rtol=1e-14)
     np.testing.assert_allclose(c, 1.0, rtol=1e-12)
     # one gg point by hand: m+ = 165, m- = 180, w+ = 79, w- = 82
@@ -108,19 +117,34 @@ def test_reshuffle_factor_is_one_at_the_poles_and_follows_its_formula():
         return np.sqrt((m**2 - (w + B_MASS) ** 2) * (m**2 - (w - B_MASS) ** 2)) / (2 * m * m)
 
     pdf = decays.low_scale_pdf
-    pdf_ratio = (pdf.xfx(21, r * 0.05) / (r * 0.05) / (pdf.xfx(21, 0.05) / 0.05)
-                 * pdf.xfx(21, r * 0.04) / (r * 0.04) / (pdf.xfx(21, 0.04) / 0.04))
-    expected = (e0**2 / (e_p * e_m) * p_over_m(165.0, 79.0) * p_over_m(180.0, 82.0) / p_over_m(TOP_MASS, W_MASS) ** 2
-                * r * pdf_ratio)
-    c, _ = decays.reshuffle_factor(gg, np.array([s_hat]), np.array([165.0**2]), np.array([180.0**2]),
-                                   np.array([79.0**2]), np.array([82.0**2]))
+    pdf_ratio = (
+        pdf.xfx(21, r * 0.05)
+        / (r * 0.05)
+        / (pdf.xfx(21, 0.05) / 0.05)
+        * pdf.xfx(21, r * 0.04)
+        / (r * 0.04)
+        / (pdf.xfx(21, 0.04) / 0.04)
+    )
+    expected = (
+        e0**2
+        / (e_p * e_m)
+        * p_over_m(165.0, 79.0)
+        * p_over_m(180.0, 82.0)
+        / p_over_m(TOP_MASS, W_MASS) ** 2
+        * r
+        * pdf_ratio
+    )
+    c, _ = decays.reshuffle_factor(
+        gg, np.array([s_hat]), np.array([165.0**2]), np.array([180.0**2]), np.array([79.0**2]), np.array([82.0**2])
+    )
     assert c[0] == pytest.approx(float(expected), rel=1e-12)
     assert decays.pdf_ratio(21, np.array([0.6]), np.array([1.7]))[0] == 0.0  # r x > 1 closes the channel
 
 
 def test_decay_momentum_matches_two_body_formula():
     assert rest_frame_momentum(np.array(TOP_MASS**2), B_MASS, W_MASS) == pytest.approx(
-        np.sqrt((TOP_MASS**2 - (W_MASS + B_MASS) ** 2) * (TOP_MASS**2 - (W_MASS - B_MASS) ** 2)) / (2 * TOP_MASS))
+        np.sqrt((TOP_MASS**2 - (W_MASS + B_MASS) ** 2) * (TOP_MASS**2 - (W_MASS - B_MASS) ** 2)) / (2 * TOP_MASS)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +162,13 @@ def test_spin_ratio_averages_to_one_at_the_poles(hvq_generator):
     n = 40_000
     x1, x2, direction, weights, borns = hvq_generator.production_weights(8)
     for event, state in ((0, 0), (1, 1), (2, 3)):
-        production = Production(np.full(n, x1[event]), np.full(n, x2[event]), np.full(n, state),
-                                np.tile(direction[event], (n, 1)), np.full(n, borns[event, state]))
+        production = Production(
+            np.full(n, x1[event]),
+            np.full(n, x2[event]),
+            np.full(n, state),
+            np.tile(direction[event], (n, 1)),
+            np.full(n, borns[event, state]),
+        )
         s_top, s_w = np.full(n, TOP_MASS**2), np.full(n, W_MASS**2)
         incoming, final = decays.kinematics(production, s_top, s_top, s_w, s_w, np.ones(n), rng)
         s_hat = parameters.SQRT_S**2 * production.x1 * production.x2

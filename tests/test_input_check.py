@@ -59,8 +59,13 @@ def test_transform_refuses_a_width_off_the_mass_rule_with_one_line_and_no_output
     result = run("transform", source, "-o", out)
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert lines[-1].startswith("Error: top width 1.453 GeV (powheg.input in the header) is not the width the model "
-                                "was trained with at m_t = 175.5 GeV (1.5433 GeV") and "Traceback" not in result.output
+    assert (
+        lines[-1].startswith(
+            "Error: top width 1.453 GeV (powheg.input in the header) is not the width the model "
+            "was trained with at m_t = 175.5 GeV (1.5433 GeV"
+        )
+        and "Traceback" not in result.output
+    )
     assert not out.exists()
 
 

@@ -19,8 +19,10 @@ def test_lo_file_identification_matches_record_layout(example_lo_path):
     batch = LheReader(example_lo_path).read_all()
     assert len(batch) == 1000
     for i, event in enumerate(itertools.islice(pylhe.LHEFile.fromfile(example_lo_path).events, 200)):
-        expected = [[event.particles[j].e, event.particles[j].px, event.particles[j].py, event.particles[j].pz]
-                    for j in LO_POSITIONS]
+        expected = [
+            [event.particles[j].e, event.particles[j].px, event.particles[j].py, event.particles[j].pz]
+            for j in LO_POSITIONS
+        ]
         np.testing.assert_array_equal(batch.momenta[i], expected)
     assert set(batch.pdg[:, 0]) == {5} and set(batch.pdg[:, 3]) == {-5}
     assert set(batch.pdg[:, 1]) <= {-11, -13} and set(batch.pdg[:, 4]) <= {11, 13}
@@ -45,9 +47,19 @@ def test_full_lo_file_counts_and_top_window(hvq_lo_path):
     assert reader.header.beam_energies == (6500.0, 6500.0)
 
 
-def test_nlo_file_extra_partons_and_balance(nlo_batch):
-    assert len(nlo_batch) == 5000
-    assert np.bincount(nlo_batch.n_extras).tolist() == [1, 4999]
+def test_full_nlo_file_counts(hvq_nlo_full_path):
+    batch = LheReader(hvq_nlo_full_path).read_all()
+    assert len(batch) == 5000
+    assert np.bincount(batch.n_extras).tolist() == [1, 4999]
+    assert (batch.weight < 0).sum() == 9
+
+
+def test_nlo_file_extra_partons_and_balance(nlo_batch, hvq_nlo_path):
+    events = list(pylhe.LHEFile.fromfile(hvq_nlo_path).events)  # the independent count: pylhe's records
+    assert len(nlo_batch) == len(events) == 2000
+    final_partons = [sum(p.status == 1 and abs(p.id) in (1, 2, 3, 4, 5, 21) for p in e.particles) for e in events]
+    np.testing.assert_array_equal(nlo_batch.n_extras, np.asarray(final_partons) - 2)  # minus the two decay b quarks
+    assert nlo_batch.n_extras.sum() > 0  # NLO: events with the extra parton
     total_pt = nlo_batch.momenta[:, :, 1:3].sum(axis=1) + nlo_batch.extra_transverse_momentum
     assert np.abs(total_pt).max() < 1e-6  # balance holds only when the extra parton is included
     assert np.abs(nlo_batch.momenta[:, :, 1:3].sum(axis=1)).max() > 1.0
@@ -56,7 +68,7 @@ def test_nlo_file_extra_partons_and_balance(nlo_batch):
     assert np.isin(extra_pdg, [5, -5]).sum() > 0
     m = system_masses(nlo_batch.momenta)
     assert abs(np.median(m["t"]) - 172.5) < 0.2 and abs(np.median(m["tbar"]) - 172.5) < 0.2
-    assert (nlo_batch.weight < 0).sum() == 9
+    assert (nlo_batch.weight < 0).sum() == sum(e.eventinfo.weight < 0 for e in events)
 
 
 def test_header_and_init_kept_verbatim(example_lo_path, example_text):
@@ -80,7 +92,11 @@ def _write(tmp_path, name, text, compress=False):
 def _first_events(text: str, n: int) -> str:
     head, _, rest = text.partition("<event>")
     events = rest.split("<event>")[:n]
-    return head + "".join("<event>" + e for e in events).split("</LesHouchesEvents>")[0].rstrip() + "\n</LesHouchesEvents>\n"
+    return (
+        head
+        + "".join("<event>" + e for e in events).split("</LesHouchesEvents>")[0].rstrip()
+        + "\n</LesHouchesEvents>\n"
+    )
 
 
 def test_missing_and_not_lhe(tmp_path):
@@ -117,7 +133,9 @@ def test_event_without_dileptonic_final_state_reported_and_skippable(tmp_path, e
     text = _first_events(example_text, 5)
     events = text.split("<event>")
     # third event: turn its mu- (pdg 13) into a d quark
-    events[3] = events[3].replace("\n      13     1", "\n       1     1").replace("\n     -13     1", "\n       1     1")
+    events[3] = (
+        events[3].replace("\n      13     1", "\n       1     1").replace("\n     -13     1", "\n       1     1")
+    )
     path = _write(tmp_path, "bad.lhe", "<event>".join(events))
     with pytest.raises(EventContentError, match="event 2: no dileptonic final state"):
         LheReader(path).read_all()
@@ -173,7 +191,9 @@ def test_event_with_different_named_weights_is_skipped_whole(tmp_path, example_t
 def test_invalid_event_is_reported_before_a_later_truncation(tmp_path, example_text):
     text = _first_events(example_text, 4)
     events = text.split("<event>")
-    events[1] = events[1].replace("\n      13     1", "\n       1     1").replace("\n     -13     1", "\n       1     1")
+    events[1] = (
+        events[1].replace("\n      13     1", "\n       1     1").replace("\n     -13     1", "\n       1     1")
+    )
     truncated = "<event>".join(events)[: text.rindex("<event>") + 100]
     path = _write(tmp_path, "bad_then_truncated.lhe", truncated)
     with pytest.raises(EventContentError, match="event 0: no dileptonic final state"):

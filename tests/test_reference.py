@@ -81,7 +81,8 @@ def test_narrow_width_cross_section_matches_textbook_ttbar(pdf):
     generator = ReferenceGenerator("doubly-resonant", seed=3, top_width=TOP_WIDTH / scale, w_width=W_WIDTH / scale)
     sigma, error = generator.integrate(200_000)
     branching = (parameters.lo_top_width() / (TOP_WIDTH / scale)) ** 2 * (
-        parameters.lo_w_leptonic_width() / (W_WIDTH / scale)) ** 2
+        parameters.lo_w_leptonic_width() / (W_WIDTH / scale)
+    ) ** 2
     expected = analytic.hadronic_ttbar(pdf, parameters.SQRT_S, TOP_MASS)["total"]
     ratio, ratio_error = sigma / branching / expected, error / branching / expected
     assert abs(ratio - 1.0) < 0.01 and abs(ratio - 1.0) < 3.5 * ratio_error, (ratio, ratio_error)
@@ -106,7 +107,10 @@ def test_full_over_doubly_resonant_matrix_elements(samples):
 
 
 def test_offshell_cross_section_exceeds_onshell(samples):
-    on_sigma, on_error = samples["doubly-resonant"][0].stats.cross_section, samples["doubly-resonant"][0].stats.cross_section_error
+    on_sigma, on_error = (
+        samples["doubly-resonant"][0].stats.cross_section,
+        samples["doubly-resonant"][0].stats.cross_section_error,
+    )
     off_sigma, off_error = samples["offshell"][0].stats.cross_section, samples["offshell"][0].stats.cross_section_error
     ratio = off_sigma / on_sigma
     assert 1.0 < ratio < 1.2 and (off_sigma - on_sigma) > 5 * np.hypot(on_error, off_error)
@@ -123,8 +127,12 @@ def test_generated_samples_invariants_and_windows(samples, tmp_path):
         np.testing.assert_allclose(invariant_mass(batch.momenta[:, [0, 3]]), 4.75, rtol=1e-6)
         assert np.isclose(batch.weight.mean(), generator.stats.cross_section, rtol=1e-9)
         masses = system_masses(batch.momenta)
-        in_window = (masses["t"] > W_MASS) & (masses["t"] < np.sqrt(2) * TOP_MASS) & (
-            masses["tbar"] > W_MASS) & (masses["tbar"] < np.sqrt(2) * TOP_MASS)
+        in_window = (
+            (masses["t"] > W_MASS)
+            & (masses["t"] < np.sqrt(2) * TOP_MASS)
+            & (masses["tbar"] > W_MASS)
+            & (masses["tbar"] < np.sqrt(2) * TOP_MASS)
+        )
         if kind == "doubly-resonant":
             assert in_window.all()
             assert np.all(masses["W+"] < masses["t"]) and np.all(masses["W-"] < masses["tbar"])
@@ -140,8 +148,10 @@ def _top_pt_max(momenta):
 def _weighted_fraction(weights, selected):
     """Share of the total weight in ``selected`` and its binomial error for weighted events."""
     fraction = weights[selected].sum() / weights.sum()
-    error = np.sqrt(np.sum(weights[selected] ** 2) * (1 - fraction) ** 2
-                    + np.sum(weights[~selected] ** 2) * fraction**2) / weights.sum()
+    error = (
+        np.sqrt(np.sum(weights[selected] ** 2) * (1 - fraction) ** 2 + np.sum(weights[~selected] ** 2) * fraction**2)
+        / weights.sum()
+    )
     return fraction, error
 
 

@@ -1,4 +1,5 @@
-"""Beam-exchange symmetrisation: the rotation, the seeded half, the per-half classifier weight and the transform option."""
+"""Beam-exchange symmetrisation: the rotation, the seeded half, the per-half classifier weight and the
+transform option."""
 
 from statistics import NormalDist
 
@@ -81,7 +82,9 @@ def test_mirrored_events_are_the_mirror_image_of_the_mapped_mirror_event(example
     beams = LheReader(example_lo_path).header.beam_energies
     everything = np.ones(len(batch), dtype=bool)
     mirrored, bad_mirrored = transform_batch(model, batch, 1e-5, 1e-5, beams, mirrored=everything)
-    exchanged, bad_exchanged = transform_batch(model, batch.with_momenta(beam_exchange(batch.momenta)), 1e-5, 1e-5, beams)
+    exchanged, bad_exchanged = transform_batch(
+        model, batch.with_momenta(beam_exchange(batch.momenta)), 1e-5, 1e-5, beams
+    )
     np.testing.assert_array_equal(bad_mirrored, bad_exchanged)
     np.testing.assert_allclose(mirrored.momenta, beam_exchange(exchanged.momenta), rtol=1e-9, atol=1e-9)
     plain, _ = transform_batch(model, batch, 1e-5, 1e-5, beams)
@@ -97,7 +100,9 @@ def test_transform_beam_symmetrise_records_itself_and_reweight_follows(tmp_path,
     events = LheReader(symmetrised).read_all()
     header = LheReader(symmetrised).header
     assert header.didi_mirror_seed == 0 and "beam-symmetrised" in header.preamble
-    assert "transform (DiDi " in (summary := run("inspect", symmetrised).output) and "beam-symmetrised, seed 0" in summary
+    assert (
+        "transform (DiDi " in (summary := run("inspect", symmetrised).output) and "beam-symmetrised, seed 0" in summary
+    )
     classifier = ClassifierModel(header.lhe_didi_provenance[-1]["classifier"]["directory"], "cpu")
     mirrored = mirrored_events(events.source_index, seed=0)
     own_output = events.momenta.copy()
@@ -130,10 +135,18 @@ def test_classifier_trained_on_symmetrised_output_refuses_plain_output(tmp_path,
     events = LheReader(generated).read_all()
     mirrored = mirrored_events(events.source_index, seed=0)
     # trained on symmetrised output, it estimates truth / symmetrised density: evaluated where the events are
-    np.testing.assert_array_equal(classifier.weights(events.momenta, mirrored=mirrored),
-                                  classifier.weights(events.momenta, mirrored=~mirrored))
+    np.testing.assert_array_equal(
+        classifier.weights(events.momenta, mirrored=mirrored), classifier.weights(events.momenta, mirrored=~mirrored)
+    )
     with pytest.raises(Exception, match="beam-symmetrised"):
         classifier.weights(events.momenta)
-    result = run("transform", example_lo_path, "-o", tmp_path / "plain.lhe", "--classifier", tmp_path / "clf",
-                 "--no-beam-symmetrise")
+    result = run(
+        "transform",
+        example_lo_path,
+        "-o",
+        tmp_path / "plain.lhe",
+        "--classifier",
+        tmp_path / "clf",
+        "--no-beam-symmetrise",
+    )
     assert result.exit_code == 1 and "beam-symmetrised" in result.output and not (tmp_path / "plain.lhe").exists()

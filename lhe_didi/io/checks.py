@@ -39,7 +39,9 @@ def check_event(particles: list[pylhe.LHEParticle], tolerance: float = 1e-6) -> 
         if np.abs(total - _four(resonance)).max() > tolerance * max(resonance.e, 1e-300):
             problems.append(f"resonance {resonance.id} (line {index}) differs from the sum of its daughters")
         if abs(invariant_mass(total) - resonance.m) > tolerance * max(resonance.e, 1e-300):
-            problems.append(f"resonance {resonance.id} (line {index}) mass {resonance.m} != daughters' {invariant_mass(total)}")
+            problems.append(
+                f"resonance {resonance.id} (line {index}) mass {resonance.m} != daughters' {invariant_mass(total)}"
+            )
     colours, anticolours = Counter(), Counter()
     for p in particles:
         if p.status == 1:

@@ -9,8 +9,18 @@ import numpy as np
 
 # Roles that mother pointers of extra partons are expressed in, independent of record layout.
 MOTHER_ROLES = ("none", "incoming1", "incoming2", "t", "t~", "W+", "W-")
-EXTRA_FIELDS = {"pdg": 0, "colour1": 0, "colour2": 0, "E": 0.0, "px": 0.0, "py": 0.0, "pz": 0.0,
-                "mass": 0.0, "mother1": 0, "mother2": 0}
+EXTRA_FIELDS = {
+    "pdg": 0,
+    "colour1": 0,
+    "colour2": 0,
+    "E": 0.0,
+    "px": 0.0,
+    "py": 0.0,
+    "pz": 0.0,
+    "mass": 0.0,
+    "mother1": 0,
+    "mother2": 0,
+}
 
 
 def extras_array(per_event: list[list[dict]]) -> ak.Array:
@@ -53,7 +63,9 @@ class EventBatch:
     scale: np.ndarray  # (N,) SCALUP
     aqed: np.ndarray  # (N,)
     aqcd: np.ndarray  # (N,)
-    source_index: np.ndarray  # (N,) input event a transformed event came from (its '#lhe-didi source-event' line), else -1
+    source_index: (
+        np.ndarray
+    )  # (N,) input event a transformed event came from (its '#lhe-didi source-event' line), else -1
     named_weights: dict[str, np.ndarray] = field(default_factory=dict)  # <rwgt> weights, (N,) each
 
     def __len__(self) -> int:
@@ -64,8 +76,9 @@ class EventBatch:
         """Summed four-momentum (E, px, py, pz) of the extra partons per event, shape (N, 4); zeros at LO."""
         if len(self) == 0:
             return np.zeros((0, 4))
-        return np.stack([ak.to_numpy(ak.sum(self.extras[c], axis=1)) for c in ("E", "px", "py", "pz")],
-                        axis=1).astype(np.float64)
+        return np.stack([ak.to_numpy(ak.sum(self.extras[c], axis=1)) for c in ("E", "px", "py", "pz")], axis=1).astype(
+            np.float64
+        )
 
     @property
     def final_state_momentum(self) -> np.ndarray:

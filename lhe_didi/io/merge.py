@@ -32,14 +32,14 @@ class MergeReport:
 def combined_cross_sections(headers: list[LheHeader]) -> list[tuple[float, float, int]]:
     """Per process: inverse-variance weighted mean of XSECUP over the runs and its error."""
     combined = []
-    for runs in zip(*(h.cross_sections for h in headers)):
+    for runs in zip(*(h.cross_sections for h in headers), strict=False):
         process = runs[0][2]
         if any(error <= 0 for _, error, _ in runs):  # no errors given: plain mean
             mean = sum(x for x, _, _ in runs) / len(runs)
             combined.append((mean, 0.0, process))
             continue
         inverse = [1.0 / error**2 for _, error, _ in runs]
-        mean = sum(x * w for (x, _, _), w in zip(runs, inverse)) / sum(inverse)
+        mean = sum(x * w for (x, _, _), w in zip(runs, inverse, strict=False)) / sum(inverse)
         combined.append((mean, 1.0 / math.sqrt(sum(inverse)), process))
     return combined
 
@@ -61,8 +61,8 @@ def _init_block(headers: list[LheHeader], cross_sections: list[tuple[float, floa
         for k in range(n):
             max_weights[k] = max(max_weights[k], abs(float(lines[beam + 1 + k].split()[2])))
     lines, beam = _process_lines(headers[0].init_block)
-    processes = [f" {x:.8e} {e:.8e} {w:.8e} {p}" for (x, e, p), w in zip(cross_sections, max_weights)]
-    return "\n".join(lines[: beam + 1] + processes + lines[beam + 1 + n:])
+    processes = [f" {x:.8e} {e:.8e} {w:.8e} {p}" for (x, e, p), w in zip(cross_sections, max_weights, strict=False)]
+    return "\n".join(lines[: beam + 1] + processes + lines[beam + 1 + n :])
 
 
 def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> MergeReport:
@@ -72,7 +72,7 @@ def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> 
     readers = [LheReader(path) for path in inputs]
     headers = [reader.header for reader in readers]
     reference = headers[0]
-    for path, header in zip(inputs[1:], headers[1:]):
+    for path, header in zip(inputs[1:], headers[1:], strict=False):
         if header.beam_energies != reference.beam_energies or header.beam_ids != reference.beam_ids:
             raise LheDidiError(f"{path}: beams differ from those of {inputs[0]}")
         if [p for _, _, p in header.cross_sections] != [p for _, _, p in reference.cross_sections]:
@@ -82,12 +82,16 @@ def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> 
         if header.didi_model_hash != reference.didi_model_hash:
             raise LheDidiError(f"{path}: made by a different DiDi model than {inputs[0]}")
         if header.didi_mirror_seed != reference.didi_mirror_seed:  # reweight recomputes the mirrored half from it
-            raise LheDidiError(f"{path}: beam symmetrisation (transform --beam-symmetrise and its --seed) differs "
-                               f"from {inputs[0]}")
+            raise LheDidiError(
+                f"{path}: beam symmetrisation (transform --beam-symmetrise and its --seed) differs from {inputs[0]}"
+            )
     cross_sections = combined_cross_sections(headers)
     header = replace(reference, cross_sections=cross_sections, init_block=_init_block(headers, cross_sections))
-    provenance = {"command": "merge", "inputs": [str(p) for p in inputs],
-                  "cross_sections_pb": [[x, e, p] for x, e, p in cross_sections]}
+    provenance = {
+        "command": "merge",
+        "inputs": [str(p) for p in inputs],
+        "cross_sections_pb": [[x, e, p] for x, e, p in cross_sections],
+    }
     events, offset = [], 0
     with LheWriter(output, header, provenance) as writer:  # named weights: declared in the kept header
         for reader in readers:
@@ -102,4 +106,3 @@ def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> 
             events.append(n)
             offset += n
     return MergeReport(events=events, cross_sections=cross_sections)
-

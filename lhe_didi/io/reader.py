@@ -88,7 +88,7 @@ class LheHeader:
 
     @property
     def didi_top_mass(self) -> float | None:
-        """The top mass a mass-conditional DiDi model was given by the latest ``transform`` (its condition), else None."""
+        """The top mass a mass-conditional DiDi model was given by the latest ``transform``, else None."""
         latest = self._latest_transform
         condition = latest.get("condition") if latest else None
         return float(condition["top_mass"]) if condition else None
@@ -141,7 +141,7 @@ def _source_index(event: pylhe.LHEEvent) -> int:
     for line in event.optional:
         if line.startswith(SOURCE_EVENT_TAG):
             try:
-                return int(line[len(SOURCE_EVENT_TAG):])
+                return int(line[len(SOURCE_EVENT_TAG) :])
             except ValueError:
                 return -1
     return -1
@@ -227,27 +227,35 @@ class _BatchBuilder:
             return (row < 0) | (mother1 == record[np.maximum(row, 0)])
 
         final = status == 1
-        roles = (("b", (pid == PDG_B) & from_mother("t")),
-                 ("l+", np.isin(-pid, CHARGED_LEPTONS) & from_mother("W+")),
-                 ("nu", np.isin(pid, NEUTRINOS) & from_mother("W+")),
-                 ("b~", (pid == -PDG_B) & from_mother("t~")),
-                 ("l-", np.isin(pid, CHARGED_LEPTONS) & from_mother("W-")),
-                 ("nu~", np.isin(-pid, NEUTRINOS) & from_mother("W-")))
+        roles = (
+            ("b", (pid == PDG_B) & from_mother("t")),
+            ("l+", np.isin(-pid, CHARGED_LEPTONS) & from_mother("W+")),
+            ("nu", np.isin(pid, NEUTRINOS) & from_mother("W+")),
+            ("b~", (pid == -PDG_B) & from_mother("t~")),
+            ("l-", np.isin(pid, CHARGED_LEPTONS) & from_mother("W-")),
+            ("nu~", np.isin(-pid, NEUTRINOS) & from_mother("W-")),
+        )
         six = np.empty((n, 6), dtype=np.int64)
         check_order = (0, 3, 1, 2, 4, 5)  # b, b~, l+, nu, l-, nu~ as reported
         for slot in check_order:
             what, mask = roles[slot]
             found, six[:, slot] = count_and_row(final & mask)
-            fail(found != 1, lambda e, what=what, found=found:
-                 f"no dileptonic final state (b l+ nu b~ l- nu~): {found[e]} candidates for {what}")
+            fail(
+                found != 1,
+                lambda e, what=what, found=found: (
+                    f"no dileptonic final state (b l+ nu b~ l- nu~): {found[e]} candidates for {what}"
+                ),
+            )
         finite = np.isfinite(table[:, _E:]).all(axis=1)
         fail(np.bincount(event_of[~finite], minlength=n) > 0, "non-finite (NaN or inf) momentum or mass")
         fail(~np.isfinite(info[:, 2:4]).all(axis=1), "non-finite event weight or scale")
         if weight_keys is None:
             valid = np.flatnonzero(reasons == None)  # noqa: E711
             weight_keys = tuple(self.weights[valid[0]]) if len(valid) else ()
-        fail(np.array([set(w) != set(weight_keys) for w in self.weights], dtype=bool),
-             "its named weights differ from those of the preceding events")
+        fail(
+            np.array([set(w) != set(weight_keys) for w in self.weights], dtype=bool),
+            "its named weights differ from those of the preceding events",
+        )
 
         good = reasons == None  # noqa: E711
         invalid = [(self.index[e], reasons[e]) for e in np.flatnonzero(~good)]
@@ -280,10 +288,18 @@ class _BatchBuilder:
             pointer = table[extras, column].astype(np.int64)
             matches = role_records[owner] == pointer[:, None]
             mothers.append(np.where(matches.any(axis=1), matches.argmax(axis=1) + 1, 0))
-        extra_fields = {"pdg": table[extras, _ID].astype(np.int64), "colour1": colours[extras, 0],
-                        "colour2": colours[extras, 1], "E": table[extras, _E], "px": table[extras, _PX],
-                        "py": table[extras, _PY], "pz": table[extras, _PZ], "mass": table[extras, _M],
-                        "mother1": mothers[0], "mother2": mothers[1]}
+        extra_fields = {
+            "pdg": table[extras, _ID].astype(np.int64),
+            "colour1": colours[extras, 0],
+            "colour2": colours[extras, 1],
+            "E": table[extras, _E],
+            "px": table[extras, _PX],
+            "py": table[extras, _PY],
+            "pz": table[extras, _PZ],
+            "mass": table[extras, _M],
+            "mother1": mothers[0],
+            "mother2": mothers[1],
+        }
         extras_per_event = np.bincount(owner, minlength=n_good)
         info = info[good]
         rows = np.flatnonzero(good)
@@ -377,7 +393,9 @@ class LheReader:
                         remaining = 0
                         break
                     except RuntimeWarning as exc:
-                        failure = LheFormatError(f"{self.path}: truncated or malformed after {self.n_read} events ({exc})")
+                        failure = LheFormatError(
+                            f"{self.path}: truncated or malformed after {self.n_read} events ({exc})"
+                        )
                         break
                     except (ValueError, IndexError) as exc:
                         failure = LheFormatError(f"{self.path}: event {self.n_read}: malformed record ({exc})")

@@ -47,8 +47,19 @@ def _lines(pdg, status, mother1, mother2, colour1, colour2, momentum, mass) -> n
     """Values of particle lines for n events as an (n, 11) array in :data:`_PARTICLE_LINE` order;
     ``momentum`` is (n, 4) as (E, px, py, pz), the other arguments (n,) arrays or scalars."""
     n = len(momentum)
-    columns = [pdg, status, mother1, mother2, colour1, colour2,
-               momentum[:, 1], momentum[:, 2], momentum[:, 3], momentum[:, 0], mass]
+    columns = [
+        pdg,
+        status,
+        mother1,
+        mother2,
+        colour1,
+        colour2,
+        momentum[:, 1],
+        momentum[:, 2],
+        momentum[:, 3],
+        momentum[:, 0],
+        mass,
+    ]
     return np.stack([np.broadcast_to(np.asarray(c, dtype=np.float64), (n,)) for c in columns], axis=1)
 
 
@@ -93,7 +104,8 @@ class LheWriter:
             # no time stamp or file name in the gzip header: the same events give the same bytes (and SHA-256)
             self._raw = open(self._temporary, "wb")
             self._stream = io.TextIOWrapper(
-                gzip.GzipFile(filename="", mode="wb", compresslevel=6, mtime=0, fileobj=self._raw), encoding="utf-8")
+                gzip.GzipFile(filename="", mode="wb", compresslevel=6, mtime=0, fileobj=self._raw), encoding="utf-8"
+            )
         else:
             self._raw = None
             self._stream = open(self._temporary, "w", encoding="utf-8")
@@ -104,9 +116,13 @@ class LheWriter:
         provenance_xml = "<lhe_didi>\n" + _xml_text(json.dumps(block, indent=1, sort_keys=True)) + "\n</lhe_didi>\n"
         preamble = self.header.preamble
         if self.weight_descriptions:
-            group = "<weightgroup name='lhe-didi'>\n" + "".join(
-                f"<weight id='{wid}'>{_xml_text(text)}</weight>\n" for wid, text in self.weight_descriptions.items()
-            ) + "</weightgroup>\n"
+            group = (
+                "<weightgroup name='lhe-didi'>\n"
+                + "".join(
+                    f"<weight id='{wid}'>{_xml_text(text)}</weight>\n" for wid, text in self.weight_descriptions.items()
+                )
+                + "</weightgroup>\n"
+            )
             if "</initrwgt>" in preamble:
                 preamble = preamble.replace("</initrwgt>", group + "</initrwgt>", 1)
             else:
@@ -137,7 +153,9 @@ class LheWriter:
         for i in np.flatnonzero(imbalance > _MOMENTUM_TOLERANCE * total[:, 0]):
             raise EventContentError(int(batch.index[i]), f"final state has transverse momentum {imbalance[i]:.3g} GeV")
         for i in np.flatnonzero(~fractions_ok):
-            raise EventContentError(int(batch.index[i]), f"momentum fractions x1={x1[i]:.4g}, x2={x2[i]:.4g} outside (0, 1]")
+            raise EventContentError(
+                int(batch.index[i]), f"momentum fractions x1={x1[i]:.4g}, x2={x2[i]:.4g} outside (0, 1]"
+            )
 
         w_plus = momenta[:, 1] + momenta[:, 2]
         w_minus = momenta[:, 4] + momenta[:, 5]
@@ -150,7 +168,9 @@ class LheWriter:
             [np.stack([plus, zero, zero, plus], axis=-1), np.stack([minus, zero, zero, -minus], axis=-1)], axis=1
         )
         rows = [
-            np.stack([12.0 + batch.n_extras, batch.process_id, batch.weight, batch.scale, batch.aqed, batch.aqcd], axis=1),
+            np.stack(
+                [12.0 + batch.n_extras, batch.process_id, batch.weight, batch.scale, batch.aqed, batch.aqcd], axis=1
+            ),
             _lines(batch.incoming_pdg[:, 0], -1, 0, 0, *batch.incoming_colours[:, 0].T, incoming_p[:, 0], 0.0),
             _lines(batch.incoming_pdg[:, 1], -1, 0, 0, *batch.incoming_colours[:, 1].T, incoming_p[:, 1], 0.0),
             _lines(6, 2, _IN1, _IN2, *batch.resonance_colours[:, 0].T, resonance_p[:, 0], resonance_m[:, 0]),
@@ -178,17 +198,48 @@ class LheWriter:
                 to_record = np.array([0, _IN1, _IN2, _TOP, _TOPBAR, w_plus, w_minus])  # MOTHER_ROLES -> record
                 extras = batch.extras[group]
                 flat = {name: ak.to_numpy(ak.flatten(extras[name])).reshape(len(group), k) for name in extras.fields}
-                radiated = [_lines(flat["pdg"][:, j], 1, to_record[flat["mother1"][:, j]], to_record[flat["mother2"][:, j]],
-                                   flat["colour1"][:, j], flat["colour2"][:, j],
-                                   np.stack([flat[c][:, j] for c in ("E", "px", "py", "pz")], axis=1), flat["mass"][:, j])
-                            for j in range(k)]
-                leptons = [_lines(batch.pdg[group, j], 1, mother, mother, *batch.colours[group, j].T, momenta[group, j],
-                                  batch.masses[group, j])
-                           for j, mother in ((1, w_plus), (2, w_plus), (4, w_minus), (5, w_minus))]
-                table = np.concatenate([r[group] for r in rows] + radiated + [d[group] for d in decays] + leptons
-                                       + ([batch.source_index[group, None]] if source else []) + [weights[group]], axis=1)
-                template = ("<event>\n" + _EVENT_LINE + _PARTICLE_LINE * (12 + k)
-                            + (SOURCE_EVENT_TAG + " %d\n" if source else "") + rwgt + "</event>\n")
+                radiated = [
+                    _lines(
+                        flat["pdg"][:, j],
+                        1,
+                        to_record[flat["mother1"][:, j]],
+                        to_record[flat["mother2"][:, j]],
+                        flat["colour1"][:, j],
+                        flat["colour2"][:, j],
+                        np.stack([flat[c][:, j] for c in ("E", "px", "py", "pz")], axis=1),
+                        flat["mass"][:, j],
+                    )
+                    for j in range(k)
+                ]
+                leptons = [
+                    _lines(
+                        batch.pdg[group, j],
+                        1,
+                        mother,
+                        mother,
+                        *batch.colours[group, j].T,
+                        momenta[group, j],
+                        batch.masses[group, j],
+                    )
+                    for j, mother in ((1, w_plus), (2, w_plus), (4, w_minus), (5, w_minus))
+                ]
+                table = np.concatenate(
+                    [r[group] for r in rows]
+                    + radiated
+                    + [d[group] for d in decays]
+                    + leptons
+                    + ([batch.source_index[group, None]] if source else [])
+                    + [weights[group]],
+                    axis=1,
+                )
+                template = (
+                    "<event>\n"
+                    + _EVENT_LINE
+                    + _PARTICLE_LINE * (12 + k)
+                    + (SOURCE_EVENT_TAG + " %d\n" if source else "")
+                    + rwgt
+                    + "</event>\n"
+                )
                 blocks[group] = [template % tuple(values) for values in table.tolist()]
         return blocks.tolist()
 

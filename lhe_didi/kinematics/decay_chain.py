@@ -33,7 +33,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..constants import B, B_BAR, B_MASS, LEPTON_MINUS, LEPTON_PLUS, NEUTRINO, NEUTRINO_BAR, TOP_MASS, TOP_WIDTH, W_MASS, W_WIDTH
+from ..constants import (
+    B_BAR,
+    B_MASS,
+    LEPTON_MINUS,
+    LEPTON_PLUS,
+    NEUTRINO,
+    NEUTRINO_BAR,
+    TOP_MASS,
+    TOP_WIDTH,
+    W_MASS,
+    W_WIDTH,
+    B,
+)
 from .observables import as_vectors, invariant_mass
 
 SIDE_COORDINATES = ("m_t", "m_W", "costheta_W", "phi_W", "costheta_l", "phi_l")
@@ -42,7 +54,7 @@ B_DIRECTIONS = {"helicity": SIDE_COORDINATES, "beam-poles": BEAM_SIDE_COORDINATE
 
 
 def features(b_direction: str = "helicity") -> list[str]:
-    """The 15 coordinate names for ``b_direction``, e.g. ``m_t_top``, ``costheta_l_tbar`` (unshaped values in GeV and radians)."""
+    """The 15 coordinate names for ``b_direction``, e.g. ``m_t_top``, ``costheta_l_tbar`` (unshaped: GeV, radians)."""
     side = B_DIRECTIONS[b_direction]
     return ["pt_t", "y_t", *(f"{c}_top" for c in side), "y_tbar", *(f"{c}_tbar" for c in side)]
 
@@ -55,8 +67,8 @@ _BEAM = np.array([0.0, 0.0, 1.0])
 _RESONANCES = {"m_t": (TOP_MASS, TOP_WIDTH), "m_W": (W_MASS, W_WIDTH)}
 BREIT_WIGNER_SCALES = {"width": 1.0, "half-width": 0.5}
 """The scale s of the mass flattening asinh((m - M) / s) in units of the width: ``half-width`` (s = Gamma / 2, the
-Breit-Wigner's half width at half maximum, the shipped model; a Breit-Wigner peak becomes the smooth density
-1 / (pi cosh u) of u) or ``width`` (s = Gamma, models before it; the peak stays twice as sharp,
+Breit-Wigner's half width at half maximum; a Breit-Wigner peak becomes the smooth density
+1 / (pi cosh u) of u) or ``width`` (s = Gamma; the peak stays twice as sharp,
 2 cosh u / (pi (4 sinh^2 u + 1)))."""
 
 
@@ -88,7 +100,9 @@ def _direction(costheta, phi, axes) -> np.ndarray:
 
 
 def _four(vectors) -> np.ndarray:
-    return np.stack([np.asarray(vectors.E), np.asarray(vectors.px), np.asarray(vectors.py), np.asarray(vectors.pz)], axis=-1)
+    return np.stack(
+        [np.asarray(vectors.E), np.asarray(vectors.px), np.asarray(vectors.py), np.asarray(vectors.pz)], axis=-1
+    )
 
 
 def _rest_frame(momentum: np.ndarray, of: np.ndarray) -> np.ndarray:
@@ -111,7 +125,10 @@ def _beam_poles(top: np.ndarray):
     d+- in the top rest frame (2 alpha the angle between them): d+- = (+-sin alpha, 0, cos alpha),
     stereographically projected from -e3 to z = +-t."""
     ones = np.ones(len(top))
-    beams = [_unit(_rest_frame(np.stack([ones, 0 * ones, 0 * ones, sign * ones], axis=1), top)[:, 1:]) for sign in (1.0, -1.0)]
+    beams = [
+        _unit(_rest_frame(np.stack([ones, 0 * ones, 0 * ones, sign * ones], axis=1), top)[:, 1:])
+        for sign in (1.0, -1.0)
+    ]
     difference, total = beams[0] - beams[1], beams[0] + beams[1]
     e1, e3 = _unit(difference), _unit(total)
     half_sin, half_cos = 0.5 * np.linalg.norm(difference, axis=1), 0.5 * np.linalg.norm(total, axis=1)
@@ -154,7 +171,8 @@ def _encode_side(b, lepton, neutrino, b_direction):
 
 
 def encode(momenta: np.ndarray, b_direction: str = "helicity") -> tuple[np.ndarray, np.ndarray]:
-    """Six four-momenta (N, 6, 4) in their zero-pT frame -> 15 coordinates (N, 15) for ``b_direction`` and the azimuth phi_t (N,)."""
+    """Six four-momenta (N, 6, 4) in their zero-pT frame -> 15 coordinates (N, 15) for ``b_direction``
+    and the azimuth phi_t (N,)."""
     momenta = np.asarray(momenta, dtype=np.float64)
     top, top_side = _encode_side(*(momenta[:, i] for i in _SIDES[0]), b_direction)
     tbar, tbar_side = _encode_side(*(momenta[:, i] for i in _SIDES[1]), b_direction)
@@ -168,8 +186,10 @@ def _decode_side(pt, phi, rapidity, coordinates, masses, b_direction):
     m_top, m_w, first, second, costheta_l, phi_l = coordinates
     m_b, m_lepton, m_neutrino = masses
     transverse_mass = np.sqrt(m_top**2 + pt**2)
-    top = np.stack([transverse_mass * np.cosh(rapidity), pt * np.cos(phi), pt * np.sin(phi),
-                    transverse_mass * np.sinh(rapidity)], axis=1)
+    top = np.stack(
+        [transverse_mass * np.cosh(rapidity), pt * np.cos(phi), pt * np.sin(phi), transverse_mass * np.sinh(rapidity)],
+        axis=1,
+    )
     top_axes = _axes(top[:, 1:], _BEAM)
     if b_direction == "beam-poles":
         w_direction = -_from_bipolar(first, second, top)
@@ -178,11 +198,16 @@ def _decode_side(pt, phi, rapidity, coordinates, masses, b_direction):
     p_w = two_body_momentum(m_top, m_w, m_b)[:, None] * w_direction
     w_star = np.concatenate([np.sqrt(np.sum(p_w**2, axis=1) + m_w**2)[:, None], p_w], axis=1)
     b_star = np.concatenate([np.sqrt(np.sum(p_w**2, axis=1) + m_b**2)[:, None], -p_w], axis=1)
-    p_l = two_body_momentum(m_w, m_lepton, m_neutrino)[:, None] * _direction(costheta_l, phi_l, _axes(w_direction, top_axes[2]))
+    p_l = two_body_momentum(m_w, m_lepton, m_neutrino)[:, None] * _direction(
+        costheta_l, phi_l, _axes(w_direction, top_axes[2])
+    )
     lepton = np.concatenate([np.sqrt(np.sum(p_l**2, axis=1) + m_lepton**2)[:, None], p_l], axis=1)
     neutrino = np.concatenate([np.sqrt(np.sum(p_l**2, axis=1) + m_neutrino**2)[:, None], -p_l], axis=1)
-    return (_lab_frame(b_star, top), _lab_frame(_lab_frame(lepton, w_star), top),
-            _lab_frame(_lab_frame(neutrino, w_star), top))
+    return (
+        _lab_frame(b_star, top),
+        _lab_frame(_lab_frame(lepton, w_star), top),
+        _lab_frame(_lab_frame(neutrino, w_star), top),
+    )
 
 
 def decode(features: np.ndarray, rotation: np.ndarray, masses: np.ndarray, b_direction: str = "helicity") -> np.ndarray:
@@ -197,10 +222,12 @@ def decode(features: np.ndarray, rotation: np.ndarray, masses: np.ndarray, b_dir
     pt = values[:, _column("pt_t")]
     out = np.empty((len(features), 6, 4))
     sides = (("top", "y_t", rotation), ("tbar", "y_tbar", rotation + np.pi))
-    for (label, rapidity, azimuth), slots in zip(sides, _SIDES):
+    for (label, rapidity, azimuth), slots in zip(sides, _SIDES, strict=False):
         coordinates = [values[:, _column(f"{c}_{label}", b_direction)] for c in B_DIRECTIONS[b_direction]]
-        decayed = _decode_side(pt, azimuth, values[:, _column(rapidity)], coordinates, [masses[:, i] for i in slots], b_direction)
-        for slot, momentum in zip(slots, decayed):
+        decayed = _decode_side(
+            pt, azimuth, values[:, _column(rapidity)], coordinates, [masses[:, i] for i in slots], b_direction
+        )
+        for slot, momentum in zip(slots, decayed, strict=False):
             out[:, slot] = momentum
     return out
 
@@ -219,7 +246,8 @@ _SMALLEST = 1e-300  # floor of the distance to a threshold (events exactly at it
 
 def _mass_to_line(mass, resonance, threshold, scale="width"):
     """m above ``threshold`` -> the real line: asinh((m - M) / s) (s = Gamma x ``BREIT_WIGNER_SCALES[scale]``; smooth
-    over the Breit-Wigner peak, logarithmic in the tails) with the threshold sent to -infinity by an inverse softplus."""
+    over the Breit-Wigner peak, logarithmic in the tails) with the threshold sent to -infinity by an inverse
+    softplus."""
     pole, width = resonance
     s = width * BREIT_WIGNER_SCALES[scale]
     u, low = np.arcsinh((mass - pole) / s), np.arcsinh((threshold - pole) / s)
@@ -234,8 +262,9 @@ def _line_to_mass(value, resonance, threshold, scale="width"):
     return pole + s * np.sinh(low + np.logaddexp(0.0, value - low))
 
 
-def shape(features: np.ndarray, b_direction: str = "helicity", breit_wigner_scale: str = "width",
-          top: tuple | None = None) -> np.ndarray:
+def shape(
+    features: np.ndarray, b_direction: str = "helicity", breit_wigner_scale: str = "width", top: tuple | None = None
+) -> np.ndarray:
     """Non-linear preprocessing: pT^(1/3); the masses mapped to the real line above their thresholds
     (m_W > 0, m_t > m_W + m_b with m_b = 4.75 GeV) with the Breit-Wigner peaks flattened on the scale
     ``breit_wigner_scale`` (:data:`BREIT_WIGNER_SCALES`), see :func:`_mass_to_line`; arctanh(cos theta) and
@@ -254,8 +283,9 @@ def shape(features: np.ndarray, b_direction: str = "helicity", breit_wigner_scal
     return out
 
 
-def unshape(shaped: np.ndarray, b_direction: str = "helicity", breit_wigner_scale: str = "width",
-            top: tuple | None = None) -> np.ndarray:
+def unshape(
+    shaped: np.ndarray, b_direction: str = "helicity", breit_wigner_scale: str = "width", top: tuple | None = None
+) -> np.ndarray:
     """Invert :func:`shape` (same ``top``); any real input gives masses above their thresholds."""
     top = _RESONANCES["m_t"] if top is None else top
     out = np.array(shaped, dtype=np.float64, copy=True)
@@ -263,8 +293,9 @@ def unshape(shaped: np.ndarray, b_direction: str = "helicity", breit_wigner_scal
     for side in ("top", "tbar"):
         m_w = _line_to_mass(shaped[:, _column(f"m_W_{side}")], _RESONANCES["m_W"], 0.0, breit_wigner_scale)
         out[:, _column(f"m_W_{side}")] = m_w
-        out[:, _column(f"m_t_{side}")] = _line_to_mass(shaped[:, _column(f"m_t_{side}")], top, m_w + B_MASS,
-                                                     breit_wigner_scale)
+        out[:, _column(f"m_t_{side}")] = _line_to_mass(
+            shaped[:, _column(f"m_t_{side}")], top, m_w + B_MASS, breit_wigner_scale
+        )
     cosines, angles = _cosine_columns(b_direction), _angle_columns(b_direction)
     out[:, cosines] = np.tanh(out[:, cosines])
     out[:, angles] = np.pi * np.tanh(out[:, angles])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import vector
 
-from ..constants import B, B_BAR, LEPTON_MINUS, LEPTON_PLUS, NEUTRINO, NEUTRINO_BAR
+from ..constants import B_BAR, LEPTON_MINUS, LEPTON_PLUS, NEUTRINO, NEUTRINO_BAR, B
 
 # name -> decay-product slots whose summed momentum defines the system
 SYSTEMS = {
@@ -52,7 +52,9 @@ def classifier_observables(momenta: np.ndarray) -> tuple[list[str], np.ndarray]:
     columns = [physical]
     for name, label in labels.items():
         names += [f"m_{label}", f"pt_{label}"]
-        columns.append(np.stack([invariant_mass(systems[name]), np.hypot(systems[name][:, 1], systems[name][:, 2])], axis=1))
+        columns.append(
+            np.stack([invariant_mass(systems[name]), np.hypot(systems[name][:, 1], systems[name][:, 2])], axis=1)
+        )
     return names, np.concatenate(columns, axis=1)
 
 

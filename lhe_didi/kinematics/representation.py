@@ -106,7 +106,8 @@ REPRESENTATIONS = {r.name: r for r in (Particles(), DecayChain(), DecayChain("de
 
 def default_breit_wigner_scale(name: str) -> str:
     """The Breit-Wigner scale a new model in representation ``name`` gets unless one is asked for: ``half-width``
-    for the decay-chain ones (a Breit-Wigner peak becomes a smooth 1 / cosh), ``width`` for ``particles`` (no masses)."""
+    for the decay-chain ones (a Breit-Wigner peak becomes a smooth 1 / cosh), ``width`` for ``particles``
+    (no masses)."""
     return "half-width" if isinstance(REPRESENTATIONS.get(name), DecayChain) else "width"
 
 
@@ -118,11 +119,16 @@ def get(name: str, breit_wigner_scale: str = "width") -> Representation:
     except KeyError:
         raise ValueError(f"unknown representation {name!r}; choose from {', '.join(REPRESENTATIONS)}") from None
     if breit_wigner_scale not in decay_chain.BREIT_WIGNER_SCALES:
-        raise ValueError(f"unknown Breit-Wigner scale {breit_wigner_scale!r}; choose from {', '.join(decay_chain.BREIT_WIGNER_SCALES)}")
+        raise ValueError(
+            f"unknown Breit-Wigner scale {breit_wigner_scale!r};"
+            f" choose from {', '.join(decay_chain.BREIT_WIGNER_SCALES)}"
+        )
     if breit_wigner_scale == "width":
         return representation
     if not isinstance(representation, DecayChain):
-        raise ValueError(f"the {name} representation has no resonance masses; the Breit-Wigner scale applies to decay-chain ones")
+        raise ValueError(
+            f"the {name} representation has no resonance masses; the Breit-Wigner scale applies to decay-chain ones"
+        )
     return DecayChain(representation.name, representation.b_direction, breit_wigner_scale)
 
 
@@ -130,7 +136,9 @@ class Preprocessor:
     """Shaping (see each representation) and standardisation with stored mean and standard deviation,
     fitted on training data and stored with a model so that encoding is reproducible."""
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray, representation: str = "particles", breit_wigner_scale: str = "width"):
+    def __init__(
+        self, mean: np.ndarray, std: np.ndarray, representation: str = "particles", breit_wigner_scale: str = "width"
+    ):
         self.representation = get(representation, breit_wigner_scale)
         self.mean = np.asarray(mean, dtype=np.float64)
         self.std = np.asarray(std, dtype=np.float64)
@@ -141,8 +149,13 @@ class Preprocessor:
             raise ValueError("std must be positive")
 
     @classmethod
-    def fit(cls, features: np.ndarray, representation: str = "particles", breit_wigner_scale: str = "width",
-            top: tuple | None = None) -> Preprocessor:
+    def fit(
+        cls,
+        features: np.ndarray,
+        representation: str = "particles",
+        breit_wigner_scale: str = "width",
+        top: tuple | None = None,
+    ) -> Preprocessor:
         """Fit mean and standard deviation on (N, D) training coordinates (``top``: see :meth:`forward`)."""
         shaped = get(representation, breit_wigner_scale).shape(features, top)
         return cls(shaped.mean(axis=0), shaped.std(axis=0), representation, breit_wigner_scale)
@@ -159,8 +172,12 @@ class Preprocessor:
     def to_dict(self) -> dict:
         """JSON-serialisable statistics (the Breit-Wigner scale only where it is not the default ``width``, so that
         models made before it existed keep their content hashes)."""
-        data = {"representation": self.representation.name, "features": self.representation.features,
-                "mean": self.mean.tolist(), "std": self.std.tolist()}
+        data = {
+            "representation": self.representation.name,
+            "features": self.representation.features,
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+        }
         scale = self.representation.breit_wigner_scale
         return data if scale == "width" else {**data, "breit_wigner_scale": scale}
 

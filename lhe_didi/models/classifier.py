@@ -24,7 +24,8 @@ from ..kinematics.observables import classifier_observables, classifier_preproce
 
 class EventClassifier(nn.Module):
     """MLP (Linear -> BatchNorm -> SiLU -> Dropout) x depth -> Linear (zero-initialised), one logit per event.
-    A mass-conditional classifier takes ``conditions`` more inputs after the observables (:mod:`lhe_didi.conditions`)."""
+    A mass-conditional classifier takes ``conditions`` more inputs after the observables
+    (:mod:`lhe_didi.conditions`)."""
 
     def __init__(self, inputs: int = 27, width: int = 256, depth: int = 5, dropout: float = 0.1, conditions: int = 0):
         super().__init__()
@@ -48,8 +49,15 @@ class EventClassifier(nn.Module):
 class ClassifierEnsemble(nn.Module):
     """K :class:`EventClassifier` members; logit = log of the mean member weight, log((1/K) sum_k exp(logit_k))."""
 
-    def __init__(self, members: int, inputs: int = 27, width: int = 256, depth: int = 5, dropout: float = 0.1,
-                 conditions: int = 0):
+    def __init__(
+        self,
+        members: int,
+        inputs: int = 27,
+        width: int = 256,
+        depth: int = 5,
+        dropout: float = 0.1,
+        conditions: int = 0,
+    ):
         super().__init__()
         if members < 2:
             raise ValueError("an ensemble needs at least 2 members")
@@ -85,16 +93,26 @@ class InputScaler:
         return (classifier_preprocessing(self.names, values) - self.mean) / self.std
 
     def to_dict(self) -> dict:
-        return {"observables": self.names, "transform": "pT^(-1/3) then standardise",
-                "mean": self.mean.tolist(), "std": self.std.tolist()}
+        return {
+            "observables": self.names,
+            "transform": "pT^(-1/3) then standardise",
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> InputScaler:
         return cls(data["observables"], np.asarray(data["mean"]), np.asarray(data["std"]))
 
 
-def logits_of(network: nn.Module, scaler: InputScaler, momenta: np.ndarray, device: torch.device,
-              batch_size: int = 65_536, conditions: np.ndarray | None = None) -> np.ndarray:
+def logits_of(
+    network: nn.Module,
+    scaler: InputScaler,
+    momenta: np.ndarray,
+    device: torch.device,
+    batch_size: int = 65_536,
+    conditions: np.ndarray | None = None,
+) -> np.ndarray:
     """Classifier logits (N,) for decay-product momenta (N, 6, 4), evaluated in inference mode; ``conditions``
     (N, k): the network inputs of a conditional classifier, appended to the scaled observables."""
     names, values = classifier_observables(momenta)
@@ -107,7 +125,7 @@ def logits_of(network: nn.Module, scaler: InputScaler, momenta: np.ndarray, devi
     out = []
     with torch.no_grad():
         for start in range(0, len(inputs), batch_size):
-            x = torch.as_tensor(inputs[start:start + batch_size], dtype=torch.float32, device=device)
+            x = torch.as_tensor(inputs[start : start + batch_size], dtype=torch.float32, device=device)
             out.append(network(x).double().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 

@@ -72,7 +72,9 @@ def load_model_dir(directory: str | os.PathLike, kind: str) -> tuple[dict[str, t
     except json.JSONDecodeError as exc:
         raise LheDidiError(f"{directory}/{CONFIG}: invalid JSON ({exc})") from None
     if config.get("format") != FORMAT or config.get("format_version") != FORMAT_VERSION:
-        raise LheDidiError(f"{directory}: unsupported model format {config.get('format')} v{config.get('format_version')}")
+        raise LheDidiError(
+            f"{directory}: unsupported model format {config.get('format')} v{config.get('format_version')}"
+        )
     if config.get("kind") != kind:
         raise LheDidiError(f"{directory}: holds a {config.get('kind')} model, expected {kind}")
     weights_bytes = (directory / WEIGHTS).read_bytes()

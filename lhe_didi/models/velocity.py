@@ -35,8 +35,10 @@ class BayesianLinear(nn.Module):
         """One sample of (weight, bias) from q(theta)."""
         noise_w = torch.randn(self.mean.weight.shape, generator=generator, device=self.mean.weight.device)
         noise_b = torch.randn(self.mean.bias.shape, generator=generator, device=self.mean.bias.device)
-        return (self.mean.weight + torch.exp(0.5 * self.weight_log_variance) * noise_w,
-                self.mean.bias + torch.exp(0.5 * self.bias_log_variance) * noise_b)
+        return (
+            self.mean.weight + torch.exp(0.5 * self.weight_log_variance) * noise_w,
+            self.mean.bias + torch.exp(0.5 * self.bias_log_variance) * noise_b,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.frozen is not None:
@@ -48,9 +50,14 @@ class BayesianLinear(nn.Module):
     def kl(self) -> torch.Tensor:
         """KL[N(mu, sigma^2) || N(0, prior_width^2)] summed over weights and biases."""
         total = 0.0
-        for mean, log_variance in ((self.mean.weight, self.weight_log_variance), (self.mean.bias, self.bias_log_variance)):
+        for mean, log_variance in (
+            (self.mean.weight, self.weight_log_variance),
+            (self.mean.bias, self.bias_log_variance),
+        ):
             variance_ratio = torch.exp(log_variance) / self.prior_width**2
-            total = total + 0.5 * torch.sum(variance_ratio + mean**2 / self.prior_width**2 - 1.0 - torch.log(variance_ratio))
+            total = total + 0.5 * torch.sum(
+                variance_ratio + mean**2 / self.prior_width**2 - 1.0 - torch.log(variance_ratio)
+            )
         return total
 
 
@@ -77,11 +84,25 @@ class VelocityField(nn.Module):
     """v_theta(x, t[, c]): (N, dim) x (N,) [x (N, conditions)] -> (N, dim); the conditions (e.g. the scaled top
     mass, :mod:`lhe_didi.conditions`) enter the first layer with x and the time embedding."""
 
-    def __init__(self, dim: int = 17, width: int = 256, depth: int = 4, embedding: int = 64,
-                 bayesian: bool = False, prior_width: float = 1.0, conditions: int = 0):
+    def __init__(
+        self,
+        dim: int = 17,
+        width: int = 256,
+        depth: int = 4,
+        embedding: int = 64,
+        bayesian: bool = False,
+        prior_width: float = 1.0,
+        conditions: int = 0,
+    ):
         super().__init__()
-        self.config = {"dim": dim, "width": width, "depth": depth, "embedding": embedding,
-                       "bayesian": bayesian, "prior_width": prior_width}
+        self.config = {
+            "dim": dim,
+            "width": width,
+            "depth": depth,
+            "embedding": embedding,
+            "bayesian": bayesian,
+            "prior_width": prior_width,
+        }
         if conditions:  # only when present, so that unconditional models keep their content hashes
             self.config["conditions"] = conditions
         self.conditions = conditions

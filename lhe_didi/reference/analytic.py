@@ -3,7 +3,8 @@
 Partonic cross sections (Gluck, Owens, Reya 1978; Combridge 1979), rho = 4 m^2 / s, beta = sqrt(1 - rho):
 
     sigma(q q~ -> Q Q~) = 8 pi alpha_s^2 / (27 s) * beta * (1 + rho / 2)
-    sigma(g g  -> Q Q~) = pi alpha_s^2 / (48 s) * [ (rho^2 + 16 rho + 16) ln((1 + beta)/(1 - beta)) - beta (28 + 31 rho) ]
+    sigma(g g  -> Q Q~) = pi alpha_s^2 / (48 s)
+                          * [ (rho^2 + 16 rho + 16) ln((1 + beta)/(1 - beta)) - beta (28 + 31 rho) ]
 
 These give an independent check of the generator's matrix elements, PDF
 convolution and phase-space weights.
@@ -32,8 +33,9 @@ def sigma_gg(s: np.ndarray, mass: float, alpha_s: float) -> np.ndarray:
     return np.pi * alpha_s**2 / (48.0 * s) * ((rho**2 + 16.0 * rho + 16.0) * log - beta * (28.0 + 31.0 * rho))
 
 
-def hadronic_ttbar(pdf: FixedScalePdf, sqrt_s: float, mass: float, nodes: int = 400,
-                   quarks: tuple[int, ...] = (1, 2, 3, 4)) -> dict[str, float]:
+def hadronic_ttbar(
+    pdf: FixedScalePdf, sqrt_s: float, mass: float, nodes: int = 400, quarks: tuple[int, ...] = (1, 2, 3, 4)
+) -> dict[str, float]:
     """sigma(p p -> t t~) in pb at LO, split into gg and q q~ (+ q~ q) over ``quarks``, by Gauss-Legendre quadrature.
 
     Integrates over v = ln(tau) from ln(4 m^2/S) to 0 and y in [ln(tau)/2, -ln(tau)/2].

@@ -42,8 +42,14 @@ from .phase_space import BreitWigner, Channels, PhaseSpace, PhaseSpacePoints, mi
 # (pdg parton 1, pdg parton 2, matrix-element channel, partons swapped w.r.t. the ME's order)
 INITIAL_STATES = [
     (21, 21, "gg", False),
-    (2, -2, "uu~", False), (4, -4, "uu~", False), (-2, 2, "uu~", True), (-4, 4, "uu~", True),
-    (1, -1, "dd~", False), (3, -3, "dd~", False), (-1, 1, "dd~", True), (-3, 3, "dd~", True),
+    (2, -2, "uu~", False),
+    (4, -4, "uu~", False),
+    (-2, 2, "uu~", True),
+    (-4, 4, "uu~", True),
+    (1, -1, "dd~", False),
+    (3, -3, "dd~", False),
+    (-1, 1, "dd~", True),
+    (-3, 3, "dd~", True),
 ]
 
 
@@ -148,8 +154,13 @@ class ReferenceGenerator:
         self.stats.cross_section_error = math.sqrt(variance / self.stats.points)
         return points, weights
 
-    def adapt(self, points_per_iteration: int = 20_000, iterations: int = 6, floor: float = 0.02,
-              max_weight_points: int = 300_000) -> None:
+    def adapt(
+        self,
+        points_per_iteration: int = 20_000,
+        iterations: int = 6,
+        floor: float = 0.02,
+        max_weight_points: int = 300_000,
+    ) -> None:
         """Kleiss-Pittau update of the channel weights, then the maximum weight for unweighting.
 
         The maximum is the weight exceeded by a fraction :attr:`overweight_points` of phase-space
@@ -271,10 +282,17 @@ def colour_flow(rng: np.random.Generator, incoming_pdg, incoming, final):
     tum = t_q * u_q - m2 * s_hat
 
     def flow_weight(a, b):  # Pythia 8, Sigma2gg2QQbar
-        return np.maximum(
-            b / a - 2.25 * b**2 / s_hat**2 + 4.5 * m2 * tum / (s_hat * a**2)
-            + 0.5 * m2 * (a + m2) / a**2 - m2**2 / (s_hat * a), 0.0
-        ) + 1e-300
+        return (
+            np.maximum(
+                b / a
+                - 2.25 * b**2 / s_hat**2
+                + 4.5 * m2 * tum / (s_hat * a**2)
+                + 0.5 * m2 * (a + m2) / a**2
+                - m2**2 / (s_hat * a),
+                0.0,
+            )
+            + 1e-300
+        )
 
     ts = flow_weight(t_q, u_q)
     us = flow_weight(u_q, t_q)

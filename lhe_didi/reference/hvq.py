@@ -45,9 +45,16 @@ MAX_ROUNDS = 100_000
 # doubly-resonant |M|^2 serves for its spin correlations.
 INITIAL_STATES = [
     (21, 21, "gg", False),
-    (2, -2, "uu~", False), (4, -4, "uu~", False), (-2, 2, "uu~", True), (-4, 4, "uu~", True),
-    (1, -1, "dd~", False), (3, -3, "dd~", False), (-1, 1, "dd~", True), (-3, 3, "dd~", True),
-    (5, -5, "dd~", False), (-5, 5, "dd~", True),
+    (2, -2, "uu~", False),
+    (4, -4, "uu~", False),
+    (-2, 2, "uu~", True),
+    (-4, 4, "uu~", True),
+    (1, -1, "dd~", False),
+    (3, -3, "dd~", False),
+    (-1, 1, "dd~", True),
+    (-3, 3, "dd~", True),
+    (5, -5, "dd~", False),
+    (-5, 5, "dd~", True),
 ]
 INITIAL_PDG = np.array([state[:2] for state in INITIAL_STATES])  # (S, 2) PDG ids of partons 1 and 2
 
@@ -69,8 +76,13 @@ def born_gg(s, t, u, mass, alpha_s):
 
 def in_window(s_top, s_w, top_mass, w_mass, b_mass=B_MASS):
     """hvq's virtuality window on one side: m_W^2 < m*^2 < 2 m_t^2, 0 < w*^2 < m*^2, sqrt(w*^2) + m_b < m*."""
-    return ((s_top > w_mass**2) & (s_top < 2.0 * top_mass**2) & (s_w > 0.0) & (s_w < s_top)
-            & (np.sqrt(np.maximum(s_w, 0.0)) + b_mass < np.sqrt(np.maximum(s_top, 0.0))))
+    return (
+        (s_top > w_mass**2)
+        & (s_top < 2.0 * top_mass**2)
+        & (s_w > 0.0)
+        & (s_w < s_top)
+        & (np.sqrt(np.maximum(s_w, 0.0)) + b_mass < np.sqrt(np.maximum(s_top, 0.0)))
+    )
 
 
 def cauchy_in_m2(u, mass, width):
@@ -135,8 +147,17 @@ class Production:
 class HvqDecays:
     """hvq's decay generator for on-shell t t~ events (steps 2-6 of the module docstring)."""
 
-    def __init__(self, matrix_elements: MatrixElements, sqrt_s: float, top_mass: float, top_width: float,
-                 w_mass: float, w_width: float, b_mass: float = B_MASS, pdf_name: str = parameters.PDF_SET):
+    def __init__(
+        self,
+        matrix_elements: MatrixElements,
+        sqrt_s: float,
+        top_mass: float,
+        top_width: float,
+        w_mass: float,
+        w_width: float,
+        b_mass: float = B_MASS,
+        pdf_name: str = parameters.PDF_SET,
+    ):
         if matrix_elements.variant != "onshell":
             raise ValueError("hvq's spin correlations use the doubly-resonant ('onshell' variant) matrix elements")
         self.matrix_elements = matrix_elements
@@ -165,8 +186,12 @@ class HvqDecays:
         e_plus, e_minus, e0, r = reshuffle(s_hat, self.top_mass, s_top, s_topbar)
         m_b = np.full_like(s_top, self.b_mass)
         on_shell = rest_frame_momentum(np.array(self.top_mass**2), self.b_mass, self.w_mass) / self.top_mass
-        phase_space = (rest_frame_momentum(s_top, m_b, np.sqrt(s_wp)) / np.sqrt(s_top)
-                       * rest_frame_momentum(s_topbar, m_b, np.sqrt(s_wm)) / np.sqrt(s_topbar)) / on_shell**2
+        phase_space = (
+            rest_frame_momentum(s_top, m_b, np.sqrt(s_wp))
+            / np.sqrt(s_top)
+            * rest_frame_momentum(s_topbar, m_b, np.sqrt(s_wm))
+            / np.sqrt(s_topbar)
+        ) / on_shell**2
         flavours = INITIAL_PDG[production.state]
         pdf = np.ones_like(s_top)
         for side, x in ((0, production.x1), (1, production.x2)):
@@ -192,11 +217,16 @@ class HvqDecays:
         def breit_wigner(s, mass, width):
             return 1.0 / ((s - mass**2) ** 2 + (mass * width) ** 2)
 
-        denominator = (production.born / (2.0 * s_hat)
-                       * breit_wigner(s_top, self.top_mass, self.top_width)
-                       * breit_wigner(s_topbar, self.top_mass, self.top_width)
-                       * breit_wigner(s_wp, self.w_mass, self.w_width) * breit_wigner(s_wm, self.w_mass, self.w_width)
-                       * decay_average_factor(s_top, s_wp, self.b_mass) * decay_average_factor(s_topbar, s_wm, self.b_mass))
+        denominator = (
+            production.born
+            / (2.0 * s_hat)
+            * breit_wigner(s_top, self.top_mass, self.top_width)
+            * breit_wigner(s_topbar, self.top_mass, self.top_width)
+            * breit_wigner(s_wp, self.w_mass, self.w_width)
+            * breit_wigner(s_wm, self.w_mass, self.w_width)
+            * decay_average_factor(s_top, s_wp, self.b_mass)
+            * decay_average_factor(s_topbar, s_wm, self.b_mass)
+        )
         return numerator / (2.0 * s_hat_prime) / denominator / self.normalisation
 
     def kinematics(self, production: Production, s_top, s_topbar, s_wp, s_wm, r, rng: np.random.Generator):
@@ -248,12 +278,19 @@ class HvqDecays:
         s_topbar = cauchy_in_m2(u[:, 1], self.top_mass, self.top_width)
         s_wp = cauchy_in_m2(u[:, 2], self.w_mass, self.w_width)
         s_wm = cauchy_in_m2(u[:, 3], self.w_mass, self.w_width)
-        inside = (in_window(s_top, s_wp, self.top_mass, self.w_mass, self.b_mass)
-                  & in_window(s_topbar, s_wm, self.top_mass, self.w_mass, self.b_mass))
+        inside = in_window(s_top, s_wp, self.top_mass, self.w_mass, self.b_mass) & in_window(
+            s_topbar, s_wm, self.top_mass, self.w_mass, self.b_mass
+        )
         self.stats.outside_window += int((~inside).sum())
         index = np.flatnonzero(inside)
-        production, s_top, s_topbar, s_wp, s_wm, u = (production.take(index), s_top[index], s_topbar[index],
-                                                       s_wp[index], s_wm[index], u[index])
+        production, s_top, s_topbar, s_wp, s_wm, u = (
+            production.take(index),
+            s_top[index],
+            s_topbar[index],
+            s_wp[index],
+            s_wm[index],
+            u[index],
+        )
         s_hat = self.sqrt_s**2 * production.x1 * production.x2
         c, r = self.reshuffle_factor(production, s_hat, s_top, s_topbar, s_wp, s_wm)
         keep = u[:, 4] < np.minimum(0.5 * c, 1.0)
@@ -284,9 +321,16 @@ class HvqGenerator:
     tail_bias = None
     process_id = 1001
 
-    def __init__(self, leptons: tuple[str, str] = ("e+", "mu-"), seed: int = 0, top_mass: float = parameters.TOP_MASS,
-                 top_width: float | None = None, w_width: float = parameters.W_WIDTH,
-                 sqrt_s: float = parameters.SQRT_S, matrix_elements: MatrixElements | None = None):
+    def __init__(
+        self,
+        leptons: tuple[str, str] = ("e+", "mu-"),
+        seed: int = 0,
+        top_mass: float = parameters.TOP_MASS,
+        top_width: float | None = None,
+        w_width: float = parameters.W_WIDTH,
+        sqrt_s: float = parameters.SQRT_S,
+        matrix_elements: MatrixElements | None = None,
+    ):
         self.leptons, self.seed, self.sqrt_s = leptons, seed, sqrt_s
         self.top_mass, self.w_width = top_mass, w_width
         self.top_width = parameters.default_top_width(top_mass) if top_width is None else top_width
@@ -316,8 +360,10 @@ class HvqGenerator:
         # t = (p1 - p_t)^2 with parton 1 along +z
         t = self.top_mass**2 - 0.5 * s_hat * (1.0 - beta * direction[:, 2])
         u_mandelstam = self.top_mass**2 - 0.5 * s_hat * (1.0 + beta * direction[:, 2])
-        born = {"gg": born_gg(s_hat, t, u_mandelstam, self.top_mass, self.pdf.alpha_s),
-                "qq": born_qqbar(s_hat, t, u_mandelstam, self.top_mass, self.pdf.alpha_s)}
+        born = {
+            "gg": born_gg(s_hat, t, u_mandelstam, self.top_mass, self.pdf.alpha_s),
+            "qq": born_qqbar(s_hat, t, u_mandelstam, self.top_mass, self.pdf.alpha_s),
+        }
         density = TAU_DENSITY.density(tau, tau_low, 1.0) / (2.0 * half_log)  # in (tau, y)
         common = beta / (8.0 * np.pi) / (2.0 * s_hat) / (x1 * x2) / density * parameters.GEV2_TO_PB
         weights = np.empty((n, len(INITIAL_STATES)))
@@ -365,8 +411,10 @@ class HvqGenerator:
                 continue
             w = weights[index]
             cumulative = np.cumsum(w, axis=1)
-            state = np.minimum((cumulative < self.rng.random(len(index))[:, None] * cumulative[:, -1:]).sum(axis=1),
-                               len(INITIAL_STATES) - 1)
+            state = np.minimum(
+                (cumulative < self.rng.random(len(index))[:, None] * cumulative[:, -1:]).sum(axis=1),
+                len(INITIAL_STATES) - 1,
+            )
             production = Production(x1[index], x2[index], state, direction[index], borns[index, state])
             incoming, final = self.decays.decay(production, self.rng)
             chunks.append(self._events(production, incoming, final, accepted))

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LheDidiError
+from ..extras import require
 
 CHANNELS = ("gg", "uu~", "dd~")  # u u~ also serves c c~, d d~ also s s~ (massless, trivial CKM)
 VARIANTS = ("onshell", "offshell")
@@ -37,7 +38,9 @@ LEPTON_MINUS = {"e-": ("e-", "ve~", 11, -12), "mu-": ("mu-", "vm~", 13, -14), "t
 _INITIAL = {"gg": "g g", "uu~": "u u~", "dd~": "d d~"}
 # final-state order in the process string: l+ nu b l- nu~ b~  ->  slots b, l+, nu, b~, l-, nu~
 _TO_PROCESS_ORDER = [1, 2, 0, 4, 5, 3]
-_GBB_VERTEX = re.compile(r"\nV_\d+ = Vertex\(name = 'V_\d+',\s*particles = \[ P\.b__tilde__, P\.b, P\.g \],.*?\)\n", re.S)
+_GBB_VERTEX = re.compile(
+    r"\nV_\d+ = Vertex\(name = 'V_\d+',\s*particles = \[ P\.b__tilde__, P\.b, P\.g \],.*?\)\n", re.S
+)
 
 
 def cache_directory() -> Path:
@@ -78,7 +81,11 @@ def _run(command: list[str], what: str) -> None:
                 " (Symbolica licence limit): let it finish, then run again"
             )
         lines = [line.strip("│| ").strip() for line in output.strip().splitlines()]
-        errors = [line for line in lines if line.lower().startswith("error")] or [l for l in lines if l][-1:] or ["no output"]
+        errors = (
+            [line for line in lines if line.lower().startswith("error")]
+            or [text for text in lines if text][-1:]
+            or ["no output"]
+        )
         raise LheDidiError(f"pyamplicol failed to {what}: {errors[0]}")
 
 
@@ -108,7 +115,10 @@ def build_model(variant: str, cache: Path) -> Path:
             raise LheDidiError(f"expected one g-b-b~ vertex in the packaged UFO SM, found {removed}")
         vertices.write_text(text)
     partial = model.with_name("partial-" + model.name)
-    _run(["pyamplicol", "model", "compile", str(source), str(partial), "--backend", "jit"], f"compile the {variant} model")
+    _run(
+        ["pyamplicol", "model", "compile", str(source), str(partial), "--backend", "jit"],
+        f"compile the {variant} model",
+    )
     partial.rename(model)
     return model
 
@@ -126,8 +136,20 @@ def build_process(variant: str, channel: str, leptons: tuple[str, str], cache: P
     partial = artifact.with_name(artifact.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     _run(
-        ["pyamplicol", "generate", process, str(partial), "--model", str(model), "--color-accuracy", "full",
-         "--max-coupling-order", "QCD=2", "--max-coupling-order", "QED=4"],
+        [
+            "pyamplicol",
+            "generate",
+            process,
+            str(partial),
+            "--model",
+            str(model),
+            "--color-accuracy",
+            "full",
+            "--max-coupling-order",
+            "QCD=2",
+            "--max-coupling-order",
+            "QED=4",
+        ],
         f"generate {process} ({variant})",
     )
     partial.rename(artifact)
@@ -141,6 +163,7 @@ def build_all(leptons: tuple[str, str], cache: Path | None = None) -> dict[tuple
     has imported it holds Symbolica's one-per-user licence slot and the compiler is
     then refused.
     """
+    require("generate", "the reference generator")
     return {(v, c): build_process(v, c, leptons, cache) for v in VARIANTS for c in CHANNELS}
 
 

@@ -34,14 +34,16 @@ def sample_header(generator: ReferenceGenerator | HvqGenerator, events: EventBat
     init = (
         "<init>\n"
         f" 2212 2212 {beam:.6e} {beam:.6e} -1 -1 -1 -1 {idwtup} 1\n"
-        f" {stats.cross_section:.8e} {stats.cross_section_error:.8e} {float(events.weight.max()) if len(events) else 0.0:.8e}"
+        f" {stats.cross_section:.8e} {stats.cross_section_error:.8e}"
+        f" {float(events.weight.max()) if len(events) else 0.0:.8e}"
         f" {generator.process_id}\n"
         "</init>"
     )
     comment = (
         f"\n<!--\nlhe-didi LO reference generator, {DESCRIPTION[generator.kind]}.\n"
         f"p p -> b {generator.leptons[0]} nu b~ {generator.leptons[1]} nu~ at sqrt(s) = {generator.sqrt_s:g} GeV,"
-        f" mu_R = mu_F = {generator.scale:g} GeV, m_t = {generator.top_mass:g} GeV, Gamma_t = {generator.top_width:.6g} GeV, PDF {parameters.PDF_SET} member 0,"
+        f" mu_R = mu_F = {generator.scale:g} GeV, m_t = {generator.top_mass:g} GeV,"
+        f" Gamma_t = {generator.top_width:.6g} GeV, PDF {parameters.PDF_SET} member 0,"
         f" alpha_s(mu) = {generator.pdf.alpha_s:.6f}.{_bias_sentence(generator)} Settings in <lhe_didi> below.\n-->\n"
     )
     return LheHeader(
@@ -57,9 +59,12 @@ def sample_header(generator: ReferenceGenerator | HvqGenerator, events: EventBat
 def _bias_sentence(generator: ReferenceGenerator) -> str:
     if generator.tail_bias is None:
         return ""
-    return (f"\nTail-biased sampling: events drawn with density ~ dsigma x b, b = 1 + (pT_max / {generator.tail_bias:g} GeV)^2,"
-            " pT_max = max(pT(b l+ nu), pT(b~ l- nu~)); XWGTUP ~ 1/b, so weighted distributions are unbiased"
-            " (use the event weights).")
+    return (
+        f"\nTail-biased sampling: events drawn with density ~ dsigma x b,"
+        f" b = 1 + (pT_max / {generator.tail_bias:g} GeV)^2,"
+        " pT_max = max(pT(b l+ nu), pT(b~ l- nu~)); XWGTUP ~ 1/b, so weighted distributions are unbiased"
+        " (use the event weights)."
+    )
 
 
 def provenance(generator: ReferenceGenerator | HvqGenerator, n_events: int) -> dict:
@@ -81,8 +86,13 @@ def provenance(generator: ReferenceGenerator | HvqGenerator, n_events: int) -> d
         "b_mass_GeV": parameters.B_MASS,
         "pdf": {"set": parameters.PDF_SET, "member": 0, "alpha_s": generator.pdf.alpha_s},
         "ufo_parameters": generator.ufo,
-        "matrix_elements": {"library": "pyamplicol", "version": metadata.version("pyamplicol"),
-                            "colour": "full", "orders": "QCD=2 QED=4", "model": f"UFO SM ({generator.kind} variant)"},
+        "matrix_elements": {
+            "library": "pyamplicol",
+            "version": metadata.version("pyamplicol"),
+            "colour": "full",
+            "orders": "QCD=2 QED=4",
+            "model": f"UFO SM ({generator.kind} variant)",
+        },
         "cross_section_pb": stats.cross_section,
         "cross_section_error_pb": stats.cross_section_error,
         "phase_space_points": stats.points,
@@ -91,20 +101,28 @@ def provenance(generator: ReferenceGenerator | HvqGenerator, n_events: int) -> d
         "overweight_events": stats.overweight_events,
         "overweight_cross_section_share": stats.overweight_fraction,
         "channel_weights": stats.alpha,
-        "tail_bias": None if generator.tail_bias is None else {
+        "tail_bias": None
+        if generator.tail_bias is None
+        else {
             "pt0_GeV": generator.tail_bias,
-            "bias": "b = 1 + (max(pT(b l+ nu), pT(b~ l- nu~)) / pt0)^2; events sampled ~ dsigma x b, XWGTUP ~ 1 / b"},
+            "bias": "b = 1 + (max(pT(b l+ nu), pT(b~ l- nu~)) / pt0)^2; events sampled ~ dsigma x b, XWGTUP ~ 1 / b",
+        },
     }
     if isinstance(generator, HvqGenerator):
         decays = generator.decays.stats
         record["hvq"] = {
             "algorithm": "POWHEG-BOX-V2 hvq LO: on-shell t t~ Born, decays as hvq/ttdec.f (lhe_didi.reference.hvq)",
-            "top_mass_GeV": generator.top_mass, "top_width_GeV": generator.top_width,
-            "w_mass_GeV": parameters.W_MASS, "w_width_GeV": generator.w_width, "b_mass_GeV": parameters.B_MASS,
+            "top_mass_GeV": generator.top_mass,
+            "top_width_GeV": generator.top_width,
+            "w_mass_GeV": parameters.W_MASS,
+            "w_width_GeV": generator.w_width,
+            "b_mass_GeV": parameters.B_MASS,
             "branching_ratio_w_to_l_nu": HVQ_W_LEPTONIC_BR,
             "ttbar_cross_section_pb": stats.ttbar_cross_section,
-            "decay_attempts": decays.attempts, "outside_window": decays.outside_window,
-            "reshuffle_rejected": decays.reshuffle_rejected, "spin_rejected": decays.spin_rejected,
+            "decay_attempts": decays.attempts,
+            "outside_window": decays.outside_window,
+            "reshuffle_rejected": decays.reshuffle_rejected,
+            "spin_rejected": decays.spin_rejected,
             "spin_ratio_above_8": decays.spin_ratio_above_bound,
             "spin_ratio_mean": decays.spin_ratio_sum / max(decays.spin_ratio_evaluations, 1),
         }

@@ -29,15 +29,24 @@ def alpha_gmu() -> float:
     return math.sqrt(2.0) * FERMI_CONSTANT * W_MASS**2 * (1.0 - W_MASS**2 / Z_MASS**2) / math.pi
 
 
-def ufo_parameters(alpha_s: float, top_width: float = TOP_WIDTH, w_width: float = W_WIDTH,
-                   top_mass: float = TOP_MASS) -> dict[str, float]:
+def ufo_parameters(
+    alpha_s: float, top_width: float = TOP_WIDTH, w_width: float = W_WIDTH, top_mass: float = TOP_MASS
+) -> dict[str, float]:
     """External parameters of the UFO Standard Model for the reference setup."""
     return {
-        "MT": top_mass, "ymt": top_mass, "WT": top_width,
-        "MB": B_MASS, "ymb": B_MASS,
-        "MZ": Z_MASS, "WZ": Z_WIDTH, "WW": w_width,
-        "MH": HIGGS_MASS, "WH": HIGGS_WIDTH,
-        "Gf": FERMI_CONSTANT, "aEWM1": 1.0 / alpha_gmu(), "aS": alpha_s,
+        "MT": top_mass,
+        "ymt": top_mass,
+        "WT": top_width,
+        "MB": B_MASS,
+        "ymb": B_MASS,
+        "MZ": Z_MASS,
+        "WZ": Z_WIDTH,
+        "WW": w_width,
+        "MH": HIGGS_MASS,
+        "WH": HIGGS_WIDTH,
+        "Gf": FERMI_CONSTANT,
+        "aEWM1": 1.0 / alpha_gmu(),
+        "aS": alpha_s,
     }
 
 

@@ -176,9 +176,17 @@ class Channels:
         as for a g* emitted by an incoming quark)."""
         n = NON_RESONANT
         pairs = [(top, top), (top, n), (n, top), (n, n), (top, n), (top, n), (n, top), (n, top)] + [(n, n)] * 5
-        collinear = [(UNIFORM, UNIFORM)] * 4 + [(UNIFORM, BEAM_1), (UNIFORM, BEAM_2), (BEAM_1, UNIFORM), (BEAM_2, UNIFORM),
-                                                (BEAM_1, BEAM_2), (BEAM_2, BEAM_1), (PARTNER_B, UNIFORM),
-                                                (PARTNER_B, BEAM_1), (PARTNER_B, BEAM_2)]
+        collinear = [(UNIFORM, UNIFORM)] * 4 + [
+            (UNIFORM, BEAM_1),
+            (UNIFORM, BEAM_2),
+            (BEAM_1, UNIFORM),
+            (BEAM_2, UNIFORM),
+            (BEAM_1, BEAM_2),
+            (BEAM_2, BEAM_1),
+            (PARTNER_B, UNIFORM),
+            (PARTNER_B, BEAM_1),
+            (PARTNER_B, BEAM_2),
+        ]
         alpha = np.array([0.6, 0.05, 0.05, 0.1, 0.05, 0.05, 0.05, 0.05, 0.02, 0.02, 0.02, 0.02, 0.02])
         return cls(top=pairs, alpha=alpha / alpha.sum(), collinear=collinear)
 
@@ -315,12 +323,15 @@ class PhaseSpace:
         for q, s in ((q0, s_hat), (q1, s_t), (q2, s_wp), (q3, s_tb), (q4, s_wm)):
             two_body_factor = two_body_factor * q / (4.0 * np.pi * np.sqrt(s))  # |p*|/(16 pi^2 sqrt s) * 4 pi
         w_density = self.w_density.density(s_wp, 0.0, s_total) * self.w_density.density(s_wm, 0.0, s_total)
-        angular = {(side, reference): self._angular_factor(b if side == 0 else bb, top if side == 0 else topbar, vector)
-                   for side, side_references in ((0, b_references), (1, references))
-                   for reference, vector in side_references.items()}
+        angular = {
+            (side, reference): self._angular_factor(b if side == 0 else bb, top if side == 0 else topbar, vector)
+            for side, side_references in ((0, b_references), (1, references))
+            for reference, vector in side_references.items()
+        }
         channel_densities = np.stack(
             [
-                density_t.density(s_t, low_t, high_t) * density_tb.density(s_tb, low_tb, high_tb)
+                density_t.density(s_t, low_t, high_t)
+                * density_tb.density(s_tb, low_tb, high_tb)
                 * angular.get((0, self.channels.reference_of(c, 0)), 1.0)
                 * angular.get((1, self.channels.reference_of(c, 1)), 1.0)
                 for c, (density_t, density_tb) in enumerate(self.channels.top)

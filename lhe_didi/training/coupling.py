@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
+
+from ..errors import LheDidiError
+from ..extras import require
 
 COUPLINGS = ("independent", "ot")
 
 
 def optimal_transport_order(x0: torch.Tensor, x1: torch.Tensor, block: int) -> torch.Tensor:
-    """Indices into ``x1`` that pair each row of ``x0`` with an ``x1`` row by exact OT within blocks of ``block`` rows."""
+    """Indices into ``x1`` pairing each row of ``x0`` with an ``x1`` row by exact OT within blocks of ``block``."""
     if len(x0) != len(x1):
         raise ValueError("optimal-transport pairing needs batches of equal size")
+    from scipy.optimize import linear_sum_assignment  # the 'train' extra (check_coupling)
+
     order = np.empty(len(x0), dtype=np.int64)
     for start in range(0, len(x0), block):
         stop = min(start + block, len(x0))
@@ -29,6 +33,14 @@ def optimal_transport_order(x0: torch.Tensor, x1: torch.Tensor, block: int) -> t
         rows, columns = linear_sum_assignment(cost)
         order[start + rows] = start + columns
     return torch.as_tensor(order, device=x1.device)
+
+
+def check_coupling(coupling: str) -> None:
+    """Refuse an unknown coupling, or ``ot`` without the 'train' extra, before any data is read."""
+    if coupling not in COUPLINGS:
+        raise LheDidiError(f"unknown coupling {coupling!r}; choose from {', '.join(COUPLINGS)}")
+    if coupling == "ot":
+        require("train", "optimal-transport pairing (--coupling ot)")
 
 
 def pair(x0: torch.Tensor, x1: torch.Tensor, coupling: str, block: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,7 +21,6 @@ from ..kinematics.recoil import to_zero_pt_frame
 from ..kinematics.symmetry import beam_exchange
 from ..models.store import file_sha256
 
-
 MAX_UNIT_WEIGHT_EXPANSION = 2.0  # DiDi training refuses samples whose unit-weight copies would exceed this x events
 
 
@@ -29,8 +28,7 @@ MAX_UNIT_WEIGHT_EXPANSION = 2.0  # DiDi training refuses samples whose unit-weig
 def reading_progress(path: str | Path, enabled: bool = True):
     """Progress of reading a training file (minutes for millions of events on a CPU): a bar on a terminal, one
     stderr line when the file is read otherwise (batch jobs). Yields the callable taking each batch's size."""
-    bar = tqdm(desc=f"reading {Path(path).name}", unit=" ev", unit_scale=True, leave=False,
-               disable=not enabled or None)
+    bar = tqdm(desc=f"reading {Path(path).name}", unit=" ev", unit_scale=True, leave=False, disable=not enabled or None)
     start, count = time.perf_counter(), 0
 
     def update(events: int) -> None:
@@ -61,9 +59,11 @@ def unit_weight_copies(weights: np.ndarray, rng: np.random.Generator) -> np.ndar
     return (whole + (rng.random(len(weights)) < relative - whole)).astype(np.int64)
 
 
-def load_features(path: str | Path, max_events: int | None = None, seed: int = 0,
-                  representation: str = "particles", progress=None) -> tuple[np.ndarray, dict]:
-    """DiDi coordinates (:mod:`lhe_didi.kinematics.representation`) of up to ``max_events`` events, and provenance of the file.
+def load_features(
+    path: str | Path, max_events: int | None = None, seed: int = 0, representation: str = "particles", progress=None
+) -> tuple[np.ndarray, dict]:
+    """DiDi coordinates (:mod:`lhe_didi.kinematics.representation`) of up to ``max_events`` events, and the file's
+    provenance.
 
     Events with weight above the sample's unit weight (kept by the reference generator when
     they exceed its maximum weight) are repeated, see :func:`unit_weight_copies`; events with
@@ -87,15 +87,22 @@ def load_features(path: str | Path, max_events: int | None = None, seed: int = 0
     copies = unit_weight_copies(weights, np.random.default_rng(seed))
     if copies.sum() > MAX_UNIT_WEIGHT_EXPANSION * max((weights > 0).sum(), 1):
         spread = weights.max() / weights[weights > 0].min()
-        raise LheDidiError(f"{path}: event weights spread by a factor {spread:.3g}; DiDi training would repeat its "
-                           f"{len(weights)} events into {copies.sum()} unit-weight ones. Train DiDi on unweighted "
-                           "samples (e.g. `lhe-didi generate` without --tail-bias)")
-    provenance = {"path": str(Path(path)), "sha256": file_sha256(path), "events_used": int(len(features)),
-                  "events_after_unit_weighting": int(copies.sum()),
-                  "weighted_events_expanded": int(((copies != 1) & (weights > 0)).sum()),
-                  "negative_weight_events_dropped": int((weights < 0).sum()),
-                  "cross_section_pb": reader.header.total_cross_section[0],
-                  "parameters": parameters, "line_shape": line_shape.fractions()}
+        raise LheDidiError(
+            f"{path}: event weights spread by a factor {spread:.3g}; DiDi training would repeat its "
+            f"{len(weights)} events into {copies.sum()} unit-weight ones. Train DiDi on unweighted "
+            "samples (e.g. `lhe-didi generate` without --tail-bias)"
+        )
+    provenance = {
+        "path": str(Path(path)),
+        "sha256": file_sha256(path),
+        "events_used": int(len(features)),
+        "events_after_unit_weighting": int(copies.sum()),
+        "weighted_events_expanded": int(((copies != 1) & (weights > 0)).sum()),
+        "negative_weight_events_dropped": int((weights < 0).sum()),
+        "cross_section_pb": reader.header.total_cross_section[0],
+        "parameters": parameters,
+        "line_shape": line_shape.fractions(),
+    }
     return np.repeat(features, copies, axis=0), provenance
 
 
@@ -118,18 +125,30 @@ class ObservableSample:
         return self.values[:, self.names.index(name)]
 
 
-def load_observable_sample(path: str | Path, max_events: int | None = None, classifier_weight_id: str | None = None,
-                           progress=None, mirrored: bool = False) -> ObservableSample:
+def load_observable_sample(
+    path: str | Path,
+    max_events: int | None = None,
+    classifier_weight_id: str | None = None,
+    progress=None,
+    mirrored: bool = False,
+) -> ObservableSample:
     """Observables of up to ``max_events`` events of a file, with the classifier weight (the named weight
     ``classifier_weight_id``, see :data:`lhe_didi.reweight.WEIGHT_ID`) if an id is given, and with
     ``mirrored`` also those of every event after the beam exchange (:mod:`lhe_didi.kinematics.symmetry`)."""
     reader = LheReader(path)
     if classifier_weight_id is not None and classifier_weight_id not in reader.header.weight_ids:
-        raise LheDidiError(f"{path}: no '{classifier_weight_id}' named weight"
-                           " (run `lhe-didi reweight` or transform with a classifier)")
+        raise LheDidiError(
+            f"{path}: no '{classifier_weight_id}' named weight (run `lhe-didi reweight` or transform with a classifier)"
+        )
     names: list[str] = []
-    columns: dict[str, list[np.ndarray]] = {"values": [], "weights": [], "index": [], "source": [], "named": [],
-                                            "mirrored": []}
+    columns: dict[str, list[np.ndarray]] = {
+        "values": [],
+        "weights": [],
+        "index": [],
+        "source": [],
+        "named": [],
+        "mirrored": [],
+    }
     for batch in reader.batches(50_000, max_events):
         names, values = classifier_observables(batch.momenta)
         columns["values"].append(values)
@@ -145,12 +164,22 @@ def load_observable_sample(path: str | Path, max_events: int | None = None, clas
     if not columns["values"]:
         raise LheDidiError(f"{path}: no events")
     joined = {k: np.concatenate(v) if v else None for k, v in columns.items()}
-    return ObservableSample(Path(path), reader.header, names, joined["values"], joined["weights"], joined["index"],
-                            joined["source"], joined["named"], joined["mirrored"])
+    return ObservableSample(
+        Path(path),
+        reader.header,
+        names,
+        joined["values"],
+        joined["weights"],
+        joined["index"],
+        joined["source"],
+        joined["named"],
+        joined["mirrored"],
+    )
 
 
-def load_observables(path: str | Path, max_events: int | None = None, mirrored: bool = False, progress=None
-                     ) -> tuple[list[str], np.ndarray, np.ndarray, dict, np.ndarray | None]:
+def load_observables(
+    path: str | Path, max_events: int | None = None, mirrored: bool = False, progress=None
+) -> tuple[list[str], np.ndarray, np.ndarray, dict, np.ndarray | None]:
     """Classifier observables (names, (N, 27)) and event weights (N,) of up to ``max_events`` events,
     with the file's provenance and (``mirrored``) the observables of the beam-exchanged events, else None.
     Negative-weight events are dropped and counted in the provenance."""
@@ -158,10 +187,14 @@ def load_observables(path: str | Path, max_events: int | None = None, mirrored: 
     keep = sample.weights > 0
     if not keep.any():
         raise LheDidiError(f"{path}: no events with positive weight")
-    provenance = {"path": str(Path(path)), "sha256": file_sha256(path), "events_used": int(keep.sum()),
-                  "negative_weight_events_dropped": int((~keep).sum()),
-                  "cross_section_pb": sample.header.total_cross_section[0],
-                  "didi_model_hash": sample.header.didi_model_hash,
-                  "beam_symmetrised": sample.header.didi_beam_symmetrised}
+    provenance = {
+        "path": str(Path(path)),
+        "sha256": file_sha256(path),
+        "events_used": int(keep.sum()),
+        "negative_weight_events_dropped": int((~keep).sum()),
+        "cross_section_pb": sample.header.total_cross_section[0],
+        "didi_model_hash": sample.header.didi_model_hash,
+        "beam_symmetrised": sample.header.didi_beam_symmetrised,
+    }
     mirrored_values = sample.mirrored_values[keep] if mirrored else None
     return sample.names, sample.values[keep], sample.weights[keep], provenance, mirrored_values

@@ -31,13 +31,14 @@ from ..kinematics import representation as representations
 from ..kinematics.representation import Preprocessor
 from ..models.store import save_model_dir
 from ..models.velocity import VelocityField
-from .coupling import COUPLINGS, pair
+from ..runtime import resolve_device
+from .coupling import check_coupling, pair
 from .data import load_features, reading_progress
 
 
 @dataclass
 class DidiSettings:
-    """Architecture and training options; the defaults are the shipped ``didi-default`` recipe (its model card).
+    """Architecture and training options (the ``train didi`` command's); models/README.md gives the shipped recipe.
     ``breit_wigner_scale`` None follows the representation (:func:`.representation.default_breit_wigner_scale`)."""
 
     width: int = 256
@@ -66,15 +67,6 @@ class DidiSettings:
             self.breit_wigner_scale = representations.default_breit_wigner_scale(self.representation)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise LheDidiError("--device cuda requested but no CUDA device is available")
-    return torch.device(name)
-
-
 def log_epoch(description: str, epoch: int, total: int, **values: float) -> None:
     """One stderr line per epoch for batch jobs, where the tqdm bar is off (stderr not a terminal)."""
     if not sys.stderr.isatty():
@@ -88,8 +80,14 @@ def feature_ranges(*samples: np.ndarray) -> dict:
     return {"min": joined.min(axis=0).tolist(), "max": joined.max(axis=0).tolist()}
 
 
-def cfm_loss(model: VelocityField, x0: torch.Tensor, x1: torch.Tensor, generator: torch.Generator | None = None,
-             noise: float = 0.0, c: torch.Tensor | None = None) -> torch.Tensor:
+def cfm_loss(
+    model: VelocityField,
+    x0: torch.Tensor,
+    x1: torch.Tensor,
+    generator: torch.Generator | None = None,
+    noise: float = 0.0,
+    c: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Mean squared error between v(x_t, t[, c]) and x1 - x0 on linear paths (``c``: the pairs' conditions)."""
     t = torch.rand(len(x0), device=x0.device, generator=generator)
     if noise > 0:
@@ -134,8 +132,12 @@ class _Checkpoint:
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.generator"] = generator.get_state()
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, self.directory / "state.safetensors")
-        meta = {"epoch": epoch, "history": history, "scheduler": scheduler.state_dict(),
-                "optimizer_param_groups": state["param_groups"]}
+        meta = {
+            "epoch": epoch,
+            "history": history,
+            "scheduler": scheduler.state_dict(),
+            "optimizer_param_groups": state["param_groups"],
+        }
         (self.directory / "state.json").write_text(json.dumps(meta, default=float))
 
     def load(self, model, optimizer, scheduler, generator, device):
@@ -188,8 +190,12 @@ class DidiTrainingData:
         if self.onshell_mass is not None:
             arrays.update(onshell_mass=self.onshell_mass, offshell_mass=self.offshell_mass)
         np.savez(path.with_suffix(".npz"), **arrays)
-        meta = {"preprocessing": self.preprocessor.to_dict(), "feature_ranges": self.ranges, "data": self.data,
-                "quantum": quantum}
+        meta = {
+            "preprocessing": self.preprocessor.to_dict(),
+            "feature_ranges": self.ranges,
+            "data": self.data,
+            "quantum": quantum,
+        }
         path.with_suffix(".json").write_text(json.dumps(meta))
 
     @classmethod
@@ -200,12 +206,19 @@ class DidiTrainingData:
             on, off = arrays["onshell"], arrays["offshell"]
             masses = (arrays["onshell_mass"], arrays["offshell_mass"]) if "onshell_mass" in arrays else (None, None)
         scale = meta["quantum"] or 1.0
-        return cls(on.astype(np.float32) * np.float32(scale), off.astype(np.float32) * np.float32(scale),
-                   Preprocessor.from_dict(meta["preprocessing"]), meta["feature_ranges"], meta["data"], *masses)
+        return cls(
+            on.astype(np.float32) * np.float32(scale),
+            off.astype(np.float32) * np.float32(scale),
+            Preprocessor.from_dict(meta["preprocessing"]),
+            meta["feature_ranges"],
+            meta["data"],
+            *masses,
+        )
 
 
-def prepare_didi_data(onshell, offshell, settings: DidiSettings, progress: bool = True,
-                      condition_on_mass: bool = False) -> DidiTrainingData:
+def prepare_didi_data(
+    onshell, offshell, settings: DidiSettings, progress: bool = True, condition_on_mass: bool = False
+) -> DidiTrainingData:
     """Read the files, shuffle, fit the preprocessing on their union and standardise.
 
     ``onshell``, ``offshell``: one file each, or (``condition_on_mass``) lists of files at two or more top masses,
@@ -221,8 +234,10 @@ def prepare_didi_data(onshell, offshell, settings: DidiSettings, progress: bool 
     if not condition_on_mass and (len(on_paths) != 1 or len(off_paths) != 1):
         raise LheDidiError("several training files per side need a mass-conditional model (--condition-on-mass)")
     if condition_on_mass and settings.representation == "particles":
-        raise LheDidiError("a mass-conditional model needs decay-chain coordinates (the top mass is centred on the "
-                           "condition); the particles representation has none")
+        raise LheDidiError(
+            "a mass-conditional model needs decay-chain coordinates (the top mass is centred on the "
+            "condition); the particles representation has none"
+        )
 
     def read(paths, seed):
         samples = []
@@ -240,27 +255,40 @@ def prepare_didi_data(onshell, offshell, settings: DidiSettings, progress: bool 
     on_order, off_order = rng.permutation(len(on)), rng.permutation(len(off))
     if not condition_on_mass:  # the samples are used in random order; shuffled once for an unbiased validation tail
         on, off = on[on_order], off[off_order]
-        preprocessor = Preprocessor.fit(np.concatenate([on, off]), settings.representation,
-                                        settings.breit_wigner_scale)
-        return DidiTrainingData(preprocessor.forward(on).astype(np.float32),
-                                preprocessor.forward(off).astype(np.float32), preprocessor, feature_ranges(on, off),
-                                {"onshell": on_samples[0][1], "offshell": off_samples[0][1]})
+        preprocessor = Preprocessor.fit(np.concatenate([on, off]), settings.representation, settings.breit_wigner_scale)
+        return DidiTrainingData(
+            preprocessor.forward(on).astype(np.float32),
+            preprocessor.forward(off).astype(np.float32),
+            preprocessor,
+            feature_ranges(on, off),
+            {"onshell": on_samples[0][1], "offshell": off_samples[0][1]},
+        )
     on_mass = _sample_masses(on_samples, "on-shell")[on_order]
     off_mass = _sample_masses(off_samples, "off-shell")[off_order]
     on, off = on[on_order], off[off_order]
     if set(np.unique(on_mass)) != set(np.unique(off_mass)):
-        raise LheDidiError(f"on-shell files at {sorted(set(np.unique(on_mass).tolist()))} GeV and off-shell files at "
-                           f"{sorted(set(np.unique(off_mass).tolist()))} GeV: every mass needs both")
+        raise LheDidiError(
+            f"on-shell files at {sorted(set(np.unique(on_mass).tolist()))} GeV and off-shell files at "
+            f"{sorted(set(np.unique(off_mass).tolist()))} GeV: every mass needs both"
+        )
     grouped_masses({str(m): float(m) for m in np.unique(on_mass)})
     on_top, off_top = (on_mass, top_width(on_mass)), (off_mass, top_width(off_mass))
     both_mass = np.concatenate([on_mass, off_mass])
-    preprocessor = Preprocessor.fit(np.concatenate([on, off]), settings.representation, settings.breit_wigner_scale,
-                                    (both_mass, top_width(both_mass)))
-    return DidiTrainingData(preprocessor.forward(on, on_top).astype(np.float32),
-                            preprocessor.forward(off, off_top).astype(np.float32), preprocessor,
-                            feature_ranges(on, off),
-                            {"onshell": [p for _, p in on_samples], "offshell": [p for _, p in off_samples]},
-                            on_mass.astype(np.float64), off_mass.astype(np.float64))
+    preprocessor = Preprocessor.fit(
+        np.concatenate([on, off]),
+        settings.representation,
+        settings.breit_wigner_scale,
+        (both_mass, top_width(both_mass)),
+    )
+    return DidiTrainingData(
+        preprocessor.forward(on, on_top).astype(np.float32),
+        preprocessor.forward(off, off_top).astype(np.float32),
+        preprocessor,
+        feature_ranges(on, off),
+        {"onshell": [p for _, p in on_samples], "offshell": [p for _, p in off_samples]},
+        on_mass.astype(np.float64),
+        off_mass.astype(np.float64),
+    )
 
 
 def _sample_masses(samples: list, side: str) -> np.ndarray:
@@ -270,34 +298,41 @@ def _sample_masses(samples: list, side: str) -> np.ndarray:
         stated = info["parameters"]
         if "top_mass" not in stated:
             raise LheDidiError(f"{info['path']}: the header states no top mass; a mass-conditional model needs it")
-        MassCondition((stated["top_mass"],)).check(stated["top_mass"], stated.get("top_width"),
-                                                   f"{side} training file {info['path']}")
+        MassCondition((stated["top_mass"],)).check(
+            stated["top_mass"], stated.get("top_width"), f"{side} training file {info['path']}"
+        )
         masses[info["path"]] = round(float(stated["top_mass"]), 3)
-    return np.concatenate([np.full(info["events_after_unit_weighting"], masses[info["path"]])
-                           for _, info in samples])
+    return np.concatenate([np.full(info["events_after_unit_weighting"], masses[info["path"]]) for _, info in samples])
 
 
-def train_didi(onshell, offshell, output: str | Path, settings: DidiSettings,
-               resume: bool = False, progress: bool = True, condition_on_mass: bool = False) -> dict:
+def train_didi(
+    onshell,
+    offshell,
+    output: str | Path,
+    settings: DidiSettings,
+    resume: bool = False,
+    progress: bool = True,
+    condition_on_mass: bool = False,
+) -> dict:
     """Train a Direct Diffusion model and write it to ``output``; returns the training summary.
     ``onshell``/``offshell``: see :func:`prepare_didi_data`."""
-    if settings.coupling not in COUPLINGS:
-        raise LheDidiError(f"unknown coupling {settings.coupling!r}; choose from {', '.join(COUPLINGS)}")
+    check_coupling(settings.coupling)
     if condition_on_mass and settings.coupling != "independent":
         raise LheDidiError("a mass-conditional model pairs events within each mass: use --coupling independent")
     resolve_device(settings.device)
+    check_coupling(settings.coupling)
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)
     prepared = prepare_didi_data(onshell, offshell, settings, progress, condition_on_mass)
     return fit_didi(prepared, output, settings, resume, progress)
 
 
-def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSettings, resume: bool = False,
-             progress: bool = True) -> dict:
+def fit_didi(
+    prepared: DidiTrainingData, output: str | Path, settings: DidiSettings, resume: bool = False, progress: bool = True
+) -> dict:
     """Train the velocity field on prepared data and write the model directory ``output``."""
     device = resolve_device(settings.device)
-    if settings.coupling not in COUPLINGS:
-        raise LheDidiError(f"unknown coupling {settings.coupling!r}; choose from {', '.join(COUPLINGS)}")
+    check_coupling(settings.coupling)
     torch.manual_seed(settings.seed)
     output = Path(output)
     checkpoint = _Checkpoint(output.with_name(output.name + ".checkpoint"))
@@ -328,15 +363,24 @@ def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSetti
         inputs = torch.as_tensor(condition.network_input(np.asarray(condition.trained_masses)), device=device)
         partners_train = ConditionalPartners(on_groups_train, len(masses))
         partners_val = ConditionalPartners(on_groups_val, len(masses))
-    model = VelocityField(dim=prepared.onshell.shape[1], width=settings.width, depth=settings.depth,
-                          embedding=settings.embedding, bayesian=settings.bayesian,
-                          prior_width=settings.prior_width, conditions=0 if condition is None else 1).to(device)
+    model = VelocityField(
+        dim=prepared.onshell.shape[1],
+        width=settings.width,
+        depth=settings.depth,
+        embedding=settings.embedding,
+        bayesian=settings.bayesian,
+        prior_width=settings.prior_width,
+        conditions=0 if condition is None else 1,
+    ).to(device)
     batch_size = min(settings.batch_size, len(off_train))
     steps_per_epoch = max(1, len(off_train) // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=settings.max_lr, total_steps=settings.epochs * steps_per_epoch,
-        div_factor=settings.max_lr / settings.lr)
+        optimizer,
+        max_lr=settings.max_lr,
+        total_steps=settings.epochs * steps_per_epoch,
+        div_factor=settings.max_lr / settings.lr,
+    )
     generator = torch.Generator(device=device).manual_seed(settings.seed)
     start_epoch, history = 0, []
     if resume:
@@ -360,8 +404,14 @@ def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSetti
 
     if not history:  # epoch 0: the untrained (zero) field, i.e. the mean squared displacement
         history.append({"epoch": 0, "train_loss": None, "validation_loss": validation_loss(), "seconds": 0.0})
-    epochs = tqdm(range(start_epoch, settings.epochs), desc="training DiDi", unit="epoch", disable=not progress or None,
-                  initial=start_epoch, total=settings.epochs)
+    epochs = tqdm(
+        range(start_epoch, settings.epochs),
+        desc="training DiDi",
+        unit="epoch",
+        disable=not progress or None,
+        initial=start_epoch,
+        total=settings.epochs,
+    )
     for epoch in epochs:
         model.train()
         started = time.perf_counter()
@@ -369,7 +419,7 @@ def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSetti
         if condition is None:
             on_order = torch.randint(len(on_train), (steps_per_epoch * batch_size,), device=device, generator=generator)
         else:
-            on_order = partners_train.draw(off_groups_train[off_order[:steps_per_epoch * batch_size]], generator)
+            on_order = partners_train.draw(off_groups_train[off_order[: steps_per_epoch * batch_size]], generator)
         running = 0.0
         for step in range(steps_per_epoch):
             batch = slice(step * batch_size, (step + 1) * batch_size)
@@ -383,12 +433,24 @@ def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSetti
             scheduler.step()
             running += loss.item()
         val_loss = validation_loss()
-        history.append({"epoch": epoch + 1, "train_loss": running / steps_per_epoch, "validation_loss": val_loss,
-                        "seconds": time.perf_counter() - started})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": running / steps_per_epoch,
+                "validation_loss": val_loss,
+                "seconds": time.perf_counter() - started,
+            }
+        )
         epochs.set_postfix(train=f"{running / steps_per_epoch:.4f}", val=f"{val_loss:.4f}")
         if progress:
-            log_epoch("training DiDi", epoch + 1, settings.epochs, train_loss=running / steps_per_epoch,
-                      validation_loss=val_loss, seconds=history[-1]["seconds"])
+            log_epoch(
+                "training DiDi",
+                epoch + 1,
+                settings.epochs,
+                train_loss=running / steps_per_epoch,
+                validation_loss=val_loss,
+                seconds=history[-1]["seconds"],
+            )
         checkpoint.save(model, optimizer, scheduler, epoch + 1, history, generator)
 
     config = {
@@ -397,8 +459,14 @@ def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSetti
         "features": preprocessor.representation.features,
         "preprocessing": preprocessor.to_dict(),
         "feature_ranges": ranges,
-        "training": {**asdict(settings), "device_used": str(device), "steps_per_epoch": steps_per_epoch, "batch_size_used": batch_size,
-                     "history": history, "torch_version": torch.__version__},
+        "training": {
+            **asdict(settings),
+            "device_used": str(device),
+            "steps_per_epoch": steps_per_epoch,
+            "batch_size_used": batch_size,
+            "history": history,
+            "torch_version": torch.__version__,
+        },
         "data": prepared.data,
         "physics": training_physics(prepared.data),
         "direction": "t = 1 on-shell -> t = 0 off-shell",
@@ -412,17 +480,21 @@ def fit_didi(prepared: DidiTrainingData, output: str | Path, settings: DidiSetti
 
 _INPUTS = {
     "particles": "17-D (pT^(1/3), eta, arctanh(phi/pi)) of b, l+, nu, b~, l-, nu~ rotated so that l+ has phi = 0,",
-    "decay-chain": "15-D decay chain: top pT^(1/3) and rapidities, m_t and m_W per side as asinh((m - M)/Gamma) with the\n"
-                   "  two-body thresholds sent to -infinity, arctanh of the W and lepton decay angles (cos theta, phi/pi) in the\n"
-                   "  top and W rest frames,",
-    "decay-chain-beams": "15-D decay chain as decay-chain, but the b direction in the top rest frame as bipolar coordinates about\n"
-                         "  the two beams (rho_b = log(sin(theta+/2)/sin(theta-/2)), arctanh(psi_b/pi)),",
+    "decay-chain": "15-D decay chain: top pT^(1/3) and rapidities, m_t and m_W per side as asinh((m - M)/Gamma)\n"
+    "  with the"
+    "  two-body thresholds sent to -infinity, arctanh of the W and lepton decay angles (cos theta, phi/pi) in the\n"
+    "  top and W rest frames,",
+    "decay-chain-beams": "15-D decay chain as decay-chain, but the b direction in the top rest frame as bipolar\n"
+    "  coordinates about"
+    "  the two beams (rho_b = log(sin(theta+/2)/sin(theta-/2)), arctanh(psi_b/pi)),",
 }
 
 
 def _scale_note(preprocessing: dict) -> str:
     scale = preprocessing.get("breit_wigner_scale", "width")
-    return "" if scale == "width" else "\n  masses flattened on the Breit-Wigner half width (Gamma/2 in place of Gamma),"
+    return (
+        "" if scale == "width" else "\n  masses flattened on the Breit-Wigner half width (Gamma/2 in place of Gamma),"
+    )
 
 
 def _data_lines(config: dict) -> str:
@@ -436,12 +508,18 @@ sha256 `{on["sha256"][:16]}…`),
   events dropped: on-shell {on["weighted_events_expanded"]} / {on["negative_weight_events_dropped"]},
   off-shell {off["weighted_events_expanded"]} / {off["negative_weight_events_dropped"]}."""
     conditions = config["conditions"]
-    rows = [f"  | {side} | {info['parameters']['top_mass']:g} | `{Path(info['path']).name}` | {info['events_used']} | "
-            f"`{info['sha256'][:16]}…` |" for side in ("onshell", "offshell") for info in data[side]]
+    rows = [
+        f"  | {side} | {info['parameters']['top_mass']:g} | `{Path(info['path']).name}` | {info['events_used']} | "
+        f"`{info['sha256'][:16]}…` |"
+        for side in ("onshell", "offshell")
+        for info in data[side]
+    ]
     centre, scale = conditions["centre"][0], conditions["scale"][0]
+    trained = ", ".join(f"{m:g}" for m in conditions["trained_masses"])
+    low, high = conditions["range"]
     return f"""- **Condition**: the top mass, network input (m_t - {centre:g} GeV) / {scale:g} GeV;
   m(b l nu) flattened around each event's own pole; width {conditions["width_rule"]}.
-  Trained at {", ".join(f"{m:g}" for m in conditions["trained_masses"])} GeV; accepted range {conditions["range"][0]:g}-{conditions["range"][1]:g} GeV.
+  Trained at {trained} GeV; accepted range {low:g}-{high:g} GeV.
 - **Training data** ({100 * fraction:.0f}% held out for validation; pairs drawn within each mass):
 
   | side | m_t (GeV) | file | events | sha256 |
@@ -451,24 +529,34 @@ sha256 `{on["sha256"][:16]}…`),
 
 def model_card(config: dict) -> str:
     """Markdown summary of a DiDi model directory."""
-    arch, train, data = config["architecture"], config["training"], config["data"]
+    arch, train = config["architecture"], config["training"]
     last = train["history"][-1] if train["history"] else {}
     trained = [h for h in train["history"] if h["epoch"] > 0]
     per_epoch = np.median([h["seconds"] for h in trained]) if trained else float("nan")
     initial = train["history"][0]["validation_loss"] if train["history"] else float("nan")
+    final = last.get("validation_loss", float("nan"))
+    inputs = _INPUTS[config["preprocessing"].get("representation", "particles")] + _scale_note(config["preprocessing"])
+    bayes_note = f", prior width {arch['prior_width']}, c = {train['kl_scale']}" if arch["bayesian"] else ""
+    pairing_note = (
+        f" (exact optimal transport in blocks of {train['ot_block']})"
+        if train.get("coupling") == "ot"
+        else " (paper Eq. 8)"
+    )
     return f"""# lhe-didi Direct Diffusion model
 
 - **Task**: map on-shell (POWHEG hvq-like) dileptonic t t~ events to full off-shell (bb4l-like) events;
   velocity field integrated from t = 1 (on-shell) to t = 0 (off-shell) with dopri5.
 - **Content hash**: `{{content_hash}}` (checked at load) — lhe-didi {__version__}
-- **Architecture**: {"Bayesian " if arch["bayesian"] else ""}MLP, {arch["depth"]} x {arch["width"]}, SiLU, time embedding {arch["embedding"]},
-  last layer zero-initialised{f', prior width {arch["prior_width"]}, c = {train["kl_scale"]}' if arch["bayesian"] else ''}.
-- **Inputs**: {_INPUTS[config["preprocessing"].get("representation", "particles")]}{_scale_note(config["preprocessing"])}
+- **Architecture**: {"Bayesian " if arch["bayesian"] else ""}MLP, {arch["depth"]} x {arch["width"]}, SiLU,
+  time embedding {arch["embedding"]},
+  last layer zero-initialised{bayes_note}.
+- **Inputs**: {inputs}
   standardised; decay products taken in the frame where their system has zero pT.
-- **Training pairs**: {train.get("coupling", "independent")} coupling{f' (exact optimal transport in blocks of {train["ot_block"]})' if train.get("coupling") == "ot" else ' (paper Eq. 8)'}.
+- **Training pairs**: {train.get("coupling", "independent")} coupling{pairing_note}.
 {_data_lines(config)}
-- **Training**: {train["epochs"]} epochs, batch {train["batch_size"]}, AdamW + OneCycle ({train["lr"]} -> {train["max_lr"]}),
+- **Training**: {train["epochs"]} epochs, batch {train["batch_size"]},
+  AdamW + OneCycle ({train["lr"]} -> {train["max_lr"]}),
   noise {train["noise"]}, seed {train["seed"]}, device {train["device_used"]}, median {per_epoch:.1f} s/epoch.
-- **Loss**: validation {initial:.5f} untrained (zero field) -> {last.get("validation_loss", float("nan")):.5f} after training
+- **Loss**: validation {initial:.5f} untrained (zero field) -> {final:.5f} after training
   (train {last.get("train_loss") or float("nan"):.5f}); the unpaired CFM loss has a large irreducible part.
 """

@@ -53,24 +53,32 @@ def far_tail_ratios(histograms: list[dict], key: str) -> dict:
     """Forward b quarks (the four bins of :data:`FORWARD_B_BINS` pooled) and the overflow of every pT observable,
     for sample ``key`` pooled over the reports in ``histograms``."""
     names = [name for name in histograms[0] if name.startswith("pt_")]
-    return {"forward_b": pooled_ratio(histograms, key, FORWARD_B_BINS),
-            "pt_overflow": {name: pooled_ratio(histograms, key, ((name, OVERFLOW),)) for name in names}}
+    return {
+        "forward_b": pooled_ratio(histograms, key, FORWARD_B_BINS),
+        "pt_overflow": {name: pooled_ratio(histograms, key, ((name, OVERFLOW),)) for name in names},
+    }
 
 
 def far_tails_by_sample(histograms: list[dict]) -> dict:
     """:func:`far_tail_ratios` of every sample present in all the reports (on-shell, DiDi, reweighted DiDi)."""
-    return {key: far_tail_ratios(histograms, key) for key in SAMPLES
-            if all(key in table[name] for table in histograms for name, _ in FORWARD_B_BINS)}
+    return {
+        key: far_tail_ratios(histograms, key)
+        for key in SAMPLES
+        if all(key in table[name] for table in histograms for name, _ in FORWARD_B_BINS)
+    }
 
 
 def far_tail_lines(by_sample: dict) -> list[str]:
     """One line per sample of :func:`far_tails_by_sample`: forward b and the pT overflows, ratio to truth +- error."""
+
     def show(entry: dict) -> str:
         return "–" if entry["ratio"] is None else f"{entry['ratio']:.3f} ± {entry['error']:.3f}"
 
-    return [f"{key}: forward b (beyond the plotted η range, 4 bins) {show(ratios['forward_b'])}; pT overflows: "
-            + ", ".join(f"{name[3:]} {show(entry)}" for name, entry in ratios["pt_overflow"].items())
-            for key, ratios in by_sample.items()]
+    return [
+        f"{key}: forward b (beyond the plotted η range, 4 bins) {show(ratios['forward_b'])}; pT overflows: "
+        + ", ".join(f"{name[3:]} {show(entry)}" for name, entry in ratios["pt_overflow"].items())
+        for key, ratios in by_sample.items()
+    ]
 
 
 def main(argv: list[str]) -> int:

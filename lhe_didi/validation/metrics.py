@@ -51,8 +51,12 @@ def weighted_histogram(values: np.ndarray, edges: np.ndarray, weights: np.ndarra
     return counts / total, np.sqrt(squares) / total
 
 
-def histogram_table(edges: np.ndarray, truth: np.ndarray, truth_weights: np.ndarray | None,
-                    samples: dict[str, tuple[np.ndarray, np.ndarray | None]]) -> dict:
+def histogram_table(
+    edges: np.ndarray,
+    truth: np.ndarray,
+    truth_weights: np.ndarray | None,
+    samples: dict[str, tuple[np.ndarray, np.ndarray | None]],
+) -> dict:
     """Per-bin numbers of one observable, computed once. Every array has ``len(edges) + 1`` entries: the
     underflow (below the first edge), the ``len(edges) - 1`` bins, the overflow (above the last edge) --
     :func:`inside` drops the two for plotting; nothing outside the plotted range goes unscored.
@@ -66,16 +70,26 @@ def histogram_table(edges: np.ndarray, truth: np.ndarray, truth_weights: np.ndar
     counts, squares, total = _bin_sums(truth, outer, truth_weights)
     t, t_err = counts / total, np.sqrt(squares) / total
     low, high = np.quantile(truth, BULK_QUANTILES)
-    table = {"edges": edges, "truth": t, "truth_error": t_err, "truth_events": np.histogram(truth, outer)[0],
-             "truth_effective_events": np.divide(counts**2, squares, out=np.zeros_like(counts), where=squares > 0),
-             "bulk": np.concatenate([[False], (edges[1:] > low) & (edges[:-1] < high), [False]])}
+    table = {
+        "edges": edges,
+        "truth": t,
+        "truth_error": t_err,
+        "truth_events": np.histogram(truth, outer)[0],
+        "truth_effective_events": np.divide(counts**2, squares, out=np.zeros_like(counts), where=squares > 0),
+        "bulk": np.concatenate([[False], (edges[1:] > low) & (edges[:-1] < high), [False]]),
+    }
     for key, (values, weights) in samples.items():
         s, s_err = weighted_histogram(values, outer, weights)
         ratio = np.divide(s, t, out=np.full_like(s, np.nan), where=t > 0)
         ratio_err = np.divide(np.hypot(s_err, ratio * t_err), t, out=np.full_like(s, np.nan), where=t > 0)
         expected = np.divide(expected_difference_error(t, t_err, s, s_err), t, out=np.full_like(s, np.nan), where=t > 0)
-        table[key] = {"content": s, "error": s_err, "ratio": ratio, "ratio_error": ratio_err,
-                      "ratio_error_expected": expected}
+        table[key] = {
+            "content": s,
+            "error": s_err,
+            "ratio": ratio,
+            "ratio_error": ratio_err,
+            "ratio_error_expected": expected,
+        }
     return table
 
 
@@ -97,6 +111,7 @@ def expected_difference_error(t: np.ndarray, t_err: np.ndarray, s: np.ndarray, s
     p = sqrt((t^2/a + s^2/b) / (1/a + 1/b)); the error is sqrt(p (a + b)). Equal to sqrt(t_err^2 + s_err^2)
     where s = t. Errors taken at the observed contents instead shrink with a downward fluctuation of a weighted
     sample and inflate the pulls of deficits (Gagunashvili's point for weighted vs unweighted histograms)."""
+
     def per_content(content, error):
         overall = np.sum(error**2) / np.sum(content) if np.sum(content) > 0 else 0.0
         return np.divide(error**2, content, out=np.full_like(content, overall), where=content > 0)
@@ -128,7 +143,7 @@ def score(table: dict, key: str) -> dict:
             worst = np.flatnonzero(mask)[np.argmax(deviation)]
             result[f"{region}_max_deviation"] = float(abs(ratio[worst] - 1))
             result[f"{region}_max_deviation_stat_error"] = float(ratio_err[worst])
-            result[f"{region}_worst_bin"] = [float(x) if np.isfinite(x) else None for x in outer[worst:worst + 2]]
+            result[f"{region}_worst_bin"] = [float(x) if np.isfinite(x) else None for x in outer[worst : worst + 2]]
             # what survives the statistics: the largest lower bound |ratio - 1| - 2 sigma over the bins
             result[f"{region}_max_excess"] = _largest_excess(deviation, ratio_err[mask], EXCESS_SIGMAS)
             result[f"{region}_max_excess_perfect_p95"] = perfect_sample_excess(ratio_err[mask])
@@ -171,26 +186,14 @@ def perfect_sample_excess(ratio_errors: np.ndarray, quantile: float = 0.95) -> f
     return float(max(0.0, np.quantile(largest, quantile)))
 
 
-def compare_to_truth(name: str, truth: np.ndarray, sample: np.ndarray, weights: np.ndarray | None = None,
-                     truth_weights: np.ndarray | None = None, edges: np.ndarray | None = None) -> dict:
+def compare_to_truth(
+    name: str,
+    truth: np.ndarray,
+    sample: np.ndarray,
+    weights: np.ndarray | None = None,
+    truth_weights: np.ndarray | None = None,
+    edges: np.ndarray | None = None,
+) -> dict:
     """:func:`score` of one sample against truth in the binning of ``name`` (or the given ``edges``)."""
     edges = binning(name, truth) if edges is None else edges
     return score(histogram_table(edges, truth, truth_weights, {"sample": (sample, weights)}), "sample")
-
-
-def weighted_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
-    """Area under the ROC curve of ``scores`` separating labels 1 from 0, with event weights;
-    ties count one half. 0.5: indistinguishable."""
-    scores = np.asarray(scores, dtype=np.float64)
-    labels = np.asarray(labels).astype(bool)
-    weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
-    order = np.argsort(scores, kind="mergesort")
-    scores, labels, weights = scores[order], labels[order], weights[order]
-    unique, starts = np.unique(scores, return_index=True)
-    positive = np.add.reduceat(np.where(labels, weights, 0.0), starts)
-    negative = np.add.reduceat(np.where(labels, 0.0, weights), starts)
-    negatives_below = np.cumsum(negative) - negative
-    total_pos, total_neg = positive.sum(), negative.sum()
-    if total_pos <= 0 or total_neg <= 0:
-        raise ValueError("AUC needs both classes with positive total weight")
-    return float(np.sum(positive * (negatives_below + 0.5 * negative)) / (total_pos * total_neg))

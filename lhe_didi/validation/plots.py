@@ -14,9 +14,22 @@ import numpy as np  # noqa: E402
 from .metrics import MIN_TRUTH_EVENTS, inside, weighted_histogram  # noqa: E402
 
 LABELS = {
-    "pt": r"$p_T$", "eta": r"$\eta$", "phi": r"$\phi$", "m": r"$m$",
-    "b": "b", "bbar": r"$\bar b$", "lp": r"$\ell^+$", "lm": r"$\ell^-$", "nu": r"$\nu$", "nubar": r"$\bar\nu$",
-    "t": "t", "tbar": r"$\bar t$", "Wp": r"$W^+$", "Wm": r"$W^-$", "blp": r"$b\ell^+$", "bbarlm": r"$\bar b\ell^-$",
+    "pt": r"$p_T$",
+    "eta": r"$\eta$",
+    "phi": r"$\phi$",
+    "m": r"$m$",
+    "b": "b",
+    "bbar": r"$\bar b$",
+    "lp": r"$\ell^+$",
+    "lm": r"$\ell^-$",
+    "nu": r"$\nu$",
+    "nubar": r"$\bar\nu$",
+    "t": "t",
+    "tbar": r"$\bar t$",
+    "Wp": r"$W^+$",
+    "Wm": r"$W^-$",
+    "blp": r"$b\ell^+$",
+    "bbarlm": r"$\bar b\ell^-$",
 }
 STYLE = {  # sample key -> (legend label, colour, line style)
     "onshell": ("on-shell (hvq-like)", "0.55", "--"),
@@ -67,15 +80,28 @@ def observable_figure(name: str, table: dict, band: tuple[np.ndarray, np.ndarray
         mplhep.histplot(r, edges, ax=ratio, color=colour, linestyle=line, yerr=False)
         largest = max(largest, float(np.max(np.abs(r[scored] - 1), initial=0.0)))
         if key in ("generated", "reweighted"):
-            main.stairs((content + error) / width, edges, baseline=(content - error) / width, fill=True,
-                        color=colour, alpha=0.2)
+            main.stairs(
+                (content + error) / width, edges, baseline=(content - error) / width, fill=True, color=colour, alpha=0.2
+            )
     if band is not None:
         low, high = band
-        main.stairs(high / width, edges, baseline=low / width, fill=True, color="tab:blue", alpha=0.35,
-                    label="DiDi posterior band")
-        ratio.stairs(np.divide(high, truth, out=np.ones_like(high), where=truth > 0), edges,
-                     baseline=np.divide(low, truth, out=np.ones_like(low), where=truth > 0), fill=True,
-                     color="tab:blue", alpha=0.35)
+        main.stairs(
+            high / width,
+            edges,
+            baseline=low / width,
+            fill=True,
+            color="tab:blue",
+            alpha=0.35,
+            label="DiDi posterior band",
+        )
+        ratio.stairs(
+            np.divide(high, truth, out=np.ones_like(high), where=truth > 0),
+            edges,
+            baseline=np.divide(low, truth, out=np.ones_like(low), where=truth > 0),
+            fill=True,
+            color="tab:blue",
+            alpha=0.35,
+        )
     main.set_ylabel("normalised density")
     if name.startswith(("m_", "pt_")):
         main.set_yscale("log")
@@ -97,8 +123,9 @@ def migration_figure(name: str, edges: np.ndarray, start: np.ndarray, generated:
     """Generated value against the on-shell starting value of the same event (paper Fig. 4), log colour scale."""
     figure, axis = plt.subplots(figsize=(5.4, 4.6))
     counts, _, _ = np.histogram2d(start, generated, bins=[edges, edges])
-    mesh = axis.pcolormesh(edges, edges, np.where(counts > 0, counts, np.nan).T,
-                           norm=matplotlib.colors.LogNorm(), cmap="viridis")
+    mesh = axis.pcolormesh(
+        edges, edges, np.where(counts > 0, counts, np.nan).T, norm=matplotlib.colors.LogNorm(), cmap="viridis"
+    )
     figure.colorbar(mesh, ax=axis, label="events")
     axis.plot(edges[[0, -1]], edges[[0, -1]], color="white", lw=0.8, ls="--")
     axis.set_xlabel(f"on-shell start {axis_label(name)}")
@@ -115,8 +142,12 @@ def weight_figure(weights: np.ndarray, clip: float | None):
     linear.set_ylabel("events")
     positive = weights[weights > 0]
     low = max(float(positive.min()), 1e-4) if len(positive) else 1e-4
-    logarithmic.hist(positive, bins=np.geomspace(low, max(top, 1.1 * float(positive.max(initial=1.0))), 61),
-                     histtype="step", color="tab:red")
+    logarithmic.hist(
+        positive,
+        bins=np.geomspace(low, max(top, 1.1 * float(positive.max(initial=1.0))), 61),
+        histtype="step",
+        color="tab:red",
+    )
     logarithmic.set_xscale("log")
     logarithmic.set_yscale("log")
     logarithmic.set_xlabel("w = C/(1-C)")
@@ -127,18 +158,27 @@ def weight_figure(weights: np.ndarray, clip: float | None):
     return figure
 
 
-def tail_clustering_figure(names: list[str], edges: dict[str, np.ndarray], generated: dict[str, np.ndarray],
-                           weights: np.ndarray, truth: dict[str, np.ndarray], fraction: float = 0.01):
+def tail_clustering_figure(
+    names: list[str],
+    edges: dict[str, np.ndarray],
+    generated: dict[str, np.ndarray],
+    weights: np.ndarray,
+    truth: dict[str, np.ndarray],
+    fraction: float = 0.01,
+):
     """Where the largest weights sit (paper Fig. 6): six observables ``names`` of all DiDi events, of the
     events with the largest ``fraction`` of weights and of those with the smallest, against truth."""
     figure, axes = plt.subplots(2, 3, figsize=(13, 7))
     high = weights >= np.quantile(weights, 1 - fraction)
     low = weights <= np.quantile(weights, fraction)
-    for axis, name in zip(axes.flat, names):
+    for axis, name in zip(axes.flat, names, strict=False):
         e = edges[name]
-        for values, label, colour in ((truth[name], "truth", "black"), (generated[name], "DiDi, all", "tab:blue"),
-                                      (generated[name][high], f"DiDi, top {100 * fraction:g}% w", "tab:red"),
-                                      (generated[name][low], f"DiDi, bottom {100 * fraction:g}% w", "tab:green")):
+        for values, label, colour in (
+            (truth[name], "truth", "black"),
+            (generated[name], "DiDi, all", "tab:blue"),
+            (generated[name][high], f"DiDi, top {100 * fraction:g}% w", "tab:red"),
+            (generated[name][low], f"DiDi, bottom {100 * fraction:g}% w", "tab:green"),
+        ):
             if len(values) == 0:
                 continue
             content, _ = weighted_histogram(values, e)

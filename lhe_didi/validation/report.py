@@ -37,25 +37,38 @@ from ..training.classifier import ClassifierSettings, fit_classifier
 from ..training.data import ObservableSample, load_observable_sample
 from . import plots
 from .far_tails import far_tail_lines, far_tails_by_sample
-from .metrics import (MIN_TRUTH_EVENTS, TOLERANCE, TOLERANCE_ALPHA, binning, histogram_table, look_elsewhere_sigmas,
-                      score, weighted_histogram)
+from .metrics import (
+    MIN_TRUTH_EVENTS,
+    TOLERANCE,
+    TOLERANCE_ALPHA,
+    binning,
+    histogram_table,
+    look_elsewhere_sigmas,
+    score,
+    weighted_histogram,
+)
 
 MIGRATION_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_Wm", "m_blp", "m_bbarlm")
 TAIL_OBSERVABLES = ("m_t", "m_tbar", "m_Wp", "m_blp", "pt_t", "eta_b")
 CONFIDENCE = f"{100 * (1 - TOLERANCE_ALPHA):.0f}%"
-TOLERANCE_TEXT = (f"Tolerance ({100 * TOLERANCE['bulk']:.0f}% bulk, {100 * TOLERANCE['tails']:.0f}% tails): an observable "
-                  "misses it where some bin's |x/truth − 1| − zσ exceeds it, z = Φ⁻¹(1 − α/n) for the region's n bins "
-                  f"(α = {TOLERANCE_ALPHA}; z = {look_elsewhere_sigmas(40):.2f} for 40 bins), so an observable within tolerance "
-                  f"in every bin is flagged in at most {100 * TOLERANCE_ALPHA:.0f}% of samples; that lower bound on the "
-                  "deviation is the significant deviation.")
-FAR_TAILS_TEXT = ("Beyond the plotted range (truth's 0.1% / 99.9% quantiles), ratio to truth ± the error expected "
-                  "if the sample followed truth; pool several reports with `python -m lhe_didi.validation.far_tails`:")
+TOLERANCE_TEXT = (
+    f"Tolerance ({100 * TOLERANCE['bulk']:.0f}% bulk, {100 * TOLERANCE['tails']:.0f}% tails): an observable "
+    "misses it where some bin's |x/truth − 1| − zσ exceeds it, z = Φ⁻¹(1 − α/n) for the region's n bins "
+    f"(α = {TOLERANCE_ALPHA}; z = {look_elsewhere_sigmas(40):.2f} for 40 bins), so an observable within tolerance "
+    f"in every bin is flagged in at most {100 * TOLERANCE_ALPHA:.0f}% of samples; that lower bound on the "
+    "deviation is the significant deviation."
+)
+FAR_TAILS_TEXT = (
+    "Beyond the plotted range (truth's 0.1% / 99.9% quantiles), ratio to truth ± the error expected "
+    "if the sample followed truth; pool several reports with `python -m lhe_didi.validation.far_tails`:"
+)
 # fresh two-sample classifiers: small and quick, the numbers compare samples, not architectures
 AUC_SETTINGS = ClassifierSettings(width=128, depth=3, epochs=30, patience=5, lr_patience=3, validation_fraction=0.5)
 
 
-def load_sample(path: str | Path, max_events: int | None = None, classifier_weights: bool = False,
-                progress=None) -> ObservableSample:
+def load_sample(
+    path: str | Path, max_events: int | None = None, classifier_weights: bool = False, progress=None
+) -> ObservableSample:
     """Read a file's observables; with ``classifier_weights`` also its ``didi_classifier`` named weight
     (nominal weights are divided by it when the file says it was multiplied in)."""
     sample = load_observable_sample(path, max_events, WEIGHT_ID if classifier_weights else None, progress)
@@ -71,18 +84,28 @@ def _weight_settings(sample: ObservableSample) -> dict | None:
     return blocks[-1] if blocks else None
 
 
-def _two_sample_auc(truth: ObservableSample, generated: ObservableSample, weights: np.ndarray, max_events: int,
-                    seed: int) -> tuple[float, int]:
+def _two_sample_auc(
+    truth: ObservableSample, generated: ObservableSample, weights: np.ndarray, max_events: int, seed: int
+) -> tuple[float, int]:
     """Held-out AUC of a fresh classifier trained on truth vs generated (with ``weights``), and its best epoch
     (0: it never improved on the untrained constant output, whose AUC is 0.5 by construction)."""
     settings = replace(AUC_SETTINGS, seed=seed)
     n_t, n_g = min(len(truth.values), max_events), min(len(generated.values), max_events)
-    fitted = fit_classifier(truth.names, truth.values[:n_t], generated.values[:n_g], settings,
-                            truth.weights[:n_t], weights[:n_g], progress=False)
+    fitted = fit_classifier(
+        truth.names,
+        truth.values[:n_t],
+        generated.values[:n_g],
+        settings,
+        truth.weights[:n_t],
+        weights[:n_g],
+        progress=False,
+    )
     return fitted.validation_auc, fitted.best_epoch
 
 
-def _posterior_band(name: str, edges: np.ndarray, draws: list[ObservableSample]) -> tuple[np.ndarray, np.ndarray] | None:
+def _posterior_band(
+    name: str, edges: np.ndarray, draws: list[ObservableSample]
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Mean +- standard deviation of the normalised histograms of K >= 2 posterior draws."""
     if len(draws) < 2:
         return None
@@ -91,9 +114,19 @@ def _posterior_band(name: str, edges: np.ndarray, draws: list[ObservableSample])
     return mean - std, mean + std
 
 
-def build_report(onshell: str | Path, offshell: str | Path, generated: str | Path, output_dir: str | Path,
-                 use_weights: bool = False, posterior: tuple[str | Path, ...] = (), max_events: int | None = None,
-                 auc: bool = True, auc_events: int = 200_000, seed: int = 0, progress=None) -> dict:
+def build_report(
+    onshell: str | Path,
+    offshell: str | Path,
+    generated: str | Path,
+    output_dir: str | Path,
+    use_weights: bool = False,
+    posterior: tuple[str | Path, ...] = (),
+    max_events: int | None = None,
+    auc: bool = True,
+    auc_events: int = 200_000,
+    seed: int = 0,
+    progress=None,
+) -> dict:
     """Write the report (see the module docstring) and return the metrics."""
     output_dir = Path(output_dir)
     _check_replaceable(output_dir)
@@ -101,8 +134,12 @@ def build_report(onshell: str | Path, offshell: str | Path, generated: str | Pat
     truth = load_sample(offshell, max_events, progress=progress)
     gen = load_sample(generated, max_events, classifier_weights=use_weights, progress=progress)
     draws = [load_sample(p, max_events, progress=progress) for p in posterior]
-    files = {"onshell": str(onshell), "offshell": str(offshell), "generated": str(generated),
-             "posterior": [str(p) for p in posterior]}
+    files = {
+        "onshell": str(onshell),
+        "offshell": str(offshell),
+        "generated": str(generated),
+        "posterior": [str(p) for p in posterior],
+    }
     with staged_directory(output_dir) as staging:
         metrics = _write_report(staging, files, start, truth, gen, draws, use_weights, auc, auc_events, seed)
         _check_replaceable(output_dir)  # again: something may have appeared there while the report was made
@@ -117,36 +154,53 @@ def _check_replaceable(output_dir: Path) -> None:
         raise LheDidiError(f"{output_dir}: a non-empty directory that is not an lhe-didi report; choose another -o")
 
 
-def _write_report(output_dir: Path, files: dict, start: ObservableSample, truth: ObservableSample, gen: ObservableSample,
-                  draws: list[ObservableSample], use_weights: bool, auc: bool, auc_events: int, seed: int) -> dict:
+def _write_report(
+    output_dir: Path,
+    files: dict,
+    start: ObservableSample,
+    truth: ObservableSample,
+    gen: ObservableSample,
+    draws: list[ObservableSample],
+    use_weights: bool,
+    auc: bool,
+    auc_events: int,
+    seed: int,
+) -> dict:
     """Figures, metrics.json, histograms.json and the index files into ``output_dir``; returns the metrics."""
     reweighted = gen.weights * gen.classifier_weights if use_weights else None
 
     figures: dict[str, list[str]] = {"observables": [], "migration": [], "weights": []}
-    metrics: dict = {"files": files,
-                     "events": {"onshell": len(start.values), "offshell": len(truth.values), "generated": len(gen.values)},
-                     "generated_with": {"didi_model_hash": gen.header.didi_model_hash,
-                                        "beam_symmetrised": gen.header.didi_beam_symmetrised,
-                                        "classifier": _weight_settings(gen)},
-                     "scoring": {"min_effective_truth_events_per_bin": MIN_TRUTH_EVENTS,
-                                 "effective_events": "(sum w)^2 / sum w^2 of the truth events in the bin", "bulk": "bins overlapping the central 90% of truth",
-                                 "tails": "the other scored bins, the underflow and overflow (outside the plotted range) included",
-                                 "deviation": "|sample/truth - 1| of normalised histograms",
-                                 "stat_error": "error of the ratio expected if the sample followed truth: each histogram's variance "
-                                               "per unit content kept from the bin, evaluated at the content both share",
-                                 "excess": "max(0, deviation - 2 x stat_error), largest over bins",
-                                 "chi2_ndf": "sum of ((ratio - 1) / stat_error)^2 over the scored bins / their number",
-                                 "max_excess_perfect_p95": "95% quantile of that largest excess for a sample distributed "
-                                                           "exactly as truth with the same bin errors (pseudo-experiments)",
-                                 "median_stat_error": "median statistical error of the ratio over the region's bins",
-                                 "significant_deviation": "max(0, deviation - look_elsewhere_sigmas x stat_error), largest "
-                                                          f"over the region's bins: the deviation shown at {CONFIDENCE} confidence",
-                                 "look_elsewhere_sigmas": f"z = Phi^-1(1 - {TOLERANCE_ALPHA} / n) for the region's n bins: a "
-                                                          "sample deviating by exactly the tolerance in every bin exceeds "
-                                                          f"it somewhere with probability <= {TOLERANCE_ALPHA}",
-                                 "within_tolerance": "significant_deviation <= tolerance",
-                                 "tolerance": TOLERANCE},
-                     "observables": {}}
+    metrics: dict = {
+        "files": files,
+        "events": {"onshell": len(start.values), "offshell": len(truth.values), "generated": len(gen.values)},
+        "generated_with": {
+            "didi_model_hash": gen.header.didi_model_hash,
+            "beam_symmetrised": gen.header.didi_beam_symmetrised,
+            "classifier": _weight_settings(gen),
+        },
+        "scoring": {
+            "min_effective_truth_events_per_bin": MIN_TRUTH_EVENTS,
+            "effective_events": "(sum w)^2 / sum w^2 of the truth events in the bin",
+            "bulk": "bins overlapping the central 90% of truth",
+            "tails": "the other scored bins, the underflow and overflow (outside the plotted range) included",
+            "deviation": "|sample/truth - 1| of normalised histograms",
+            "stat_error": "error of the ratio expected if the sample followed truth: each histogram's variance "
+            "per unit content kept from the bin, evaluated at the content both share",
+            "excess": "max(0, deviation - 2 x stat_error), largest over bins",
+            "chi2_ndf": "sum of ((ratio - 1) / stat_error)^2 over the scored bins / their number",
+            "max_excess_perfect_p95": "95% quantile of that largest excess for a sample distributed "
+            "exactly as truth with the same bin errors (pseudo-experiments)",
+            "median_stat_error": "median statistical error of the ratio over the region's bins",
+            "significant_deviation": "max(0, deviation - look_elsewhere_sigmas x stat_error), largest "
+            f"over the region's bins: the deviation shown at {CONFIDENCE} confidence",
+            "look_elsewhere_sigmas": f"z = Phi^-1(1 - {TOLERANCE_ALPHA} / n) for the region's n bins: a "
+            "sample deviating by exactly the tolerance in every bin exceeds "
+            f"it somewhere with probability <= {TOLERANCE_ALPHA}",
+            "within_tolerance": "significant_deviation <= tolerance",
+            "tolerance": TOLERANCE,
+        },
+        "observables": {},
+    }
     edges_of, histograms = {}, {}
     for name in gen.names:
         edges = edges_of[name] = binning(name, truth.column(name))
@@ -165,18 +219,30 @@ def _write_report(output_dir: Path, files: dict, start: ObservableSample, truth:
     metrics["migration_pairs"] = int(paired.sum())
     if paired.any():
         for name in MIGRATION_OBSERVABLES:
-            figure = plots.migration_figure(name, edges_of[name], start.column(name)[rows[paired]], gen.column(name)[paired])
+            figure = plots.migration_figure(
+                name, edges_of[name], start.column(name)[rows[paired]], gen.column(name)[paired]
+            )
             figures["migration"] += plots.save(figure, output_dir / "migration" / name)
 
     if use_weights:
         w = gen.classifier_weights
         clip = (_weight_settings(gen) or {}).get("weight_clip")
-        metrics["weights"] = {"mean": float(w.mean()), "quantiles_1_50_99": np.quantile(w, [0.01, 0.5, 0.99]).tolist(),
-                              "max": float(w.max()), "at_clip": int((w >= clip).sum()) if clip else 0, "clip": clip,
-                              "effective_sample_fraction": float(reweighted.sum() ** 2 / (reweighted**2).sum() / len(w))}
+        metrics["weights"] = {
+            "mean": float(w.mean()),
+            "quantiles_1_50_99": np.quantile(w, [0.01, 0.5, 0.99]).tolist(),
+            "max": float(w.max()),
+            "at_clip": int((w >= clip).sum()) if clip else 0,
+            "clip": clip,
+            "effective_sample_fraction": float(reweighted.sum() ** 2 / (reweighted**2).sum() / len(w)),
+        }
         figures["weights"] += plots.save(plots.weight_figure(w, clip), output_dir / "weights" / "weights")
-        figure = plots.tail_clustering_figure(list(TAIL_OBSERVABLES), edges_of, {n: gen.column(n) for n in TAIL_OBSERVABLES},
-                                              w, {n: truth.column(n) for n in TAIL_OBSERVABLES})
+        figure = plots.tail_clustering_figure(
+            list(TAIL_OBSERVABLES),
+            edges_of,
+            {n: gen.column(n) for n in TAIL_OBSERVABLES},
+            w,
+            {n: truth.column(n) for n in TAIL_OBSERVABLES},
+        )
         figures["weights"] += plots.save(figure, output_dir / "weights" / "tail_clustering")
 
     if auc:
@@ -191,7 +257,9 @@ def _write_report(output_dir: Path, files: dict, start: ObservableSample, truth:
     metrics["far_tails"] = far_tails_by_sample([histograms])
     metrics["summary"] = _summary(metrics["observables"])
     metrics["beyond_tolerance"] = beyond_tolerance(metrics["observables"])
-    metrics["figures"] = {group: [str(Path(f).relative_to(output_dir)) for f in paths] for group, paths in figures.items()}
+    metrics["figures"] = {
+        group: [str(Path(f).relative_to(output_dir)) for f in paths] for group, paths in figures.items()
+    }
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, allow_nan=False) + "\n")
     (output_dir / "histograms.json").write_text(json.dumps(histograms, allow_nan=False) + "\n")
     (output_dir / "index.md").write_text(_markdown(metrics))
@@ -201,10 +269,12 @@ def _write_report(output_dir: Path, files: dict, start: ObservableSample, truth:
 
 def _json_table(table: dict) -> dict:
     """A :func:`histogram_table` as JSON: lists, with null where a ratio is undefined (empty truth bin)."""
+
     def plain(value):
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
         return [None if isinstance(x, float) and np.isnan(x) else x for x in np.asarray(value).tolist()]
+
     return {key: plain(value) for key, value in table.items() if key != "bulk"}
 
 
@@ -215,8 +285,11 @@ def _summary(observables: dict) -> dict:
     for key in next(iter(observables.values())):
         for region in ("bulk", "tails"):
             for metric in ("max_deviation", "max_excess", "significant_deviation", "median_stat_error"):
-                scored = [(m[key][f"{region}_{metric}"], name) for name, m in observables.items()
-                          if m[key].get(f"{region}_{metric}") is not None]
+                scored = [
+                    (m[key][f"{region}_{metric}"], name)
+                    for name, m in observables.items()
+                    if m[key].get(f"{region}_{metric}") is not None
+                ]
                 if scored:
                     worst, name = max(scored)
                     summary[f"{key}_{region}_{metric}"] = {"value": worst, "observable": name}
@@ -230,8 +303,14 @@ def beyond_tolerance(observables: dict) -> dict:
     for key in next(iter(observables.values())):
         result[key] = {}
         for region in ("bulk", "tails"):
-            beyond = sorted(((m[key][f"{region}_significant_deviation"], name) for name, m in observables.items()
-                             if m[key][f"{region}_within_tolerance"] is False), reverse=True)
+            beyond = sorted(
+                (
+                    (m[key][f"{region}_significant_deviation"], name)
+                    for name, m in observables.items()
+                    if m[key][f"{region}_within_tolerance"] is False
+                ),
+                reverse=True,
+            )
             result[key][region] = [{"observable": name, "significant_deviation": value} for value, name in beyond]
     return result
 
@@ -242,15 +321,22 @@ def tolerance_lines(metrics: dict) -> list[str]:
     lines = []
     for key, regions in metrics["beyond_tolerance"].items():
         for region, beyond in regions.items():
-            flagged_from = [TOLERANCE[region] + m[key][f"{region}_look_elsewhere_sigmas"] * m[key][f"{region}_median_stat_error"]
-                            for m in metrics["observables"].values() if m[key][f"{region}_significant_deviation"] is not None]
+            flagged_from = [
+                TOLERANCE[region] + m[key][f"{region}_look_elsewhere_sigmas"] * m[key][f"{region}_median_stat_error"]
+                for m in metrics["observables"].values()
+                if m[key][f"{region}_significant_deviation"] is not None
+            ]
             if not flagged_from:
                 verdict = f"not scored (no bin with {MIN_TRUTH_EVENTS} effective truth events)"
             else:
-                verdict = (", ".join(f"{b['observable']} {100 * b['significant_deviation']:.1f}%" for b in beyond) or "none")
+                verdict = (
+                    ", ".join(f"{b['observable']} {100 * b['significant_deviation']:.1f}%" for b in beyond) or "none"
+                )
                 verdict += f" (a typical bin is flagged from {100 * np.median(flagged_from):.0f}%)"
-            lines.append(f"{key} {region}: beyond the {100 * TOLERANCE[region]:.0f}% tolerance at "
-                         f"{CONFIDENCE} confidence: {verdict}")
+            lines.append(
+                f"{key} {region}: beyond the {100 * TOLERANCE[region]:.0f}% tolerance at "
+                f"{CONFIDENCE} confidence: {verdict}"
+            )
     return lines
 
 
@@ -260,8 +346,10 @@ def auc_lines(metrics: dict) -> list[str]:
     for key, value in metrics.get("auc", {}).items():
         if key != "note":
             none_found = metrics.get("auc_best_epoch", {}).get(key) == 0
-            lines.append(f"AUC {key.replace('_', ' ')}: {value:.4f}"
-                         + (" (no separation found: the fresh classifier never beat a constant output)" if none_found else ""))
+            lines.append(
+                f"AUC {key.replace('_', ' ')}: {value:.4f}"
+                + (" (no separation found: the fresh classifier never beat a constant output)" if none_found else "")
+            )
     return lines
 
 
@@ -271,20 +359,28 @@ def _summary_lines(metrics: dict) -> list[str]:
     summary, lines = metrics["summary"], []
     for key in next(iter(metrics["observables"].values())):
         for region in ("bulk", "tails"):
-            parts = [f"{label} {100 * summary[f'{key}_{region}_{metric}']['value']:.1f}% "
-                     f"({summary[f'{key}_{region}_{metric}']['observable']})"
-                     for metric, label in (("max_deviation", "largest |x/truth − 1|"),
-                                           ("max_excess", "largest excess beyond 2σ"),
-                                           ("significant_deviation", "largest significant deviation"),
-                                           ("median_stat_error", "coarsest median bin error"))
-                     if f"{key}_{region}_{metric}" in summary]
+            parts = [
+                f"{label} {100 * summary[f'{key}_{region}_{metric}']['value']:.1f}% "
+                f"({summary[f'{key}_{region}_{metric}']['observable']})"
+                for metric, label in (
+                    ("max_deviation", "largest |x/truth − 1|"),
+                    ("max_excess", "largest excess beyond 2σ"),
+                    ("significant_deviation", "largest significant deviation"),
+                    ("median_stat_error", "coarsest median bin error"),
+                )
+                if f"{key}_{region}_{metric}" in summary
+            ]
             if parts:
                 lines.append(f"{key} {region}: " + ", ".join(parts))
-            beyond = [f"{name} {100 * excess:.1f}% > {100 * m[key][f'{region}_max_excess_perfect_p95']:.1f}%"
-                      for name, m in metrics["observables"].items()
-                      if (excess := m[key][f"{region}_max_excess"] or 0) > (m[key][f"{region}_max_excess_perfect_p95"] or 0)]
-            lines.append(f"{key} {region}: excess above what a perfect sample reaches in 95% of pseudo-experiments: "
-                         + (", ".join(beyond) if beyond else "none"))
+            beyond = [
+                f"{name} {100 * excess:.1f}% > {100 * m[key][f'{region}_max_excess_perfect_p95']:.1f}%"
+                for name, m in metrics["observables"].items()
+                if (excess := m[key][f"{region}_max_excess"] or 0) > (m[key][f"{region}_max_excess_perfect_p95"] or 0)
+            ]
+            lines.append(
+                f"{key} {region}: excess above what a perfect sample reaches in 95% of pseudo-experiments: "
+                + (", ".join(beyond) if beyond else "none")
+            )
     return lines
 
 
@@ -297,14 +393,20 @@ def _fmt(metric: dict, region: str) -> str:
 
 def _markdown(metrics: dict) -> str:
     keys = list(next(iter(metrics["observables"].values())))
-    lines = ["# lhe-didi validation report", "",
-             f"Files: on-shell `{metrics['files']['onshell']}` ({metrics['events']['onshell']} events), "
-             f"truth `{metrics['files']['offshell']}` ({metrics['events']['offshell']}), "
-             f"generated `{metrics['files']['generated']}` ({metrics['events']['generated']}"
-             + ("; beam-symmetrised" if metrics["generated_with"]["beam_symmetrised"] else "") + ").", "",
-             "Largest |x/truth − 1| over bins with ≥ 100 effective truth events ((Σw)²/Σw²) (± the statistical error of that bin "
-             "expected if the sample followed truth), bulk = bins overlapping the central 90% of truth, tails = the other bins "
-             "with the underflow and overflow of the plotted range; χ²/ndf over the same bins.", ""]
+    lines = [
+        "# lhe-didi validation report",
+        "",
+        f"Files: on-shell `{metrics['files']['onshell']}` ({metrics['events']['onshell']} events), "
+        f"truth `{metrics['files']['offshell']}` ({metrics['events']['offshell']}), "
+        f"generated `{metrics['files']['generated']}` ({metrics['events']['generated']}"
+        + ("; beam-symmetrised" if metrics["generated_with"]["beam_symmetrised"] else "")
+        + ").",
+        "",
+        "Largest |x/truth − 1| over bins with ≥ 100 effective truth events ((Σw)²/Σw²) (± the statistical error "
+        "of that bin expected if the sample followed truth), bulk = bins overlapping the central 90% of truth, "
+        "tails = the other bins with the underflow and overflow of the plotted range; χ²/ndf over the same bins.",
+        "",
+    ]
     if "auc" in metrics:
         lines += ["Two-sample AUC (fresh classifier, half the events held out, 0.5 = indistinguishable):", ""]
         lines += [f"- {line}" for line in auc_lines(metrics)] + [""]
@@ -317,9 +419,17 @@ def _markdown(metrics: dict) -> str:
     for name, m in metrics["observables"].items():
         cells = " | ".join(f"{_fmt(m[k], 'bulk')} | {_fmt(m[k], 'tails')} | {m[k]['chi2_ndf']:.2f}" for k in keys)
         lines.append(f"| [{name}](observables/{name}.png) | {cells} |")
-    lines += ["", "Figures: " + ", ".join(f"[{Path(f).stem}]({f})"
-                                         for group in ("migration", "weights") for f in metrics["figures"][group]
-                                         if f.endswith(".png")), ""]
+    lines += [
+        "",
+        "Figures: "
+        + ", ".join(
+            f"[{Path(f).stem}]({f})"
+            for group in ("migration", "weights")
+            for f in metrics["figures"][group]
+            if f.endswith(".png")
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -327,21 +437,40 @@ def _html(metrics: dict) -> str:
     keys = list(next(iter(metrics["observables"].values())))
     rows = "".join(
         f"<tr><td><a href='observables/{name}.png'>{html.escape(name)}</a></td>"
-        + "".join(f"<td>{_fmt(m[k], 'bulk')}</td><td>{_fmt(m[k], 'tails')}</td><td>{m[k]['chi2_ndf']:.2f}</td>" for k in keys)
-        + "</tr>\n" for name, m in metrics["observables"].items())
+        + "".join(
+            f"<td>{_fmt(m[k], 'bulk')}</td><td>{_fmt(m[k], 'tails')}</td><td>{m[k]['chi2_ndf']:.2f}</td>" for k in keys
+        )
+        + "</tr>\n"
+        for name, m in metrics["observables"].items()
+    )
     head = "".join(f"<th>{k} bulk</th><th>{k} tails</th><th>{k} χ²/ndf</th>" for k in keys)
-    images = "".join(f"<a href='{f}'><img src='{f}' width='380'></a>\n"
-                     for group in ("observables", "migration", "weights") for f in metrics["figures"][group] if f.endswith(".png"))
+    images = "".join(
+        f"<a href='{f}'><img src='{f}' width='380'></a>\n"
+        for group in ("observables", "migration", "weights")
+        for f in metrics["figures"][group]
+        if f.endswith(".png")
+    )
     auc = ""
     if "auc" in metrics:
-        auc = "<p>Two-sample AUC (0.5 = indistinguishable):</p><ul>" + "".join(
-            f"<li>{html.escape(line)}</li>" for line in auc_lines(metrics)) + "</ul>"
-    summary = (f"<p>{html.escape(TOLERANCE_TEXT)}</p><ul>"
-               + "".join(f"<li>{html.escape(line)}</li>" for line in tolerance_lines(metrics)) + "</ul>"
-               + f"<p>{html.escape(FAR_TAILS_TEXT)}</p><ul>"
-               + "".join(f"<li>{html.escape(line)}</li>" for line in far_tail_lines(metrics["far_tails"])) + "</ul><ul>"
-               + "".join(f"<li>{html.escape(line)}</li>" for line in _summary_lines(metrics)) + "</ul>")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>lhe-didi validation</title></head><body>"
-            f"<h1>lhe-didi validation report</h1><p>largest |x/truth − 1| over bins with ≥ 100 effective truth events "
-            f"(bulk: central 90% of truth; tails include the under- and overflow); excess: |x/truth − 1| − 2σ of the bin</p>{auc}{summary}<table border='1' cellspacing='0'><tr><th>observable</th>{head}</tr>\n"
-            f"{rows}</table>\n{images}</body></html>\n")
+        auc = (
+            "<p>Two-sample AUC (0.5 = indistinguishable):</p><ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in auc_lines(metrics))
+            + "</ul>"
+        )
+    summary = (
+        f"<p>{html.escape(TOLERANCE_TEXT)}</p><ul>"
+        + "".join(f"<li>{html.escape(line)}</li>" for line in tolerance_lines(metrics))
+        + "</ul>"
+        + f"<p>{html.escape(FAR_TAILS_TEXT)}</p><ul>"
+        + "".join(f"<li>{html.escape(line)}</li>" for line in far_tail_lines(metrics["far_tails"]))
+        + "</ul><ul>"
+        + "".join(f"<li>{html.escape(line)}</li>" for line in _summary_lines(metrics))
+        + "</ul>"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>lhe-didi validation</title></head><body>"
+        f"<h1>lhe-didi validation report</h1><p>largest |x/truth − 1| over bins with ≥ 100 effective truth events "
+        f"(bulk: central 90% of truth; tails include the under- and overflow); excess: |x/truth − 1| − 2σ of the bin"
+        f"</p>{auc}{summary}<table border='1' cellspacing='0'><tr><th>observable</th>{head}</tr>\n"
+        f"{rows}</table>\n{images}</body></html>\n"
+    )
