@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lhe_didi.input_check import header_parameters
 from lhe_didi.io.reader import LheReader, concatenate
 from lhe_didi.kinematics.recoil import to_zero_pt_frame
 from lhe_didi.reweight import DEFAULT_CLASSIFIER, ClassifierModel
@@ -48,7 +49,10 @@ def main():
     args = parser.parse_args()
 
     model = DidiModel(args.model, args.device)
-    batch = concatenate(list(LheReader(args.input).batches(10_000, args.events)))
+    reader = LheReader(args.input)
+    batch = concatenate(list(reader.batches(10_000, args.events)))
+    if model.condition is not None:  # a mass-conditional model flows at the input's mass, as transform does
+        model.top_mass = header_parameters(reader.header)["top_mass"]
     features = model.representation.encode(to_zero_pt_frame(batch.momenta)).features
 
     flow_rates, default_solve_batch = {}, model.solve_batch
@@ -71,7 +75,7 @@ def main():
     classifier_times = []
     for _ in range(args.repeats if classifier else 0):
         start = time.perf_counter()
-        classifier.weights(batch.momenta)
+        classifier.weights(batch.momenta, top_mass=model.top_mass)
         classifier_times.append(time.perf_counter() - start)
 
     with tempfile.TemporaryDirectory() as tmp:
