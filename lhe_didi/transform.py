@@ -256,7 +256,7 @@ def transform_file(
         "neutrino": settings.neutrino,
         "beam_symmetrised": settings.beam_symmetrise,
         "classifier": None if classifier is None else settings.weights.provenance(classifier),
-        "note": "POWHEG '#rwgt' event comments are not carried over (they refer to the input kinematics)",
+        "note": "each event keeps its input event's POWHEG '#rwgt' line (radiation type) as its first comment",
         "input_check": {
             "input_parameters": report.input_parameters,
             "model_parameters": {k: v for k, v in physics.items() if not k.startswith("onshell_line_shape")},

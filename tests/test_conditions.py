@@ -6,6 +6,7 @@ import json
 import re
 
 import numpy as np
+import pylhe
 import pytest
 import torch
 from click.testing import CliRunner
@@ -333,3 +334,8 @@ def test_shipped_pair_transforms_the_real_hvq_slice_at_its_header_mass(tmp_path,
     assert 295 <= len(batch) <= 300  # at most a few unphysical outputs dropped
     weights = batch.named_weights["didi_classifier"]
     assert np.all(weights > 0) and 0.8 < weights.mean() < 1.25  # the classifier corrects, it does not replace
+    # every event's first comment is its input event's POWHEG '#rwgt' line, then the source-event line
+    inputs = [e.optional for e in pylhe.LHEFile.fromfile(hvq_nnpdf_slice_path).events]
+    for event in pylhe.LHEFile.fromfile(out).events:
+        rwgt, source = event.optional[:2]
+        assert source.startswith("#lhe-didi source-event") and rwgt == inputs[int(source.split()[-1])][0]

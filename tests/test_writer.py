@@ -155,3 +155,26 @@ def test_undeclared_weight_rejected(tmp_path, example_lo_path):
         with LheWriter(tmp_path / "o.lhe", reader.header, {}) as writer:
             writer.write(reader.read_all(), {"classifier": np.ones(1000)})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_event_keeps_its_rwgt_line_first(nlo_round_trip, hvq_nlo_path):
+    """POWHEG's '#rwgt' line (radiation type first) survives as the first comment of every event, verbatim."""
+    _, out = nlo_round_trip
+    original = [e.optional for e in pylhe.LHEFile.fromfile(hvq_nlo_path).events]
+    written = [e.optional for e in pylhe.LHEFile.fromfile(out).events]
+    assert len(written) == len(original) == 2000
+    assert all(w[0] == o[0] and o[0].startswith("#rwgt") for w, o in zip(written, original, strict=True))
+
+
+def test_events_without_rwgt_line_get_the_default(tmp_path, example_lo_path):
+    from lhe_didi.io.writer import DEFAULT_RADIATION_COMMENT
+
+    reader = LheReader(example_lo_path)
+    batch = next(reader.batches(50))
+    batch.radiation_comment = np.full(len(batch), "", dtype=object)  # as from another generator
+    out = tmp_path / "default.lhe"
+    with LheWriter(out, reader.header, {"command": "test"}) as writer:
+        writer.write(batch)
+    comments = [e.optional[0] for e in pylhe.LHEFile.fromfile(out).events]
+    assert comments == [DEFAULT_RADIATION_COMMENT] * 50
+    assert [int(x) for x in DEFAULT_RADIATION_COMMENT.split()[1:]] == [1, 1, 0, 0, 0, 0]

@@ -66,6 +66,7 @@ class EventBatch:
     source_index: (
         np.ndarray
     )  # (N,) input event a transformed event came from (its '#lhe-didi source-event' line), else -1
+    radiation_comment: np.ndarray  # (N,) str: the event's POWHEG '#rwgt' comment line, '' if it has none
     named_weights: dict[str, np.ndarray] = field(default_factory=dict)  # <rwgt> weights, (N,) each
 
     def __len__(self) -> int:

@@ -147,6 +147,18 @@ def _source_index(event: pylhe.LHEEvent) -> int:
     return -1
 
 
+RADIATION_TAG = "#rwgt"
+
+
+def _radiation_comment(event: pylhe.LHEEvent) -> str:
+    """The event's POWHEG ``#rwgt`` comment line (radiation type, kinematic region, ...; read by the bb4l shower
+    hooks from the first comment), '' if it has none."""
+    for line in event.optional:
+        if line.startswith(RADIATION_TAG):
+            return line.rstrip()
+    return ""
+
+
 # Per particle, in this order: the record columns the builder keeps.
 _COLUMNS = ("id", "status", "mother1", "mother2", "color1", "color2", "e", "px", "py", "pz", "m")
 _ID, _STATUS, _MOTHER1, _MOTHER2, _COLOR1, _COLOR2, _E, _PX, _PY, _PZ, _M = range(len(_COLUMNS))
@@ -171,6 +183,7 @@ class _BatchBuilder:
         self.particles: list[tuple] = []
         self.info: list[tuple] = []
         self.source_index: list[int] = []
+        self.radiation_comment: list[str] = []
         self.weights: list[dict[str, float]] = []
 
     def __len__(self):
@@ -184,6 +197,7 @@ class _BatchBuilder:
         self.particles.extend(map(_PARTICLE_ROW, particles))
         self.info.append((info.nparticles, info.pid, info.weight, info.scale, info.aqed, info.aqcd))
         self.source_index.append(_source_index(event))
+        self.radiation_comment.append(_radiation_comment(event))
         self.weights.append(event.weights)
 
     def build(self, weight_keys: tuple[str, ...] | None) -> tuple[EventBatch, list[tuple[int, str]]]:
@@ -320,6 +334,7 @@ class _BatchBuilder:
             aqed=info[:, 4],
             aqcd=info[:, 5],
             source_index=np.asarray(self.source_index, dtype=np.int64)[good],
+            radiation_comment=np.asarray(self.radiation_comment, dtype=object)[good],
             named_weights={k: np.array([self.weights[e][k] for e in rows], dtype=np.float64) for k in weight_keys},
         )
 

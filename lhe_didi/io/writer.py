@@ -6,9 +6,10 @@ colours kept), resonances t, t~, W+, W- as status-2 entries whose momenta are
 the sums of their daughters and whose masses are the daughters' invariant
 masses, SPINUP 9, and XWGTUP/SCALUP/couplings carried over. Record order
 follows POWHEG hvq: 1-2 incoming, 3 t, 4 t~, [extra partons], W+, b, W-, b~,
-l+, nu, l-, nu~. Transformed events carry a ``#lhe-didi source-event N``
-comment line (the input event they were made from; ignored by showers like
-POWHEG's own ``#rwgt`` lines).
+l+, nu, l-, nu~. The first comment line of every event is POWHEG's ``#rwgt``
+line (radiation type first; the bb4l shower hooks read it): the input event's
+own, or :data:`DEFAULT_RADIATION_COMMENT`. Transformed events then carry a
+``#lhe-didi source-event N`` line (the input event they were made from).
 
 The file is written to a temporary name in the output directory and renamed
 only when :meth:`LheWriter.close` succeeds, so a failure never leaves a
@@ -32,7 +33,12 @@ from ..errors import EventContentError, LheDidiError
 from ..kinematics.observables import invariant_mass
 from .events import EventBatch, momentum_fractions
 from .files import publish
-from .reader import SOURCE_EVENT_TAG, LheHeader
+from .reader import RADIATION_TAG, SOURCE_EVENT_TAG, LheHeader
+
+# Every event's first comment line is POWHEG's '#rwgt' line (the bb4l shower hooks read the radiation type from it):
+# the input event's own, or this one for input without it (radiation type 1, region 1, no weight or seeds).
+DEFAULT_RADIATION_COMMENT = RADIATION_TAG + " 1 1 0 0 0 0"
+_RADIATION_SLOT = "\x00"  # where the '#rwgt' line goes in an event template
 
 # Record layout (1-based LHE indices): 1-2 incoming, 3 t, 4 t~, then k extra partons, then
 # W+ (5+k), b, W- (7+k), b~, l+, nu, l-, nu~.
@@ -236,11 +242,16 @@ class LheWriter:
                     "<event>\n"
                     + _EVENT_LINE
                     + _PARTICLE_LINE * (12 + k)
+                    + _RADIATION_SLOT
                     + (SOURCE_EVENT_TAG + " %d\n" if source else "")
                     + rwgt
                     + "</event>\n"
                 )
-                blocks[group] = [template % tuple(values) for values in table.tolist()]
+                comments = [(c or DEFAULT_RADIATION_COMMENT) + "\n" for c in batch.radiation_comment[group]]
+                blocks[group] = [
+                    (template % tuple(values)).replace(_RADIATION_SLOT, comment, 1)
+                    for values, comment in zip(table.tolist(), comments, strict=True)
+                ]
         return blocks.tolist()
 
     def close(self) -> Path:

@@ -266,6 +266,7 @@ def lo_events(generator, incoming_pdg: np.ndarray, incoming: np.ndarray, final: 
         aqed=np.full(n, parameters.alpha_gmu()),
         aqcd=np.full(n, generator.pdf.alpha_s),
         source_index=np.full(n, -1),
+        radiation_comment=np.full(n, "", dtype=object),
     )
 
 
