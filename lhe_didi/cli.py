@@ -268,6 +268,14 @@ def _weight_options(command):
     metavar="GEV",
     help="The input's top width when its header states none (tdec/twidth), or in place of it.",
 )
+@click.option(
+    "--normalisation",
+    type=click.Choice(["input", "offshell"]),
+    default="input",
+    show_default=True,
+    help="Cross section the output carries in <init> and XWGTUP: the input's, or scaled by the model's "
+    "sigma_off/sigma_on (its LO training reference at the input's mass). The header records the choice and the factor.",
+)
 @_threads_option
 def transform(
     input_file,
@@ -290,6 +298,7 @@ def transform(
     allow_parameter_mismatch,
     top_mass,
     top_width,
+    normalisation,
 ):
     """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
 
@@ -298,6 +307,7 @@ def transform(
     of OUTPUT. With a classifier, each event carries the named weight
     'didi_classifier' = C/(1 - C) (see the header's <initrwgt>).
     """
+    from .normalisation import normalisation_line
     from .reweight import WeightSettings
     from .transform import TransformSettings, transform_file
 
@@ -320,6 +330,7 @@ def transform(
         allow_parameter_mismatch=allow_parameter_mismatch,
         top_mass=top_mass,
         top_width=top_width,
+        normalisation=normalisation,
     )
     with _progress("transforming") as bar:
         report = transform_file(input_file, output, settings, progress=bar.update)
@@ -331,6 +342,7 @@ def transform(
     if report.weights is not None:
         click.echo(report.weights.line())
     click.echo(f"input {report.line_shape}")
+    click.echo(normalisation_line(report.normalisation))
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
     if report.unphysical:

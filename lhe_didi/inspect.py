@@ -11,6 +11,7 @@ import numpy as np
 from .constants import LEPTON_NAMES
 from .io.reader import LheReader
 from .kinematics.observables import system_masses
+from .normalisation import normalisation_line
 
 PEAK_SYSTEMS = ("t", "tbar", "W+", "W-")
 
@@ -50,6 +51,8 @@ class FileSummary:
     cross_section: tuple[float, float] = (float("nan"), float("nan"))
     skipped: Counter = field(default_factory=Counter)
     named_weights: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    radiation_types: Counter = field(default_factory=Counter)  # first number of the '#rwgt' line ('none': no line)
+    normalisation: str = ""  # which cross section a transformed file carries
     made_by: str = (
         ""  # the lhe-didi steps recorded in the header, e.g. "generate, transform (DiDi ..., beam-symmetrised)"
     )
@@ -61,6 +64,7 @@ def summarize(reader: LheReader, progress=None) -> FileSummary:
         path=str(reader.path),
         cross_section=reader.header.total_cross_section,
         made_by=_made_by(reader.header.lhe_didi_provenance),
+        normalisation=_normalisation(reader.header.lhe_didi_provenance),
     )
     for batch in reader.batches():
         summary.n_events += len(batch)
@@ -74,6 +78,7 @@ def summarize(reader: LheReader, progress=None) -> FileSummary:
         n_extras = batch.n_extras
         summary.n_with_extras += int((n_extras > 0).sum())
         summary.extra_partons.update(ak.to_numpy(ak.flatten(batch.extras.pdg)).tolist())
+        summary.radiation_types.update(c.split()[1] if len(c.split()) > 1 else "none" for c in batch.radiation_comment)
         summary.b_masses.update(np.unique(batch.masses[:, [0, 3]]).round(6).tolist())
         for wid, values in batch.named_weights.items():
             summary.named_weights.setdefault(wid, []).append(values)
@@ -102,6 +107,14 @@ def _made_by(blocks: list[dict]) -> str:
     return ", ".join(steps)
 
 
+def _normalisation(blocks: list[dict]) -> str:
+    """The normalisation line of the latest transform that recorded one, '' if none did."""
+    for block in reversed(blocks):
+        if block.get("command") == "transform" and "normalisation" in block:
+            return normalisation_line(block["normalisation"]).removeprefix("normalisation: ")
+    return ""
+
+
 def _effective_fraction(summary: FileSummary) -> float:
     """Kish effective sample size as a fraction of the events (1 for equal weights)."""
     if summary.sum_weights_squared <= 0 or summary.n_events == 0:
@@ -119,6 +132,7 @@ def format_summary(summary: FileSummary) -> str:
         f"events            {summary.n_events}"
         + (f" (skipped {sum(summary.skipped.values())})" if summary.skipped else ""),
         f"cross section     {xsec:.6g} +- {xerr:.3g} pb (<init>)",
+        *([f"normalisation     {summary.normalisation}"] if summary.normalisation else []),
         f"sum of weights    {summary.sum_weights:.6g};"
         f" negative weights {summary.n_negative} ({100 * summary.n_negative / n:.2f}%);"
         f" effective events {100 * _effective_fraction(summary):.1f}% ((sum w)^2 / sum w^2 / N)",
@@ -132,6 +146,9 @@ def format_summary(summary: FileSummary) -> str:
             if summary.extra_partons
             else ""
         ),
+        "radiation types   "
+        + ", ".join(f"{k}: {100 * v / n:.1f}%" for k, v in sorted(summary.radiation_types.items()))
+        + " (POWHEG '#rwgt' line)",
     ]
     for name in PEAK_SYSTEMS:
         values = np.concatenate(summary.masses[name]) if summary.masses[name] else np.zeros(0)

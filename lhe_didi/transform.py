@@ -38,6 +38,8 @@ from .kinematics.representation import Preprocessor
 from .kinematics.symmetry import beam_exchange, mirrored_events
 from .models.store import load_network
 from .models.velocity import VelocityField
+from .normalisation import offshell_factor, scaled_events, scaled_header
+from .normalisation import provenance as normalisation_provenance
 from .reweight import WEIGHT_ID, WeightSettings, WeightSummary, apply_weights, resolve_classifier
 from .runtime import resolve_device
 from .shipped import DIDI_DEFAULT, shipped_model
@@ -124,6 +126,7 @@ class TransformReport:
     weights: WeightSummary | None = None  # classifier weights, when a classifier was used
     input_parameters: dict = field(default_factory=dict)  # what the input header states (input_check)
     warnings: list[str] = field(default_factory=list)  # parameter mismatches let through, line shape differences
+    normalisation: dict = field(default_factory=dict)  # lhe_didi.normalisation.provenance
     line_shape: str = ""  # the input's top line shape against the model's training on-shell sample
 
 
@@ -181,6 +184,7 @@ class TransformSettings:
     allow_parameter_mismatch: bool = False  # warn instead of refusing input made with other parameters
     top_mass: float | None = None  # the input's top mass when its header states none, or in place of it
     top_width: float | None = None  # likewise its top width
+    normalisation: str = "input"  # the cross section the output carries (lhe_didi.normalisation)
 
 
 def transform_file(
@@ -220,6 +224,14 @@ def transform_file(
             report.input_parameters["source"],
             settings.allow_parameter_mismatch,
         )
+    factor = offshell_factor(model.config, model.top_mass)
+    if settings.normalisation == "offshell" and factor is None:
+        raise LheDidiError(
+            f"{model.directory}: the model records no training cross sections; use --normalisation input"
+        )
+    normalisation = report.normalisation = normalisation_provenance(settings.normalisation, factor)
+    scale = settings.normalisation == "offshell"
+    header = scaled_header(reader.header, factor) if scale else reader.header
     batches = reader.batches(settings.batch_size)
     first = next(batches, None)  # read before the output is opened: bad input leaves no partial file
     training_shape = training_line_shape(physics, pole)
@@ -256,6 +268,7 @@ def transform_file(
         "neutrino": settings.neutrino,
         "beam_symmetrised": settings.beam_symmetrise,
         "classifier": None if classifier is None else settings.weights.provenance(classifier),
+        "normalisation": normalisation,
         "note": "each event keeps its input event's POWHEG '#rwgt' line (radiation type) as its first comment",
         "input_check": {
             "input_parameters": report.input_parameters,
@@ -272,7 +285,7 @@ def transform_file(
     )
     if classifier is not None:
         report.weights = WeightSummary()
-    with LheWriter(output_path, reader.header, provenance, descriptions) as writer:
+    with LheWriter(output_path, header, provenance, descriptions) as writer:
         for batch in _chain(first, batches):
             if batch is not first:
                 line_shape.add(batch.momenta)
@@ -280,6 +293,8 @@ def transform_file(
             out, rejected = transform_batch(
                 model, batch, settings.rtol, settings.atol, reader.header.beam_energies, settings.neutrino, mirrored
             )
+            if scale:
+                out = scaled_events(out, factor)
             if classifier is None:
                 writer.write(out)
             else:
