@@ -10,8 +10,6 @@ to their best total cross section; the factor that ``offshell`` would apply is r
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from .errors import LheDidiError
@@ -44,14 +42,8 @@ def offshell_factor(config: dict, top_mass: float | None) -> float | None:
 
 def scaled_header(header: LheHeader, factor: float) -> LheHeader:
     """``header`` with XSECUP, XERRUP and XMAXUP of every process line in ``<init>`` multiplied by ``factor``."""
-    lines = header.init_block.split("\n")
-    beam = next(i for i, line in enumerate(lines) if line.strip() and not line.strip().startswith("<init"))
-    n = len(header.cross_sections)
-    for k in range(beam + 1, beam + 1 + n):
-        x, e, w, process = lines[k].split()[:4]
-        lines[k] = f" {float(x) * factor:.8e} {float(e) * factor:.8e} {float(w) * factor:.8e} {process}"
     cross_sections = [(x * factor, e * factor, p) for x, e, p in header.cross_sections]
-    return replace(header, init_block="\n".join(lines), cross_sections=cross_sections)
+    return header.with_cross_sections(cross_sections, [w * factor for w in header.max_weights])
 
 
 def scaled_events(batch: EventBatch, factor: float) -> EventBatch:

@@ -11,7 +11,7 @@ event numbers of different inputs would collide.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,27 +44,6 @@ def combined_cross_sections(headers: list[LheHeader]) -> list[tuple[float, float
     return combined
 
 
-def _process_lines(init_block: str) -> tuple[list[str], int]:
-    """Lines of an ``<init>`` block and the index of its beam line (the process lines follow it)."""
-    lines = init_block.split("\n")
-    beam = next(i for i, line in enumerate(lines) if line.strip() and not line.strip().startswith("<init"))
-    return lines, beam
-
-
-def _init_block(headers: list[LheHeader], cross_sections: list[tuple[float, float, int]]) -> str:
-    """The first file's ``<init>`` block with the process lines holding the combined cross sections
-    and the largest XMAXUP of the runs."""
-    n = len(cross_sections)
-    max_weights = [0.0] * n
-    for header in headers:
-        lines, beam = _process_lines(header.init_block)
-        for k in range(n):
-            max_weights[k] = max(max_weights[k], abs(float(lines[beam + 1 + k].split()[2])))
-    lines, beam = _process_lines(headers[0].init_block)
-    processes = [f" {x:.8e} {e:.8e} {w:.8e} {p}" for (x, e, p), w in zip(cross_sections, max_weights, strict=False)]
-    return "\n".join(lines[: beam + 1] + processes + lines[beam + 1 + n :])
-
-
 def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> MergeReport:
     """Write the events of ``inputs`` (in order) to ``output``; see the module docstring."""
     if len(inputs) < 2:
@@ -86,7 +65,8 @@ def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> 
                 f"{path}: beam symmetrisation (transform --beam-symmetrise and its --seed) differs from {inputs[0]}"
             )
     cross_sections = combined_cross_sections(headers)
-    header = replace(reference, cross_sections=cross_sections, init_block=_init_block(headers, cross_sections))
+    max_weights = [max(abs(w) for w in runs) for runs in zip(*(h.max_weights for h in headers), strict=True)]
+    header = reference.with_cross_sections(cross_sections, max_weights)  # the first file's <init>, combined
     provenance = {
         "command": "merge",
         "inputs": [str(p) for p in inputs],

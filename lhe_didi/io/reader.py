@@ -20,7 +20,7 @@ import warnings
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import awkward as ak
@@ -53,6 +53,26 @@ class LheHeader:
         total = sum(x for x, _, _ in self.cross_sections)
         error = math.sqrt(sum(e * e for _, e, _ in self.cross_sections))
         return total, error
+
+    def _process_lines(self) -> tuple[list[str], int]:
+        """Lines of the ``<init>`` block and the index of its beam line (the process lines follow it)."""
+        lines = self.init_block.split("\n")
+        beam = next(i for i, line in enumerate(lines) if line.strip() and not line.strip().startswith("<init"))
+        return lines, beam
+
+    @property
+    def max_weights(self) -> list[float]:
+        """XMAXUP of each process line of ``<init>``."""
+        lines, beam = self._process_lines()
+        return [float(lines[beam + 1 + k].split()[2]) for k in range(len(self.cross_sections))]
+
+    def with_cross_sections(self, cross_sections: list[tuple[float, float, int]], max_weights: list[float]):
+        """This header with ``<init>``'s process lines holding these (XSECUP, XERRUP, LPRUP) and XMAXUP."""
+        lines, beam = self._process_lines()
+        n = len(self.cross_sections)
+        processes = [f" {x:.8e} {e:.8e} {w:.8e} {p}" for (x, e, p), w in zip(cross_sections, max_weights, strict=True)]
+        init_block = "\n".join(lines[: beam + 1] + processes + lines[beam + 1 + n :])
+        return replace(self, cross_sections=list(cross_sections), init_block=init_block)
 
     @property
     def lhe_didi_provenance(self) -> list[dict]:

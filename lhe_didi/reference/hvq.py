@@ -30,6 +30,7 @@ from ..errors import LheDidiError
 from ..io.events import EventBatch
 from ..io.reader import concatenate
 from . import parameters
+from .generator import INITIAL_STATES as REFERENCE_INITIAL_STATES
 from .generator import GenerationStats, lo_events
 from .matrix_elements import MatrixElements
 from .pdf import FixedScalePdf
@@ -43,19 +44,7 @@ MAX_ROUNDS = 100_000
 # (pdg parton 1, pdg parton 2, Born / matrix-element channel, partons swapped w.r.t. the ME's order). As hvq, five
 # flavours in the initial state: b b~ -> t t~ (0.13% of sigma here) is the QCD s-channel of d d~ -> t t~, whose
 # doubly-resonant |M|^2 serves for its spin correlations.
-INITIAL_STATES = [
-    (21, 21, "gg", False),
-    (2, -2, "uu~", False),
-    (4, -4, "uu~", False),
-    (-2, 2, "uu~", True),
-    (-4, 4, "uu~", True),
-    (1, -1, "dd~", False),
-    (3, -3, "dd~", False),
-    (-1, 1, "dd~", True),
-    (-3, 3, "dd~", True),
-    (5, -5, "dd~", False),
-    (-5, 5, "dd~", True),
-]
+INITIAL_STATES = [*REFERENCE_INITIAL_STATES, (5, -5, "dd~", False), (-5, 5, "dd~", True)]
 INITIAL_PDG = np.array([state[:2] for state in INITIAL_STATES])  # (S, 2) PDG ids of partons 1 and 2
 
 
