@@ -276,6 +276,14 @@ def _weight_options(command):
     help="Cross section the output carries in <init> and XWGTUP: the input's, or scaled by the model's "
     "sigma_off/sigma_on (its LO training reference at the input's mass). The header records the choice and the factor.",
 )
+@click.option(
+    "--histories",
+    type=click.Choice(["projected", "ttbar"]),
+    default="projected",
+    show_default=True,
+    help="Resonance history of each event: t t~, t W- or t~ W+ drawn as POWHEG-BOX-RES (bb4l) draws them, from the "
+    "top virtualities, so that a shower keeps only the tops that are resonances; or t t~ for every event (as hvq).",
+)
 @_threads_option
 def transform(
     input_file,
@@ -299,6 +307,7 @@ def transform(
     top_mass,
     top_width,
     normalisation,
+    histories,
 ):
     """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
 
@@ -307,6 +316,7 @@ def transform(
     of OUTPUT. With a classifier, each event carries the named weight
     'didi_classifier' = C/(1 - C) (see the header's <initrwgt>).
     """
+    from .kinematics.histories import history_line
     from .normalisation import normalisation_line
     from .reweight import WeightSettings
     from .transform import TransformSettings, transform_file
@@ -331,6 +341,7 @@ def transform(
         top_mass=top_mass,
         top_width=top_width,
         normalisation=normalisation,
+        histories=histories,
     )
     with _progress("transforming") as bar:
         report = transform_file(input_file, output, settings, progress=bar.update)
@@ -343,6 +354,7 @@ def transform(
         click.echo(report.weights.line())
     click.echo(f"input {report.line_shape}")
     click.echo(normalisation_line(report.normalisation))
+    click.echo(f"resonance histories ({histories}): {history_line(report.histories)}")
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
     if report.unphysical:

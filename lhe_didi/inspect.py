@@ -10,6 +10,7 @@ import numpy as np
 
 from .constants import LEPTON_NAMES
 from .io.reader import LheReader
+from .kinematics.histories import history_line
 from .kinematics.observables import system_masses
 from .normalisation import normalisation_line
 
@@ -52,6 +53,7 @@ class FileSummary:
     skipped: Counter = field(default_factory=Counter)
     named_weights: dict[str, list[np.ndarray]] = field(default_factory=dict)
     radiation_types: Counter = field(default_factory=Counter)  # first number of the '#rwgt' line ('none': no line)
+    histories: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))  # events per resonance history
     normalisation: str = ""  # which cross section a transformed file carries
     made_by: str = (
         ""  # the lhe-didi steps recorded in the header, e.g. "generate, transform (DiDi ..., beam-symmetrised)"
@@ -79,6 +81,7 @@ def summarize(reader: LheReader, progress=None) -> FileSummary:
         summary.n_with_extras += int((n_extras > 0).sum())
         summary.extra_partons.update(ak.to_numpy(ak.flatten(batch.extras.pdg)).tolist())
         summary.radiation_types.update(c.split()[1] if len(c.split()) > 1 else "none" for c in batch.radiation_comment)
+        summary.histories += np.bincount(batch.history, minlength=3)
         summary.b_masses.update(np.unique(batch.masses[:, [0, 3]]).round(6).tolist())
         for wid, values in batch.named_weights.items():
             summary.named_weights.setdefault(wid, []).append(values)
@@ -149,6 +152,7 @@ def format_summary(summary: FileSummary) -> str:
         "radiation types   "
         + ", ".join(f"{k}: {100 * v / n:.1f}%" for k, v in sorted(summary.radiation_types.items()))
         + " (POWHEG '#rwgt' line)",
+        f"resonance history {history_line(summary.histories).rsplit(' of ', 1)[0]} (from the record's tops)",
     ]
     for name in PEAK_SYSTEMS:
         values = np.concatenate(summary.masses[name]) if summary.masses[name] else np.zeros(0)

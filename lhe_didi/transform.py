@@ -28,11 +28,13 @@ import torch
 from torchdiffeq import odeint
 
 from .conditions import MassCondition, top_width
+from .constants import TOP_MASS, TOP_WIDTH
 from .errors import LheDidiError
 from .input_check import LineShape, check_parameters, header_parameters, model_physics, training_line_shape
 from .io.events import EventBatch, momentum_fractions
 from .io.reader import LheReader
 from .io.writer import LheWriter
+from .kinematics.histories import TTBAR, assign_histories
 from .kinematics.recoil import from_zero_pt_frame, to_zero_pt_frame
 from .kinematics.representation import Preprocessor
 from .kinematics.symmetry import beam_exchange, mirrored_events
@@ -48,6 +50,12 @@ DEFAULT_MODEL = shipped_model(DIDI_DEFAULT)
 # Events per dopri5 solve on CPU: small solves keep the activations in cache (docs/benchmarks.md;
 # benchmarks/bench_transform.py --solve-batch), with the same number of velocity evaluations.
 CPU_SOLVE_BATCH = 5_000
+HISTORY_RULES = {
+    "projected": "each event drawn t t~, t W- or t~ W+ with probability Pi_f of POWHEG-BOX-RES "
+    "(Jezo and Nason, arXiv:1509.09071), from its top virtualities; lhe_didi.kinematics.histories",
+    "ttbar": "every event written as t t~ (as hvq)",
+}
+HISTORY_CHOICES = tuple(HISTORY_RULES)
 
 
 class DidiModel:
@@ -128,6 +136,7 @@ class TransformReport:
     warnings: list[str] = field(default_factory=list)  # parameter mismatches let through, line shape differences
     normalisation: dict = field(default_factory=dict)  # lhe_didi.normalisation.provenance
     line_shape: str = ""  # the input's top line shape against the model's training on-shell sample
+    histories: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))  # events per history
 
 
 def transform_batch(
@@ -185,6 +194,7 @@ class TransformSettings:
     top_mass: float | None = None  # the input's top mass when its header states none, or in place of it
     top_width: float | None = None  # likewise its top width
     normalisation: str = "input"  # the cross section the output carries (lhe_didi.normalisation)
+    histories: str = "projected"  # resonance histories: drawn with POWHEG-BOX-RES's projectors, or "ttbar" for all
 
 
 def transform_file(
@@ -224,6 +234,10 @@ def transform_file(
             report.input_parameters["source"],
             settings.allow_parameter_mismatch,
         )
+    if settings.histories not in HISTORY_CHOICES:
+        raise LheDidiError(f"unknown resonance-history choice {settings.histories!r}; one of {HISTORY_CHOICES}")
+    pole = TOP_MASS if pole is None else pole
+    resonance = (pole, top_width(pole) if model.condition is not None else physics.get("top_width", TOP_WIDTH))
     factor = offshell_factor(model.config, model.top_mass)
     if settings.normalisation == "offshell" and factor is None:
         raise LheDidiError(
@@ -269,6 +283,12 @@ def transform_file(
         "beam_symmetrised": settings.beam_symmetrise,
         "classifier": None if classifier is None else settings.weights.provenance(classifier),
         "normalisation": normalisation,
+        "resonance_histories": {
+            "choice": settings.histories,
+            "rule": HISTORY_RULES[settings.histories],
+            "top_mass": resonance[0],
+            "top_width": resonance[1],
+        },
         "note": "each event keeps its input event's POWHEG '#rwgt' line (radiation type) as its first comment",
         "input_check": {
             "input_parameters": report.input_parameters,
@@ -293,6 +313,12 @@ def transform_file(
             out, rejected = transform_batch(
                 model, batch, settings.rtol, settings.atol, reader.header.beam_energies, settings.neutrino, mirrored
             )
+            out.history = (
+                assign_histories(out.momenta, *resonance, out.source_index, settings.seed)
+                if settings.histories == "projected"
+                else np.full(len(out), TTBAR, dtype=np.int8)
+            )
+            report.histories += np.bincount(out.history, minlength=3)
             if scale:
                 out = scaled_events(out, factor)
             if classifier is None:

@@ -40,7 +40,7 @@ SHOWER = textwrap.dedent(
 )
 
 
-def test_pythia_showers_transformed_events_without_errors(tmp_path, example_lo_path):
+def test_pythia_showers_transformed_events_of_every_history_without_errors(tmp_path, example_lo_path):
     out = tmp_path / "offshell.lhe"
     assert (
         CliRunner().invoke(main, ["transform", str(example_lo_path), "-o", str(out), "--device", "cpu"]).exit_code == 0
@@ -49,6 +49,8 @@ def test_pythia_showers_transformed_events_without_errors(tmp_path, example_lo_p
     masses = system_masses(batch.momenta)
     off_peak = (np.abs(masses["t"] - 172.5) > 15) | (np.abs(masses["tbar"] - 172.5) > 15)
     assert off_peak.sum() >= 10  # the showered sample includes far off-shell tops
+    single_top = np.bincount(batch.history, minlength=3)[1:]
+    assert np.all(single_top >= 10), single_top  # and t W- and t~ W+ records (resonance histories)
     result = subprocess.run([sys.executable, "-c", SHOWER, str(out)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"showered {len(batch)} failed 0" in result.stdout

@@ -67,6 +67,7 @@ class EventBatch:
         np.ndarray
     )  # (N,) input event a transformed event came from (its '#lhe-didi source-event' line), else -1
     radiation_comment: np.ndarray  # (N,) str: the event's POWHEG '#rwgt' comment line, '' if it has none
+    history: np.ndarray  # (N,) int8 resonance history (lhe_didi.kinematics.histories): 0 t t~, 1 t W-, 2 t~ W+
     named_weights: dict[str, np.ndarray] = field(default_factory=dict)  # <rwgt> weights, (N,) each
 
     def __len__(self) -> int:

@@ -29,6 +29,7 @@ import pylhe
 
 from ..constants import CHARGED_LEPTONS, NEUTRINOS, PDG_B, PDG_TOP, PDG_W
 from ..errors import EventContentError, LheFormatError
+from ..kinematics.histories import T_WMINUS, TBAR_WPLUS, TTBAR
 from .events import EventBatch
 
 _MAX_PREAMBLE_BYTES = 64 * 1024 * 1024
@@ -186,6 +187,15 @@ _PARTICLE_ROW = operator.attrgetter(*_COLUMNS)  # LHEParticle -> tuple in _COLUM
 _RESONANCES = (("t", PDG_TOP), ("t~", -PDG_TOP), ("W+", PDG_W), ("W-", -PDG_W))
 
 
+def _histories(has_top: np.ndarray, has_topbar: np.ndarray) -> np.ndarray:
+    """Resonance history from the tops a record has: t only -> t W-, t~ only -> t~ W+, else t t~ (also a record
+    without resonance entries)."""
+    history = np.full(len(has_top), TTBAR, dtype=np.int8)
+    history[has_top & ~has_topbar] = T_WMINUS
+    history[has_topbar & ~has_top] = TBAR_WPLUS
+    return history
+
+
 class _BatchBuilder:
     """Collects parsed events as flat particle rows; :meth:`build` identifies the decay products of
     all events at once (numpy) and freezes the valid ones into an EventBatch.
@@ -193,8 +203,9 @@ class _BatchBuilder:
     Identification (per event): exactly two incoming partons (status -1); resonances t, t~, W+, W-
     are the status-2 entries with that id when there is exactly one; each of b, l+, nu, b~, l-, nu~
     must be the unique status-1 particle of its kind whose mother is its resonance (any mother when
-    the resonance is absent). Other status-1 particles are extras. Checks run in a fixed order and
-    an event gets the reason of its first failing check.
+    the resonance is absent; in a single-top record the first b~ or b of the hard process). Other
+    status-1 particles are extras. Checks run in a fixed order and an event gets the reason of its
+    first failing check.
     """
 
     def __init__(self):
@@ -269,11 +280,22 @@ class _BatchBuilder:
             ("l-", np.isin(pid, CHARGED_LEPTONS) & from_mother("W-")),
             ("nu~", np.isin(-pid, NEUTRINOS) & from_mother("W-")),
         )
+        # single-top records (one top resonance): the b~ (b) of the hard process is the first status-1 one, a
+        # radiated one follows it (the writer's layouts, and POWHEG's, put radiation after the hard process)
+        has_top, has_topbar = resonance_row["t"] >= 0, resonance_row["t~"] >= 0
+        first_of = {0: has_topbar & ~has_top, 3: has_top & ~has_topbar}
         six = np.empty((n, 6), dtype=np.int64)
         check_order = (0, 3, 1, 2, 4, 5)  # b, b~, l+, nu, l-, nu~ as reported
         for slot in check_order:
             what, mask = roles[slot]
             found, six[:, slot] = count_and_row(final & mask)
+            if slot in first_of:
+                single_top = first_of[slot]
+                first = np.full(n, -1, dtype=np.int64)
+                rows = np.flatnonzero(final & mask)[::-1]
+                first[event_of[rows]] = rows  # the last assignment wins: the first match in record order
+                six[single_top, slot] = first[single_top]
+                found = np.where(single_top, np.minimum(found, 1), found)
             fail(
                 found != 1,
                 lambda e, what=what, found=found: (
@@ -355,6 +377,7 @@ class _BatchBuilder:
             aqcd=info[:, 5],
             source_index=np.asarray(self.source_index, dtype=np.int64)[good],
             radiation_comment=np.asarray(self.radiation_comment, dtype=object)[good],
+            history=_histories(resonance[:, 0] >= 0, resonance[:, 1] >= 0),
             named_weights={k: np.array([self.weights[e][k] for e in rows], dtype=np.float64) for k in weight_keys},
         )
 

@@ -2,13 +2,15 @@
 
 Each event is rebuilt from its six decay products (and extra partons):
 incoming partons from the final state (x1, x2 from E +- pz, flavours and
-colours kept), resonances t, t~, W+, W- as status-2 entries whose momenta are
-the sums of their daughters and whose masses are the daughters' invariant
-masses, SPINUP 9, and XWGTUP/SCALUP/couplings carried over. Record order
-follows POWHEG hvq: 1-2 incoming, 3 t, 4 t~, [extra partons], W+, b, W-, b~,
-l+, nu, l-, nu~. The first comment line of every event is POWHEG's ``#rwgt``
-line (radiation type first; the bb4l shower hooks read it): the input event's
-own, or :data:`DEFAULT_RADIATION_COMMENT`. Transformed events then carry a
+colours kept), the resonances of the event's resonance history (t t~, t W- or
+t~ W+, :mod:`lhe_didi.kinematics.histories`) as status-2 entries whose momenta
+are the sums of their daughters and whose masses are the daughters' invariant
+masses, SPINUP 9, and XWGTUP/SCALUP/couplings carried over. A t t~ record
+follows POWHEG hvq's order: 1-2 incoming, 3 t, 4 t~, [extra partons], W+, b,
+W-, b~, l+, nu, l-, nu~ (the single-top layouts: :class:`_RecordParts`). The
+first comment line of every event is POWHEG's ``#rwgt`` line (radiation type
+first; the bb4l shower hooks read it): the input event's own, or
+:data:`DEFAULT_RADIATION_COMMENT`. Transformed events then carry a
 ``#lhe-didi source-event N`` line (the input event they were made from).
 
 The file is written to a temporary name in the output directory and renamed
@@ -30,6 +32,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import EventContentError, LheDidiError
+from ..kinematics.histories import T_WMINUS, TBAR_WPLUS, TTBAR
 from ..kinematics.observables import invariant_mass
 from .events import EventBatch, momentum_fractions
 from .files import publish
@@ -40,9 +43,7 @@ from .reader import RADIATION_TAG, SOURCE_EVENT_TAG, LheHeader
 DEFAULT_RADIATION_COMMENT = RADIATION_TAG + " 1 1 0 0 0 0"
 _RADIATION_SLOT = "\x00"  # where the '#rwgt' line goes in an event template
 
-# Record layout (1-based LHE indices): 1-2 incoming, 3 t, 4 t~, then k extra partons, then
-# W+ (5+k), b, W- (7+k), b~, l+, nu, l-, nu~.
-_IN1, _IN2, _TOP, _TOPBAR = 1, 2, 3, 4
+_IN1, _IN2 = 1, 2  # record numbers of the incoming partons (layouts: _RecordParts)
 _MOMENTUM_TOLERANCE = 1e-6  # relative, on the event's total energy
 _WRITE_CHUNK = 20_000  # events formatted at a time (about 30 MB of text)
 _EVENT_LINE = "%3d %6d % .10e % .10e % .10e % .10e\n"  # NUP IDPRUP XWGTUP SCALUP AQEDUP AQCDUP
@@ -78,6 +79,110 @@ def _particle_line(pdg, status, m1, m2, c1, c2, p, mass) -> str:
         f"{pdg:>9d}{status:>5d}{m1:>5d}{m2:>5d}{c1:>5d}{c2:>5d}"
         f" {p[1]: .11e} {p[2]: .11e} {p[3]: .11e} {p[0]: .11e} {mass: .11e} 0.0000e+00 9.0000e+00\n"
     )
+
+
+class _RecordParts:
+    """The particle lines of a batch's events for each resonance history (:mod:`lhe_didi.kinematics.histories`).
+
+    Layouts (1-based records, k extra partons): t t~: 1-2 incoming, 3 t, 4 t~, extras, W+ (5+k), b, W- (7+k), b~,
+    l+, nu, l-, nu~. t W-: 3 t, 4 W-, 5 b~ (both from the hard process), extras, W+ (6+k), b, l+, nu, l-, nu~.
+    t~ W+: 3 t~, 4 W+, 5 b, extras, W- (6+k), b~, l+, nu, l-, nu~. A b~ (b) from the hard process keeps its colour,
+    the one the t~ (t) it replaces would carry.
+    """
+
+    def __init__(self, batch: EventBatch, incoming_p, resonance_p, resonance_m):
+        self.batch = batch
+        self.incoming_p = incoming_p
+        self.resonance_p = resonance_p
+        self.resonance_m = resonance_m
+
+    def _resonance(self, group, slot: int, pdg: int, mother: int, mother2: int) -> np.ndarray:
+        colours = self.batch.resonance_colours[group, slot].T
+        return _lines(pdg, 2, mother, mother2, *colours, self.resonance_p[group, slot], self.resonance_m[group, slot])
+
+    def _product(self, group, slot: int, mother: int, mother2: int) -> np.ndarray:
+        b = self.batch
+        return _lines(
+            b.pdg[group, slot],
+            1,
+            mother,
+            mother2,
+            *b.colours[group, slot].T,
+            b.momenta[group, slot],
+            b.masses[group, slot],
+        )
+
+    def lines(self, group: np.ndarray, history: int, k: int) -> list[np.ndarray]:
+        """Event line and particle lines, each (n, columns), of the events ``group`` written with ``history``."""
+        b = self.batch
+        head = [
+            np.stack(
+                [
+                    b.n_extras[group] + (12.0 if history == TTBAR else 11.0),
+                    b.process_id[group],
+                    b.weight[group],
+                    b.scale[group],
+                    b.aqed[group],
+                    b.aqcd[group],
+                ],
+                axis=1,
+            ),
+            _lines(b.incoming_pdg[group, 0], -1, 0, 0, *b.incoming_colours[group, 0].T, self.incoming_p[group, 0], 0.0),
+            _lines(b.incoming_pdg[group, 1], -1, 0, 0, *b.incoming_colours[group, 1].T, self.incoming_p[group, 1], 0.0),
+        ]
+        if history == TTBAR:
+            w_plus, w_minus = 5 + k, 7 + k
+            production = [self._resonance(group, 0, 6, _IN1, _IN2), self._resonance(group, 1, -6, _IN1, _IN2)]
+            decays = [
+                self._resonance(group, 2, 24, 3, 3),
+                self._product(group, 0, 3, 3),
+                self._resonance(group, 3, -24, 4, 4),
+                self._product(group, 3, 4, 4),
+            ]
+            roles = [0, _IN1, _IN2, 3, 4, w_plus, w_minus]  # MOTHER_ROLES -> record
+        elif history == T_WMINUS:
+            w_plus, w_minus = 6 + k, 4
+            production = [
+                self._resonance(group, 0, 6, _IN1, _IN2),
+                self._resonance(group, 3, -24, _IN1, _IN2),
+                self._product(group, 3, _IN1, _IN2),
+            ]
+            decays = [self._resonance(group, 2, 24, 3, 3), self._product(group, 0, 3, 3)]
+            roles = [0, _IN1, _IN2, 3, None, w_plus, w_minus]
+        elif history == TBAR_WPLUS:
+            w_plus, w_minus = 4, 6 + k
+            production = [
+                self._resonance(group, 1, -6, _IN1, _IN2),
+                self._resonance(group, 2, 24, _IN1, _IN2),
+                self._product(group, 0, _IN1, _IN2),
+            ]
+            decays = [self._resonance(group, 3, -24, 3, 3), self._product(group, 3, 3, 3)]
+            roles = [0, _IN1, _IN2, None, 3, w_plus, w_minus]
+        else:
+            raise ValueError(f"unknown resonance history {history}")
+        # an extra parton whose mother is a resonance this history lacks comes from the hard process (1, 2)
+        role1 = np.array([_IN1 if r is None else r for r in roles])
+        role2 = np.array([_IN2 if r is None else r for r in roles])
+        extras = b.extras[group]
+        flat = {name: ak.to_numpy(ak.flatten(extras[name])).reshape(len(group), k) for name in extras.fields}
+        radiated = [
+            _lines(
+                flat["pdg"][:, j],
+                1,
+                role1[flat["mother1"][:, j]],
+                role2[flat["mother2"][:, j]],
+                flat["colour1"][:, j],
+                flat["colour2"][:, j],
+                np.stack([flat[c][:, j] for c in ("E", "px", "py", "pz")], axis=1),
+                flat["mass"][:, j],
+            )
+            for j in range(k)
+        ]
+        leptons = [
+            self._product(group, slot, mother, mother)
+            for slot, mother in ((1, w_plus), (2, w_plus), (4, w_minus), (5, w_minus))
+        ]
+        return head + production + radiated + decays + leptons
 
 
 class LheWriter:
@@ -165,29 +270,13 @@ class LheWriter:
 
         w_plus = momenta[:, 1] + momenta[:, 2]
         w_minus = momenta[:, 4] + momenta[:, 5]
-        top = momenta[:, 0] + w_plus
-        topbar = momenta[:, 3] + w_minus
-        resonance_p = np.stack([top, topbar, w_plus, w_minus], axis=1)
+        resonance_p = np.stack([momenta[:, 0] + w_plus, momenta[:, 3] + w_minus, w_plus, w_minus], axis=1)
         resonance_m = invariant_mass(resonance_p)
         zero = np.zeros_like(plus)
         incoming_p = np.stack(
             [np.stack([plus, zero, zero, plus], axis=-1), np.stack([minus, zero, zero, -minus], axis=-1)], axis=1
         )
-        rows = [
-            np.stack(
-                [12.0 + batch.n_extras, batch.process_id, batch.weight, batch.scale, batch.aqed, batch.aqcd], axis=1
-            ),
-            _lines(batch.incoming_pdg[:, 0], -1, 0, 0, *batch.incoming_colours[:, 0].T, incoming_p[:, 0], 0.0),
-            _lines(batch.incoming_pdg[:, 1], -1, 0, 0, *batch.incoming_colours[:, 1].T, incoming_p[:, 1], 0.0),
-            _lines(6, 2, _IN1, _IN2, *batch.resonance_colours[:, 0].T, resonance_p[:, 0], resonance_m[:, 0]),
-            _lines(-6, 2, _IN1, _IN2, *batch.resonance_colours[:, 1].T, resonance_p[:, 1], resonance_m[:, 1]),
-        ]
-        decays = [
-            _lines(24, 2, _TOP, _TOP, *batch.resonance_colours[:, 2].T, resonance_p[:, 2], resonance_m[:, 2]),
-            _lines(batch.pdg[:, 0], 1, _TOP, _TOP, *batch.colours[:, 0].T, momenta[:, 0], batch.masses[:, 0]),
-            _lines(-24, 2, _TOPBAR, _TOPBAR, *batch.resonance_colours[:, 3].T, resonance_p[:, 3], resonance_m[:, 3]),
-            _lines(batch.pdg[:, 3], 1, _TOPBAR, _TOPBAR, *batch.colours[:, 3].T, momenta[:, 3], batch.masses[:, 3]),
-        ]
+        record = _RecordParts(batch, incoming_p, resonance_p, resonance_m)
         weights = np.stack(list(named.values()), axis=1) if named else np.zeros((len(batch), 0))
         weight_lines = "".join(f"<wgt id='{wid.replace('%', '%%')}'> % .10e </wgt>\n" for wid in named)
         rwgt = "<rwgt>\n" + weight_lines + "</rwgt>\n" if named else ""
@@ -195,63 +284,30 @@ class LheWriter:
         blocks = np.empty(len(batch), dtype=object)
         n_extras = batch.n_extras
         has_source = batch.source_index >= 0
-        for k in np.unique(n_extras):
-            for source in (False, True):
-                group = np.flatnonzero((n_extras == k) & (has_source == source))
-                if not len(group):
-                    continue
-                w_plus, w_minus = 5 + k, 7 + k  # record numbers of the W's after k extra partons
-                to_record = np.array([0, _IN1, _IN2, _TOP, _TOPBAR, w_plus, w_minus])  # MOTHER_ROLES -> record
-                extras = batch.extras[group]
-                flat = {name: ak.to_numpy(ak.flatten(extras[name])).reshape(len(group), k) for name in extras.fields}
-                radiated = [
-                    _lines(
-                        flat["pdg"][:, j],
-                        1,
-                        to_record[flat["mother1"][:, j]],
-                        to_record[flat["mother2"][:, j]],
-                        flat["colour1"][:, j],
-                        flat["colour2"][:, j],
-                        np.stack([flat[c][:, j] for c in ("E", "px", "py", "pz")], axis=1),
-                        flat["mass"][:, j],
+        for history in np.unique(batch.history):
+            for k in np.unique(n_extras):
+                for source in (False, True):
+                    group = np.flatnonzero((batch.history == history) & (n_extras == k) & (has_source == source))
+                    if not len(group):
+                        continue
+                    lines = record.lines(group, int(history), int(k))
+                    table = np.concatenate(
+                        lines + ([batch.source_index[group, None]] if source else []) + [weights[group]], axis=1
                     )
-                    for j in range(k)
-                ]
-                leptons = [
-                    _lines(
-                        batch.pdg[group, j],
-                        1,
-                        mother,
-                        mother,
-                        *batch.colours[group, j].T,
-                        momenta[group, j],
-                        batch.masses[group, j],
+                    template = (
+                        "<event>\n"
+                        + _EVENT_LINE
+                        + _PARTICLE_LINE * (len(lines) - 1)
+                        + _RADIATION_SLOT
+                        + (SOURCE_EVENT_TAG + " %d\n" if source else "")
+                        + rwgt
+                        + "</event>\n"
                     )
-                    for j, mother in ((1, w_plus), (2, w_plus), (4, w_minus), (5, w_minus))
-                ]
-                table = np.concatenate(
-                    [r[group] for r in rows]
-                    + radiated
-                    + [d[group] for d in decays]
-                    + leptons
-                    + ([batch.source_index[group, None]] if source else [])
-                    + [weights[group]],
-                    axis=1,
-                )
-                template = (
-                    "<event>\n"
-                    + _EVENT_LINE
-                    + _PARTICLE_LINE * (12 + k)
-                    + _RADIATION_SLOT
-                    + (SOURCE_EVENT_TAG + " %d\n" if source else "")
-                    + rwgt
-                    + "</event>\n"
-                )
-                comments = [(c or DEFAULT_RADIATION_COMMENT) + "\n" for c in batch.radiation_comment[group]]
-                blocks[group] = [
-                    (template % tuple(values)).replace(_RADIATION_SLOT, comment, 1)
-                    for values, comment in zip(table.tolist(), comments, strict=True)
-                ]
+                    comments = [(c or DEFAULT_RADIATION_COMMENT) + "\n" for c in batch.radiation_comment[group]]
+                    blocks[group] = [
+                        (template % tuple(values)).replace(_RADIATION_SLOT, comment, 1)
+                        for values, comment in zip(table.tolist(), comments, strict=True)
+                    ]
         return blocks.tolist()
 
     def close(self) -> Path:

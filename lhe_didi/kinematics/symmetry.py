@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .event_random import event_hash
+
 _BEAM_EXCHANGE = np.array([1.0, 1.0, -1.0, -1.0])
-_GOLDEN = 0x9E3779B97F4A7C15
 
 
 def beam_exchange(momenta: np.ndarray) -> np.ndarray:
@@ -31,11 +32,6 @@ def beam_exchange(momenta: np.ndarray) -> np.ndarray:
 
 
 def mirrored_events(index: np.ndarray, seed: int) -> np.ndarray:
-    """Boolean mask of the events (by input index) that go through R Phi R: a splitmix64 hash of
+    """Boolean mask of the events (by input index) that go through R Phi R: the top bit of a splitmix64 hash of
     (seed, index), so about half of them, independent of chunking and identical for the same seed."""
-    offset = np.uint64(((seed + 1) * _GOLDEN) % 2**64)  # Python integers: no overflow warning
-    z = np.asarray(index, dtype=np.int64).astype(np.uint64) + offset  # array arithmetic wraps modulo 2^64
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z ^= z >> np.uint64(31)
-    return (z >> np.uint64(63)).astype(bool)
+    return (event_hash(index, seed, stream=0) >> np.uint64(63)).astype(bool)

@@ -33,6 +33,7 @@ import numpy as np
 from ..constants import TOP_MASS, W_MASS, W_WIDTH
 from ..io.events import EventBatch, extras_array
 from ..io.reader import concatenate
+from ..kinematics.histories import assign_histories
 from ..kinematics.observables import system_momenta
 from . import parameters
 from .matrix_elements import MatrixElements, final_state_pdg
@@ -226,6 +227,8 @@ class ReferenceGenerator:
         self.stats.seconds += time.perf_counter() - start
         events = concatenate(chunks)
         events.weight[:] = self.stats.cross_section * relative / relative.mean()
+        if self.kind == "offshell":  # as bb4l: t t~, t W- or t~ W+ with POWHEG-BOX-RES's projectors
+            events.history = assign_histories(events.momenta, self.top_mass, self.top_width, events.index, self.seed)
         return events
 
     def _events(self, points: PhaseSpacePoints, weights: np.ndarray, index: np.ndarray, first: int) -> EventBatch:
@@ -267,6 +270,7 @@ def lo_events(generator, incoming_pdg: np.ndarray, incoming: np.ndarray, final: 
         aqcd=np.full(n, generator.pdf.alpha_s),
         source_index=np.full(n, -1),
         radiation_comment=np.full(n, "", dtype=object),
+        history=np.zeros(n, dtype=np.int8),  # t t~; ReferenceGenerator.generate draws them for off-shell samples
     )
 
 

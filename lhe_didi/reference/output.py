@@ -21,7 +21,8 @@ DESCRIPTION = {
     "doubly-resonant": "doubly resonant: the exact |M|^2 of the t t~ diagrams only (Breit-Wigner tops and Ws, "
     "spin correlations) inside hvq's virtuality window m_W^2 < m(b l nu)^2 < 2 m_t^2; not hvq's line shape",
     "offshell": "full off-shell (bb4l-like): all O(alpha_s^2 alpha^4) diagrams, doubly/singly/non-resonant "
-    "and interference; resonance history always assigned as t t~",
+    "and interference; each event with the resonance history t t~, t W- or t~ W+ drawn with POWHEG-BOX-RES's "
+    "projectors (lhe_didi.kinematics.histories)",
 }
 
 
