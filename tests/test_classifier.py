@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from lhe_didi.cli import main
 from lhe_didi.errors import LheDidiError
 from lhe_didi.io.reader import LheReader
+from lhe_didi.kinematics import histories
 from lhe_didi.kinematics.event_map import wrap_phi
 from lhe_didi.kinematics.observables import classifier_observables
 from lhe_didi.kinematics.symmetry import beam_exchange
@@ -562,6 +563,14 @@ def test_validate_writes_every_figure_and_valid_metrics(
         assert epoch > 0 or metrics["auc"][key] == 0.5
     assert ("no separation found" in (report / "index.md").read_text()) == (0 in metrics["auc_best_epoch"].values())
     assert metrics["weights"]["clip"] == 15.0 and metrics["weights"]["max"] <= 15.0
+    # resonance histories: the records' fractions (hvq truth is all t t~), against truth, in the index
+    written = LheReader(weighted).read_all()
+    counts = np.bincount(written.history[:2000], minlength=3) / min(len(written), 2000)
+    for k, name in enumerate(histories.NAMES):
+        entry = metrics["resonance_histories"]["generated"][name]
+        assert entry["fraction"] == pytest.approx(counts[k], abs=1e-12)
+        assert entry["truth"] == (1.0 if name == "t t~" else 0.0)
+    assert "- generated: t t~" in (report / "index.md").read_text()
     assert 0.0 < metrics["weights"]["effective_sample_fraction"] <= 1.0
     index = (report / "index.html").read_text()
     assert "observables/m_t.png" in index and "migration/m_t.png" in index

@@ -191,3 +191,14 @@ def test_transform_can_write_every_event_as_ttbar(transformed):
     assert np.all(batch.history == h.TTBAR)
     projected = LheReader(transformed["projected"][0]).read_all()
     np.testing.assert_array_equal(batch.momenta, projected.momenta)  # only the record differs
+
+
+def test_fractions_and_their_errors():
+    drawn = np.array([0] * 90 + [1] * 6 + [2] * 4)
+    unit = h.fractions(drawn)
+    assert unit["t W-"][0] == pytest.approx(0.06)
+    assert unit["t W-"][1] == pytest.approx(np.sqrt(0.06 * 0.94 / 100))  # binomial
+    weighted = h.fractions(drawn, np.where(drawn == 1, 2.0, 1.0))
+    assert weighted["t W-"][0] == pytest.approx(12 / 106)
+    compared = h.compare_fractions(unit, weighted)["t W-"]
+    assert compared["pull"] == pytest.approx((12 / 106 - 0.06) / np.hypot(weighted["t W-"][1], unit["t W-"][1]))

@@ -243,3 +243,17 @@ def test_phase_space_channel_densities_are_normalised_and_sampled():
         ratio[points.valid] = densities[:, uniform_nn] / densities[:, c]
         mean, error = ratio.mean(), ratio.std() / np.sqrt(len(ratio))
         assert error < 0.02 and abs(mean - 1.0) < 4 * error + 1e-3, (c, references, mean, error)
+
+
+def test_offshell_events_carry_resonance_histories_drawn_from_their_tops(samples, tmp_path):
+    from lhe_didi.kinematics.histories import TTBAR, assign_histories, history_probabilities
+
+    generator, events = samples["offshell"]
+    expected = assign_histories(events.momenta, generator.top_mass, generator.top_width, events.index, seed=11)
+    np.testing.assert_array_equal(events.history, expected)
+    counts = np.bincount(events.history, minlength=3)
+    mean = history_probabilities(events.momenta, generator.top_mass, generator.top_width).sum(axis=0)
+    assert np.all(np.abs(counts - mean) < 5 * np.sqrt(mean)) and counts[1] > 20 and counts[2] > 20, (counts, mean)
+    back = LheReader(write_sample(generator, events, tmp_path / "offshell.lhe")).read_all()
+    np.testing.assert_array_equal(back.history, events.history)
+    assert np.all(samples["doubly-resonant"][1].history == TTBAR)

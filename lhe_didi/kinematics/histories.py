@@ -59,12 +59,34 @@ def assign_histories(
     return np.minimum((u[:, None] >= cumulative).sum(axis=1), TBAR_WPLUS).astype(np.int8)
 
 
-def fractions(histories: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
-    """Weighted share of each history, keyed by :data:`NAMES`."""
+def fractions(histories: np.ndarray, weights: np.ndarray | None = None) -> dict[str, tuple[float, float]]:
+    """Weighted share of each history and its statistical error, keyed by :data:`NAMES`:
+    f = sum w 1[h] / sum w, var f = sum w^2 (1[h] - f)^2 / (sum w)^2 (binomial for unit weights)."""
     histories = np.asarray(histories)
     weights = np.ones(len(histories)) if weights is None else np.asarray(weights, dtype=np.float64)
     total = weights.sum()
-    return {name: float(weights[histories == k].sum() / total) if total else 0.0 for k, name in enumerate(NAMES)}
+    out = {}
+    for k, name in enumerate(NAMES):
+        share = (histories == k).astype(np.float64)
+        f = float((weights * share).sum() / total)
+        out[name] = (f, float(np.sqrt((weights**2 * (share - f) ** 2).sum()) / abs(total)))
+    return out
+
+
+def compare_fractions(truth: dict, sample: dict) -> dict[str, dict[str, float]]:
+    """Per history: the sample's fraction and error, truth's, and the pull (difference / combined error)."""
+    out = {}
+    for name in NAMES:
+        (f, e), (ft, et) = sample[name], truth[name]
+        error = float(np.hypot(e, et))
+        out[name] = {
+            "fraction": f,
+            "error": e,
+            "truth": ft,
+            "truth_error": et,
+            "pull": (f - ft) / error if error else 0.0,
+        }
+    return out
 
 
 def history_line(counts) -> str:

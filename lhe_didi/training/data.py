@@ -119,6 +119,7 @@ class ObservableSample:
     source_index: np.ndarray  # (N,) input event of a transformed event, -1 if unknown
     classifier_weights: np.ndarray | None  # (N,) the classifier's named weight, if requested
     mirrored_values: np.ndarray | None = None  # (N, 27) observables of the beam-exchanged events R x, if requested
+    history: np.ndarray | None = None  # (N,) resonance history of each record (lhe_didi.kinematics.histories)
 
     def column(self, name: str) -> np.ndarray:
         """Values (N,) of one observable."""
@@ -148,6 +149,7 @@ def load_observable_sample(
         "source": [],
         "named": [],
         "mirrored": [],
+        "history": [],
     }
     for batch in reader.batches(50_000, max_events):
         names, values = classifier_observables(batch.momenta)
@@ -157,6 +159,7 @@ def load_observable_sample(
         columns["weights"].append(batch.weight)
         columns["index"].append(batch.index)
         columns["source"].append(batch.source_index)
+        columns["history"].append(batch.history)
         if classifier_weight_id is not None:
             columns["named"].append(batch.named_weights[classifier_weight_id])
         if progress is not None:
@@ -174,6 +177,7 @@ def load_observable_sample(
         joined["source"],
         joined["named"],
         joined["mirrored"],
+        joined["history"],
     )
 
 

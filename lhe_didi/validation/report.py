@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import LheDidiError
 from ..io.files import staged_directory
+from ..kinematics import histories
 from ..reweight import WEIGHT_ID
 from ..training.classifier import ClassifierSettings, fit_classifier
 from ..training.data import ObservableSample, load_observable_sample
@@ -61,6 +62,10 @@ TOLERANCE_TEXT = (
 FAR_TAILS_TEXT = (
     "Beyond the plotted range (truth's 0.1% / 99.9% quantiles), ratio to truth ± the error expected "
     "if the sample followed truth; pool several reports with `python -m lhe_didi.validation.far_tails`:"
+)
+HISTORIES_TEXT = (
+    "Resonance histories written in the records (t t~, t W-, t~ W+; lhe_didi.kinematics.histories), fraction ± "
+    "statistical error, and the pull (sample − truth) / combined error:"
 )
 # fresh two-sample classifiers: small and quick, the numbers compare samples, not architectures
 AUC_SETTINGS = ClassifierSettings(width=128, depth=3, epochs=30, patience=5, lr_patience=3, validation_fraction=0.5)
@@ -254,6 +259,13 @@ def _write_report(
         metrics["auc"]["note"] = "fresh classifier, 50% of the events held out; 0.5 = indistinguishable"
         metrics["auc_best_epoch"] = {key: epoch for key, (_, epoch) in fits.items()}
 
+    truth_histories = histories.fractions(truth.history, truth.weights)
+    samples = {"onshell": (start.history, start.weights), "generated": (gen.history, gen.weights)}
+    if reweighted is not None:
+        samples["reweighted"] = (gen.history, reweighted)
+    metrics["resonance_histories"] = {
+        key: histories.compare_fractions(truth_histories, histories.fractions(h, w)) for key, (h, w) in samples.items()
+    }
     metrics["far_tails"] = far_tails_by_sample([histograms])
     metrics["summary"] = _summary(metrics["observables"])
     metrics["beyond_tolerance"] = beyond_tolerance(metrics["observables"])
@@ -391,6 +403,19 @@ def _fmt(metric: dict, region: str) -> str:
     return f"{100 * value:.1f}% ± {100 * metric[f'{region}_max_deviation_stat_error']:.1f}"
 
 
+def history_lines(metrics: dict) -> list[str]:
+    """One line per compared sample: each history's fraction and its pull against truth."""
+    lines = []
+    for key, table in metrics.get("resonance_histories", {}).items():
+        truth = ", ".join(f"{name} {100 * m['truth']:.2f} ± {100 * m['truth_error']:.2f}%" for name, m in table.items())
+        cells = ", ".join(
+            f"{name} {100 * m['fraction']:.2f} ± {100 * m['error']:.2f}% (pull {m['pull']:+.1f})"
+            for name, m in table.items()
+        )
+        lines.append(f"{key}: {cells}; truth {truth}")
+    return lines
+
+
 def _markdown(metrics: dict) -> str:
     keys = list(next(iter(metrics["observables"].values())))
     lines = [
@@ -412,6 +437,7 @@ def _markdown(metrics: dict) -> str:
         lines += [f"- {line}" for line in auc_lines(metrics)] + [""]
     lines += [TOLERANCE_TEXT, ""] + [f"- {line}" for line in tolerance_lines(metrics)] + [""]
     lines += [FAR_TAILS_TEXT, ""] + [f"- {line}" for line in far_tail_lines(metrics["far_tails"])] + [""]
+    lines += [HISTORIES_TEXT, ""] + [f"- {line}" for line in history_lines(metrics)] + [""]
     lines += ["Over all observables (excess: |x/truth − 1| − 2σ of the bin, the part statistics cannot explain):", ""]
     lines += [f"- {line}" for line in _summary_lines(metrics)] + [""]
     header = "| observable | " + " | ".join(f"{k} bulk | {k} tails | {k} χ²/ndf" for k in keys) + " |"
