@@ -222,6 +222,16 @@ def _weight_options(command):
 @click.option(
     "--batch-size", type=click.IntRange(min=1), default=50_000, show_default=True, help="Events per ODE solve."
 )
+@click.option(
+    "--solver",
+    type=click.Choice(["rk4", "dopri5"]),
+    default="rk4",
+    show_default=True,
+    help="ODE solver of the flow: fixed-step rk4 (--steps) or adaptive dopri5 (--rtol, --atol).",
+)
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=6, show_default=True, help="rk4 steps (4 velocity evaluations each)."
+)
 @click.option("--rtol", type=float, default=1e-5, show_default=True, help="dopri5 relative tolerance.")
 @click.option("--atol", type=float, default=1e-5, show_default=True, help="dopri5 absolute tolerance.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -291,6 +301,8 @@ def transform(
     model,
     device,
     batch_size,
+    solver,
+    steps,
     rtol,
     atol,
     seed,
@@ -319,7 +331,7 @@ def transform(
     from .kinematics.histories import history_line
     from .normalisation import normalisation_line
     from .reweight import WeightSettings
-    from .transform import TransformSettings, transform_file
+    from .transform import Solver, TransformSettings, transform_file
 
     if classifier is not None and no_classifier:
         raise click.UsageError("--classifier and --no-classifier exclude each other")
@@ -327,8 +339,7 @@ def transform(
         model_dir=model,
         device=device,
         batch_size=batch_size,
-        rtol=rtol,
-        atol=atol,
+        solver=Solver(solver, steps, rtol, atol),
         seed=seed,
         skip_invalid=skip_invalid,
         posterior_draw=posterior_draw,
@@ -348,7 +359,7 @@ def transform(
     rate = report.events_in / max(report.seconds, 1e-9)
     click.echo(
         f"wrote {report.events_out} of {report.events_in} events to {output} ({rate:.0f} events/s,"
-        f" {report.function_evaluations / max(report.solves, 1):.0f} velocity evaluations per ODE solve)"
+        f" {report.function_evaluations / max(report.solves, 1):.0f} velocity evaluations per ODE solve, {solver})"
     )
     if report.weights is not None:
         click.echo(report.weights.line())

@@ -2,9 +2,10 @@
 
 Per chunk of events: six decay products -> zero-pT frame (NLO recoil) -> the model's coordinates
 (:mod:`lhe_didi.kinematics.representation`) -> standardised -> dx/dt = v(x, t) solved from t = 1 to
-t = 0 (torchdiffeq, adaptive dopri5) -> inverse preprocessing -> four-momenta -> pT balance restored ->
-boosted so that the system balances the extra partons -> written with the bb4l-like writer, with the
-classifier weight w = C/(1 - C) as a named weight when a classifier is available (:mod:`lhe_didi.reweight`).
+t = 0 (torchdiffeq: fixed-step rk4 by default, adaptive dopri5 as an option; :class:`Solver`) ->
+inverse preprocessing -> four-momenta -> pT balance restored -> boosted so that the system balances the
+extra partons -> written with the bb4l-like writer, with the classifier weight w = C/(1 - C) as a named
+weight when a classifier is available (:mod:`lhe_didi.reweight`).
 
 By default a seeded half of the events is mapped with the beams exchanged, R Phi R, so that the output
 keeps the beam-exchange symmetry of pp collisions (:mod:`lhe_didi.kinematics.symmetry`). Balance: by
@@ -47,7 +48,7 @@ from .runtime import resolve_device
 from .shipped import DIDI_DEFAULT, shipped_model
 
 DEFAULT_MODEL = shipped_model(DIDI_DEFAULT)
-# Events per dopri5 solve on CPU: small solves keep the activations in cache (docs/benchmarks.md;
+# Events per ODE solve on CPU: small solves keep the activations in cache (docs/benchmarks.md;
 # benchmarks/bench_transform.py --solve-batch), with the same number of velocity evaluations.
 CPU_SOLVE_BATCH = 5_000
 HISTORY_RULES = {
@@ -56,6 +57,47 @@ HISTORY_RULES = {
     "ttbar": "every event written as t t~ (as hvq)",
 }
 HISTORY_CHOICES = tuple(HISTORY_RULES)
+
+
+@dataclass(frozen=True)
+class Solver:
+    """How the flow ODE is integrated from t = 1 to t = 0 (torchdiffeq).
+
+    ``rk4``: fourth-order Runge-Kutta (torchdiffeq's, Kutta's 3/8 rule) with ``steps`` equal steps, 4 velocity
+    evaluations each; ``dopri5``: adaptive
+    Dormand-Prince with tolerances ``rtol``, ``atol``. The default is the one the validation chose
+    (docs/benchmarks.md, solver choice).
+    """
+
+    method: str = "rk4"
+    steps: int = 6
+    rtol: float = 1e-5
+    atol: float = 1e-5
+
+    def __post_init__(self):
+        if self.method not in SOLVERS:
+            raise LheDidiError(f"unknown ODE solver {self.method!r}; one of {', '.join(SOLVERS)}")
+        if self.method == "rk4" and self.steps < 1:
+            raise LheDidiError(f"--steps must be at least 1, got {self.steps}")
+        if self.method == "dopri5" and not (self.rtol > 0 and self.atol > 0):
+            raise LheDidiError("dopri5 tolerances must be positive")
+
+    def solve(self, velocity, z: torch.Tensor) -> torch.Tensor:
+        """z(0) from z(1) = ``z`` along dz/dt = velocity(t, z)."""
+        if self.method == "dopri5":
+            times = torch.tensor([1.0, 0.0], device=z.device)
+            return odeint(velocity, z, times, method="dopri5", rtol=self.rtol, atol=self.atol)[-1]
+        grid = torch.linspace(1.0, 0.0, self.steps + 1, device=z.device)  # the fixed steps (rk4 steps over t)
+        return odeint(velocity, z, grid, method="rk4")[-1]
+
+    def provenance(self) -> dict:
+        """What the output header records about the solve."""
+        if self.method == "dopri5":
+            return {"method": "dopri5", "rtol": self.rtol, "atol": self.atol}
+        return {"method": "rk4", "steps": self.steps, "velocity_evaluations": 4 * self.steps}
+
+
+SOLVERS = ("rk4", "dopri5")
 
 
 class DidiModel:
@@ -82,37 +124,32 @@ class DidiModel:
         # CPU: solves of a few thousand events keep the activations in cache; CUDA: one solve per chunk
         self.solve_batch = CPU_SOLVE_BATCH if self.device.type == "cpu" else None
 
-    def flow(self, features: np.ndarray, rtol: float = 1e-5, atol: float = 1e-5) -> np.ndarray:
-        """Integrate on-shell coordinates (N, D) from t = 1 to t = 0; returns off-shell coordinates.
+    def flow(self, features: np.ndarray, solver: Solver | None = None) -> np.ndarray:
+        """Integrate on-shell coordinates (N, D) from t = 1 to t = 0 with ``solver`` (default: :class:`Solver`());
+        returns off-shell coordinates.
 
         The ODE is solved in sub-batches of :attr:`solve_batch` events (None: one solve);
         :attr:`function_evaluations` and :attr:`solves` count the work.
         """
+        solver = solver or Solver()
         top = None
         if self.condition is not None:
             if self.top_mass is None:
                 raise LheDidiError(f"{self.directory}: a mass-conditional model needs the input's top mass")
             top = (self.top_mass, top_width(self.top_mass))
         z = torch.as_tensor(self.preprocessor.forward(features, top), dtype=torch.float32, device=self.device)
-        c = (
-            None
-            if top is None
-            else torch.as_tensor(self.condition.network_input(np.full(1, self.top_mass)), device=self.device)
-        )
+        # the condition is the same for every event: one row, broadcast by the network
+        c = None if top is None else torch.as_tensor(self.condition.network_input(np.full(1, self.top_mass)))
+        c = None if c is None else c.to(self.device)
 
         def velocity(t, x):
             self.function_evaluations += 1
-            return self.network(x, t, None if c is None else c.expand(len(x), -1))
+            return self.network(x, t, c)
 
-        times = torch.tensor([1.0, 0.0], device=self.device)
         parts = torch.split(z, self.solve_batch or max(len(z), 1))
         self.solves += len(parts) if len(z) else 0
         with torch.no_grad():
-            z0 = (
-                torch.cat([odeint(velocity, part, times, method="dopri5", rtol=rtol, atol=atol)[-1] for part in parts])
-                if len(z)
-                else z
-            )
+            z0 = torch.cat([solver.solve(velocity, part) for part in parts]) if len(z) else z
         return self.preprocessor.inverse(z0.double().cpu().numpy(), top)
 
     def unphysical(self, features: np.ndarray) -> np.ndarray:
@@ -130,7 +167,7 @@ class TransformReport:
     skipped_input: list[tuple[int, str]] = field(default_factory=list)
     seconds: float = 0.0
     function_evaluations: int = 0
-    solves: int = 0  # dopri5 solves (one per chunk, or per CPU sub-batch)
+    solves: int = 0  # ODE solves (one per chunk, or per CPU sub-batch)
     weights: WeightSummary | None = None  # classifier weights, when a classifier was used
     input_parameters: dict = field(default_factory=dict)  # what the input header states (input_check)
     warnings: list[str] = field(default_factory=list)  # parameter mismatches let through, line shape differences
@@ -142,8 +179,7 @@ class TransformReport:
 def transform_batch(
     model: DidiModel,
     batch: EventBatch,
-    rtol: float,
-    atol: float,
+    solver: Solver,
     beam_energies: tuple[float, float],
     neutrino: str = "boost",
     mirrored: np.ndarray | None = None,
@@ -159,7 +195,7 @@ def transform_batch(
     if mirrored is not None:
         zero_pt[mirrored] = beam_exchange(zero_pt[mirrored])
     encoded = model.representation.encode(zero_pt)
-    features = model.flow(encoded.features, rtol, atol)
+    features = model.flow(encoded.features, solver)
     bad = model.unphysical(features)
     safe = np.where(bad[:, None], encoded.features, features)  # placeholder rows, dropped below
     momenta = model.representation.decode(safe, encoded.rotation, batch.masses, neutrino)  # zero-pT frame
@@ -180,8 +216,7 @@ class TransformSettings:
     model_dir: str | Path | None = None  # None: the shipped didi-default
     device: str = "auto"
     batch_size: int = 50_000  # events read, flowed and written per chunk
-    rtol: float = 1e-5  # dopri5 tolerances
-    atol: float = 1e-5
+    solver: Solver = field(default_factory=Solver)  # how the flow ODE is integrated
     seed: int = 0
     skip_invalid: bool = False  # skip (and count) input events without the dileptonic final state
     posterior_draw: int | None = None  # Bayesian models: the posterior weight draw with this seed
@@ -267,10 +302,8 @@ def transform_file(
         if model.condition is None
         else {"top_mass": model.top_mass, "top_width": top_width(model.top_mass)},
         "solver": {
-            "method": "dopri5",
+            **settings.solver.provenance(),
             "library": "torchdiffeq",
-            "rtol": settings.rtol,
-            "atol": settings.atol,
             "from_t": 1.0,
             "to_t": 0.0,
             "device": str(model.device),
@@ -311,7 +344,7 @@ def transform_file(
                 line_shape.add(batch.momenta)
             mirrored = mirrored_events(batch.index, settings.seed) if settings.beam_symmetrise else None
             out, rejected = transform_batch(
-                model, batch, settings.rtol, settings.atol, reader.header.beam_energies, settings.neutrino, mirrored
+                model, batch, settings.solver, reader.header.beam_energies, settings.neutrino, mirrored
             )
             out.history = (
                 assign_histories(out.momenta, *resonance, out.source_index, settings.seed)

@@ -11,7 +11,7 @@ from lhe_didi.cli import main
 from lhe_didi.io.reader import LheReader
 from lhe_didi.kinematics.symmetry import beam_exchange, mirrored_events
 from lhe_didi.reweight import WEIGHT_ID, ClassifierModel
-from lhe_didi.transform import DEFAULT_MODEL, DidiModel, transform_batch
+from lhe_didi.transform import DEFAULT_MODEL, DidiModel, Solver, transform_batch
 
 QUICK = ["--epochs", "2", "--width", "16", "--depth", "2", "--batch-size", "256", "--device", "cpu"]
 
@@ -81,13 +81,11 @@ def test_mirrored_events_are_the_mirror_image_of_the_mapped_mirror_event(example
     batch = LheReader(example_lo_path).read_all()
     beams = LheReader(example_lo_path).header.beam_energies
     everything = np.ones(len(batch), dtype=bool)
-    mirrored, bad_mirrored = transform_batch(model, batch, 1e-5, 1e-5, beams, mirrored=everything)
-    exchanged, bad_exchanged = transform_batch(
-        model, batch.with_momenta(beam_exchange(batch.momenta)), 1e-5, 1e-5, beams
-    )
+    mirrored, bad_mirrored = transform_batch(model, batch, Solver(), beams, mirrored=everything)
+    exchanged, bad_exchanged = transform_batch(model, batch.with_momenta(beam_exchange(batch.momenta)), Solver(), beams)
     np.testing.assert_array_equal(bad_mirrored, bad_exchanged)
     np.testing.assert_allclose(mirrored.momenta, beam_exchange(exchanged.momenta), rtol=1e-9, atol=1e-9)
-    plain, _ = transform_batch(model, batch, 1e-5, 1e-5, beams)
+    plain, _ = transform_batch(model, batch, Solver(), beams)
     both, in_plain, in_mirrored = np.intersect1d(plain.source_index, mirrored.source_index, return_indices=True)
     assert len(both) > 990  # the network is not R-symmetric by itself:
     assert np.median(np.abs(plain.momenta[in_plain] - mirrored.momenta[in_mirrored])) > 0.1

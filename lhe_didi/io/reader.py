@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import html
+import itertools
 import json
 import math
 import operator
@@ -31,6 +32,7 @@ from ..constants import CHARGED_LEPTONS, NEUTRINOS, PDG_B, PDG_TOP, PDG_W
 from ..errors import EventContentError, LheFormatError
 from ..kinematics.histories import T_WMINUS, TBAR_WPLUS, TTBAR
 from .events import EventBatch
+from .fast_events import ParsedChunk, Unusual, event_bodies
 
 _MAX_PREAMBLE_BYTES = 64 * 1024 * 1024
 _DECOMPRESSION_ERRORS = (OSError, EOFError, zlib.error)
@@ -157,9 +159,9 @@ def _read_preamble(path: Path) -> tuple[str, str, str]:
 SOURCE_EVENT_TAG = "#lhe-didi source-event"
 
 
-def _source_index(event: pylhe.LHEEvent) -> int:
+def _source_index(comments: list[str]) -> int:
     """Input-event index recorded by ``lhe-didi transform`` in an event comment line, -1 if none."""
-    for line in event.optional:
+    for line in comments:
         if line.startswith(SOURCE_EVENT_TAG):
             try:
                 return int(line[len(SOURCE_EVENT_TAG) :])
@@ -171,10 +173,10 @@ def _source_index(event: pylhe.LHEEvent) -> int:
 RADIATION_TAG = "#rwgt"
 
 
-def _radiation_comment(event: pylhe.LHEEvent) -> str:
+def _radiation_comment(comments: list[str]) -> str:
     """The event's POWHEG ``#rwgt`` comment line (radiation type, kinematic region, ...; read by the bb4l shower
     hooks from the first comment), '' if it has none."""
-    for line in event.optional:
+    for line in comments:
         if line.startswith(RADIATION_TAG):
             return line.rstrip()
     return ""
@@ -184,6 +186,8 @@ def _radiation_comment(event: pylhe.LHEEvent) -> str:
 _COLUMNS = ("id", "status", "mother1", "mother2", "color1", "color2", "e", "px", "py", "pz", "m")
 _ID, _STATUS, _MOTHER1, _MOTHER2, _COLOR1, _COLOR2, _E, _PX, _PY, _PZ, _M = range(len(_COLUMNS))
 _PARTICLE_ROW = operator.attrgetter(*_COLUMNS)  # LHEParticle -> tuple in _COLUMNS order
+# a particle line's 13 numbers (IDUP ISTUP MOTHUP1 MOTHUP2 ICOLUP1 ICOLUP2 PX PY PZ E M VTIMUP SPINUP) -> _COLUMNS
+_FROM_LINE = [0, 1, 2, 3, 4, 5, 9, 6, 7, 8, 10]
 _RESONANCES = (("t", PDG_TOP), ("t~", -PDG_TOP), ("W+", PDG_W), ("W-", -PDG_W))
 
 
@@ -216,6 +220,7 @@ class _BatchBuilder:
         self.source_index: list[int] = []
         self.radiation_comment: list[str] = []
         self.weights: list[dict[str, float]] = []
+        self.tables: list[np.ndarray] = []  # particle rows from the fast parser, in _COLUMNS order
 
     def __len__(self):
         return len(self.index)
@@ -227,9 +232,22 @@ class _BatchBuilder:
         self.n_particles.append(len(particles))
         self.particles.extend(map(_PARTICLE_ROW, particles))
         self.info.append((info.nparticles, info.pid, info.weight, info.scale, info.aqed, info.aqcd))
-        self.source_index.append(_source_index(event))
-        self.radiation_comment.append(_radiation_comment(event))
+        self.source_index.append(_source_index(event.optional))
+        self.radiation_comment.append(_radiation_comment(event.optional))
         self.weights.append(event.weights)
+
+    def add_parsed(self, first_index: int, chunk: ParsedChunk, info: np.ndarray, particles: np.ndarray) -> None:
+        """Add the events of a chunk read by the fast parser (:mod:`.fast_events`), numbered from ``first_index``."""
+        if self.particles:
+            raise ValueError("a builder takes events from one parser")
+        self.index.extend(range(first_index, first_index + len(chunk)))
+        self.n_particles.extend(chunk.counts)
+        self.tables.append(particles[:, _FROM_LINE])
+        self.info.extend(map(tuple, info.tolist()))
+        for comments in chunk.optional:
+            self.source_index.append(_source_index(comments))
+            self.radiation_comment.append(_radiation_comment(comments))
+        self.weights.extend(chunk.weights)
 
     def build(self, weight_keys: tuple[str, ...] | None) -> tuple[EventBatch, list[tuple[int, str]]]:
         """The batch of valid events and ``(event index, reason)`` for every invalid one, in file order.
@@ -238,7 +256,9 @@ class _BatchBuilder:
         """
         n = len(self)
         counts = np.asarray(self.n_particles, dtype=np.int64)
-        table = np.asarray(self.particles, dtype=np.float64).reshape(-1, len(_COLUMNS))
+        # the fast parser's events come first; pylhe's, where it took over in this chunk, after them
+        rows = np.asarray(self.particles, dtype=np.float64).reshape(-1, len(_COLUMNS))
+        table = np.concatenate([*self.tables, rows]) if self.tables else rows
         event_of = np.repeat(np.arange(n), counts)
         record = np.arange(len(table)) - np.repeat(np.cumsum(counts) - counts, counts) + 1  # 1-based
         pid = table[:, _ID].astype(np.int64)
@@ -387,11 +407,16 @@ class LheReader:
 
     ``skip_invalid=True`` skips events without the dileptonic final state or with
     non-finite momenta instead of failing; :attr:`skipped` then lists
-    ``(event index, reason)`` and :attr:`n_read` counts events read.
+    ``(event index, reason)`` and :attr:`n_read` counts events read. ``parser``: ``"fast"``
+    (:mod:`.fast_events`, pylhe from the first event it does not handle) or ``"pylhe"`` for every event
+    (default: ``$LHE_DIDI_READER``, else fast). The header and ``<init>`` are always read with pylhe.
     """
 
-    def __init__(self, path: str | os.PathLike, *, skip_invalid: bool = False):
+    def __init__(self, path: str | os.PathLike, *, skip_invalid: bool = False, parser: str | None = None):
         self.path = Path(path)
+        self.parser = parser or os.environ.get("LHE_DIDI_READER", "fast")
+        if self.parser not in ("fast", "pylhe"):
+            raise ValueError(f"parser must be 'fast' or 'pylhe', not {self.parser!r}")
         if not self.path.exists():
             raise LheFormatError(f"{self.path}: no such file")
         if not self.path.is_file():
@@ -437,38 +462,75 @@ class LheReader:
         events (None: all). Chunks are shorter where invalid events were skipped."""
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
-        events = iter(self._open_pylhe().events)
+        fast = self._fast_bodies() if self.parser == "fast" else None
+        events = None if fast is not None else iter(self._open_pylhe().events)
         remaining = math.inf if max_events is None else max_events
         while remaining > 0:
             builder = _BatchBuilder()
             failure = None
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", RuntimeWarning)
-                while len(builder) < min(batch_size, remaining):
-                    try:
-                        event = next(events)
-                    except StopIteration:
-                        remaining = 0
-                        break
-                    except RuntimeWarning as exc:
-                        failure = LheFormatError(
-                            f"{self.path}: truncated or malformed after {self.n_read} events ({exc})"
-                        )
-                        break
-                    except (ValueError, IndexError) as exc:
-                        failure = LheFormatError(f"{self.path}: event {self.n_read}: malformed record ({exc})")
-                        break
-                    except _DECOMPRESSION_ERRORS as exc:
-                        failure = LheFormatError(f"{self.path}: cannot decompress after {self.n_read} events ({exc})")
-                        break
-                    builder.add(self.n_read, event)
-                    self.n_read += 1
+            wanted = min(batch_size, remaining)
+            if fast is not None:
+                finished, unusual = self._fill_fast(builder, fast, wanted)
+                if unusual:  # pylhe reads on from the first event the fast parser left
+                    fast = None
+                    events = itertools.islice(iter(self._open_pylhe().events), self.n_read, None)
+                elif finished:
+                    remaining = len(builder)
+            if events is not None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", RuntimeWarning)
+                    while len(builder) < wanted:
+                        try:
+                            event = next(events)
+                        except StopIteration:
+                            remaining = len(builder)
+                            break
+                        except RuntimeWarning as exc:
+                            failure = LheFormatError(
+                                f"{self.path}: truncated or malformed after {self.n_read} events ({exc})"
+                            )
+                            break
+                        except (ValueError, IndexError) as exc:
+                            failure = LheFormatError(f"{self.path}: event {self.n_read}: malformed record ({exc})")
+                            break
+                        except _DECOMPRESSION_ERRORS as exc:
+                            failure = LheFormatError(
+                                f"{self.path}: cannot decompress after {self.n_read} events ({exc})"
+                            )
+                            break
+                        builder.add(self.n_read, event)
+                        self.n_read += 1
             remaining -= len(builder)
             batch = self._build(builder)  # an invalid event before a format error is reported first
             if failure is not None:
                 raise failure
             if len(batch):
                 yield batch
+
+    def _fast_bodies(self) -> Iterator[str]:
+        with _open_text(self.path) as stream:
+            yield from event_bodies(stream)
+
+    def _fill_fast(self, builder: _BatchBuilder, bodies: Iterator[str], wanted) -> tuple[bool, bool]:
+        """Fill ``builder`` with up to ``wanted`` events of the fast parser; returns (end of file reached, an event
+        the fast parser leaves to pylhe was met). The events before that one are kept."""
+        chunk, finished, unusual = ParsedChunk(), False, False
+        try:
+            while len(chunk) < wanted:
+                body = next(bodies, None)
+                if body is None:
+                    finished = True
+                    break
+                chunk.add(body)
+        except (Unusual, ValueError, *_DECOMPRESSION_ERRORS):
+            unusual = True
+        try:
+            info, particles = chunk.arrays()
+        except Unusual:  # a number numpy cannot read somewhere in the chunk: pylhe reads the whole chunk
+            return False, True
+        builder.add_parsed(self.n_read, chunk, info, particles)
+        self.n_read += len(chunk)
+        return finished, unusual
 
     def _build(self, builder: _BatchBuilder) -> EventBatch:
         """Freeze a chunk: raise for its first invalid event, or record the invalid ones as skipped."""

@@ -121,12 +121,38 @@ class VelocityField(nn.Module):
         self.net = nn.Sequential(*layers, last)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        if t.dim() == 0:
-            t = t.expand(len(x))
+        """``t``: one time for all events (0-dim, as in an ODE solve) or one per event (N,); ``c``: (N, conditions)
+        or one row (1, conditions) shared by all events."""
         if (c is None) != (self.conditions == 0) or (c is not None and c.shape[-1] != self.conditions):
             raise ValueError(f"this velocity field takes {self.conditions} condition(s) per event")
+        if t.dim() == 0 and (c is None or len(c) == 1):
+            shared = self._shared_first_layer(t, c, x.dtype)
+            if shared is not None:
+                weight_x, row = shared
+                return self.net[1:](torch.addmm(row, x, weight_x.t()))
+        if t.dim() == 0:
+            t = t.expand(len(x))
+        if c is not None and len(c) == 1:
+            c = c.expand(len(x), -1)
         inputs = [x, self.embed(t.to(x.dtype))] + ([] if c is None else [c.to(x.dtype)])
         return self.net(torch.cat(inputs, dim=1))
+
+    def _shared_first_layer(self, t: torch.Tensor, c: torch.Tensor | None, dtype):
+        """For one time and one condition row: the first layer's x weights and the row W_t emb(t) + W_c c + b that
+        every event shares (computed once per solver stage instead of per event); None for weights drawn per call."""
+        layer = self.net[0]
+        if isinstance(layer, nn.Linear):
+            weight, bias = layer.weight, layer.bias
+        elif layer.frozen is not None:
+            weight, bias = layer.frozen
+        elif not (layer.training or layer.sampling):
+            weight, bias = layer.mean.weight, layer.mean.bias
+        else:
+            return None
+        dim = self.config["dim"]
+        rest = [self.embed(t.reshape(1).to(dtype))] + ([] if c is None else [c.to(dtype)])
+        row = torch.addmm(bias[None], torch.cat(rest, dim=1), weight[:, dim:].t())
+        return weight[:, :dim], row
 
     def bayesian_layers(self) -> list[BayesianLinear]:
         return [m for m in self.modules() if isinstance(m, BayesianLinear)]
