@@ -1,34 +1,60 @@
-"""Transform throughput and ODE cost of a DiDi model, and training time per epoch.
+"""Transform throughput, stage by stage, and the cost of the earlier defaults on the same machine.
 
-    python benchmarks/bench_transform.py [--model DIR] [--input FILE] [--events N] [--device cpu|cuda]
-                                         [--solve-batch N ...]
+    python benchmarks/bench_transform.py [--model DIR] [--classifier DIR] [--input FILE] [--events N]
+                                         [--device cpu|cuda] [--repeats K] [--solve-batch N ...]
 
-Reports (medians of repeats): end-to-end events/s (read + flow + write) without
-and with classifier weights, and with the plain (not beam-symmetrised) map, the flow alone and the
-classifier alone in events/s,
-velocity evaluations (NFE) per dopri5 solve, and the median training seconds per
-epoch recorded in the model directory. ``--solve-batch 2000 5000 20000`` compares
-the flow for several numbers of events per dopri5 solve.
+Run with one thread (``OMP_NUM_THREADS=1``) for per-core figures. Reports medians of ``--repeats``:
+
+- reading the benchmark file: gzip decompression alone (the floor), the fast parser, pylhe;
+- the flow alone: the default solver (fixed-step rk4) and adaptive dopri5 (rtol = atol = 1e-5, the default
+  before), events/s and velocity evaluations per solve;
+- the classifier weights alone (observables + network) and the writer alone (.lhe.gz);
+- end to end: wall time of ``transform_file`` on a .lhe.gz file of exactly the benchmark size, reading, model
+  loading and writing included, with classifier weights: the defaults, and the earlier defaults (pylhe reader,
+  dopri5) in the same run;
+- ``--solve-batch 2000 5000 20000``: the flow for several numbers of events per ODE solve.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from lhe_didi.input_check import header_parameters
 from lhe_didi.io.reader import LheReader, concatenate
+from lhe_didi.io.writer import LheWriter
 from lhe_didi.kinematics.recoil import to_zero_pt_frame
 from lhe_didi.reweight import DEFAULT_CLASSIFIER, ClassifierModel
-from lhe_didi.transform import DEFAULT_MODEL, DidiModel, TransformSettings, transform_file
+from lhe_didi.transform import DEFAULT_MODEL, DidiModel, Solver, TransformSettings, transform_file
 
 HVQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "hvq" / "hvq_lo_emu_100k.lhe.gz"
+
+
+def median_seconds(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def read_all(path: Path, parser: str) -> None:
+    for _ in LheReader(path, parser=parser).batches(50_000):
+        pass
+
+
+def decompress(path: Path) -> None:
+    with gzip.open(path, "rb") as stream:
+        while stream.read(1 << 22):
+            pass
 
 
 def main():
@@ -40,88 +66,89 @@ def main():
     parser.add_argument("--batch-size", type=int, default=50_000)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--solve-batch",
-        type=int,
-        nargs="*",
-        help="events per dopri5 solve to compare for the flow (default: the model's own choice)",
-    )
+    parser.add_argument("--solve-batch", type=int, nargs="*", help="events per ODE solve to compare for the flow")
     args = parser.parse_args()
 
     model = DidiModel(args.model, args.device)
     reader = LheReader(args.input)
     batch = concatenate(list(reader.batches(10_000, args.events)))
+    n = len(batch)
     if model.condition is not None:  # a mass-conditional model flows at the input's mass, as transform does
         model.top_mass = header_parameters(reader.header)["top_mass"]
     features = model.representation.encode(to_zero_pt_frame(batch.momenta)).features
+    classifier = ClassifierModel(args.classifier, args.device) if (args.classifier / "config.json").exists() else None
 
-    flow_rates, default_solve_batch = {}, model.solve_batch
-    for solve_batch in args.solve_batch or [default_solve_batch]:
-        model.solve_batch = solve_batch
-        flow_times, nfe = [], []
-        for _ in range(args.repeats):
-            model.function_evaluations = model.solves = 0
-            start = time.perf_counter()
-            for first in range(0, len(features), args.batch_size):
-                model.flow(features[first : first + args.batch_size])
+    def flow(solver: Solver) -> tuple[float, float]:
+        model.function_evaluations = model.solves = 0
+
+        def run():
+            for first in range(0, n, args.batch_size):
+                model.flow(features[first : first + args.batch_size], solver)
             if model.device.type == "cuda":
                 torch.cuda.synchronize()
-            flow_times.append(time.perf_counter() - start)
-            nfe.append(model.function_evaluations / max(model.solves, 1))
-        flow_rates[solve_batch] = (len(features) / statistics.median(flow_times), statistics.median(nfe))
-    model.solve_batch = default_solve_batch
 
-    classifier = ClassifierModel(args.classifier, args.device) if (args.classifier / "config.json").exists() else None
-    classifier_times = []
-    for _ in range(args.repeats if classifier else 0):
-        start = time.perf_counter()
-        classifier.weights(batch.momenta, top_mass=model.top_mass)
-        classifier_times.append(time.perf_counter() - start)
+        seconds = median_seconds(run, args.repeats)
+        return n / seconds, model.function_evaluations / max(model.solves, 1)
+
+    solvers = {"rk4 (default)": Solver(), "dopri5 1e-5 (before)": Solver("dopri5")}
+    flow_rates = {name: flow(solver) for name, solver in solvers.items()}
+    solve_batches = {}
+    for solve_batch in args.solve_batch or []:
+        default, model.solve_batch = model.solve_batch, solve_batch
+        solve_batches[solve_batch] = flow(Solver())
+        model.solve_batch = default
 
     with tempfile.TemporaryDirectory() as tmp:
-        subset = Path(tmp) / "input.lhe"
-        # end to end on a file of exactly the benchmark size
-        from lhe_didi.io.writer import LheWriter
-
-        reader = LheReader(args.input)
+        subset = Path(tmp) / "input.lhe.gz"
         with LheWriter(subset, reader.header, {"command": "benchmark input"}) as writer:
             writer.write(batch)
-        end_to_end, plain, weighted = [], [], []
-        for _ in range(args.repeats):
-            common = dict(model_dir=args.model, device=args.device, batch_size=args.batch_size)
-            out = Path(tmp) / "out.lhe"
-            report = transform_file(subset, out, TransformSettings(**common, use_classifier=False))
-            end_to_end.append(report.seconds)
-            plain.append(
-                transform_file(
-                    subset, out, TransformSettings(**common, use_classifier=False, beam_symmetrise=False)
-                ).seconds
-            )
-            if classifier:
-                weighted.append(
-                    transform_file(subset, out, TransformSettings(**common, classifier_dir=args.classifier)).seconds
-                )
+        reading = {
+            "gzip decompression alone (floor)": n / median_seconds(lambda: decompress(subset), args.repeats),
+            "fast parser (default)": n / median_seconds(lambda: read_all(subset, "fast"), args.repeats),
+            "pylhe (before)": n / median_seconds(lambda: read_all(subset, "pylhe"), args.repeats),
+        }
 
-    history = [h for h in model.config["training"]["history"] if h["epoch"] > 0]
+        def write():
+            with LheWriter(Path(tmp) / "written.lhe.gz", reader.header, {"command": "benchmark"}) as writer:
+                writer.write(batch)
+
+        writing = n / median_seconds(write, args.repeats)
+        weights = (
+            n / median_seconds(lambda: classifier.weights(batch.momenta, top_mass=model.top_mass), args.repeats)
+            if classifier
+            else None
+        )
+        out = Path(tmp) / "out.lhe.gz"
+        common = dict(model_dir=args.model, device=args.device, batch_size=args.batch_size)
+        use = dict(classifier_dir=args.classifier) if classifier else dict(use_classifier=False)
+
+        def end_to_end(solver: Solver, reader_choice: str) -> float:
+            os.environ["LHE_DIDI_READER"] = reader_choice
+            try:
+                return n / median_seconds(
+                    lambda: transform_file(subset, out, TransformSettings(**common, **use, solver=solver)), args.repeats
+                )
+            finally:
+                del os.environ["LHE_DIDI_READER"]
+
+        e2e_now = end_to_end(Solver(), "fast")
+        e2e_before = end_to_end(Solver("dopri5"), "pylhe")
+
     threads = torch.get_num_threads()
     print(f"model {args.model} ({model.config['architecture']}), device {model.device}, torch threads {threads}")
-    print(f"events {len(features)}, batch {args.batch_size}, repeats {args.repeats} (medians)")
-    for solve_batch, (rate, nfe) in flow_rates.items():
-        print(f"flow only:   {rate:9.0f} events/s, NFE per solve {nfe:.0f} (solves of {solve_batch or 'all'} events)")
-    print(
-        f"end to end:  {len(features) / statistics.median(end_to_end):9.0f} events/s ({report.events_out} written,"
-        f" beam-symmetrised); plain map {len(features) / statistics.median(plain):.0f} events/s"
-    )
-    if classifier:
-        print(
-            f"classifier:  {len(features) / statistics.median(classifier_times):9.0f} events/s (observables + network)"
-        )
-        print(f"end to end with classifier weights: {len(features) / statistics.median(weighted):9.0f} events/s")
-    if history:
-        print(
-            f"training:    {np.median([h['seconds'] for h in history]):.1f} s/epoch on"
-            f" {model.config['training']['device_used']}"
-        )
+    print(f"{n} events of {args.input}, chunks of {args.batch_size}, medians of {args.repeats}")
+    for name, (rate, nfe) in flow_rates.items():
+        print(f"flow, {name:22s} {rate:9.0f} events/s, {nfe:.0f} velocity evaluations per solve")
+    for solve_batch, (rate, _) in solve_batches.items():
+        print(f"flow, rk4 in solves of {solve_batch:6d}  {rate:9.0f} events/s")
+    for name, rate in reading.items():
+        print(f"read, {name:33s} {rate:9.0f} events/s")
+    print(f"write (.lhe.gz)                          {writing:9.0f} events/s")
+    if weights:
+        print(f"classifier weights (observables + net)   {weights:9.0f} events/s")
+    what = "with classifier weights" if classifier else "without classifier"
+    print(f"end to end, {what}, defaults:                     {e2e_now:9.0f} events/s")
+    print(f"end to end, {what}, before (pylhe reader, dopri5): {e2e_before:9.0f} events/s")
 
 
 if __name__ == "__main__":

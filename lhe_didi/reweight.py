@@ -24,7 +24,7 @@ from .io.writer import LheWriter
 from .kinematics.symmetry import beam_exchange, mirrored_events
 from .models.classifier import InputScaler, build_classifier, logits_of, weights_from_logits
 from .models.store import load_network
-from .runtime import resolve_device
+from .runtime import events_per_call, resolve_device
 from .shipped import CLASSIFIER_DEFAULT, shipped_model
 
 DEFAULT_CLASSIFIER = shipped_model(CLASSIFIER_DEFAULT)
@@ -82,8 +82,9 @@ class ClassifierModel:
                 raise LheDidiError(f"{self.directory}: a mass-conditional classifier needs the events' top mass")
             self.condition.check(top_mass, None, "the DiDi model's input")
             conditions = self.condition.network_input(np.full(len(momenta), top_mass))
+        per_call = events_per_call(self.device) or 65_536
         return weights_from_logits(
-            logits_of(self.network, self.scaler, momenta, self.device, conditions=conditions), clip
+            logits_of(self.network, self.scaler, momenta, self.device, per_call, conditions), clip
         )
 
     def check_applies(self, beam_symmetrised: bool) -> None:

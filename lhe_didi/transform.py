@@ -44,13 +44,10 @@ from .models.velocity import VelocityField
 from .normalisation import offshell_factor, scaled_events, scaled_header
 from .normalisation import provenance as normalisation_provenance
 from .reweight import WEIGHT_ID, WeightSettings, WeightSummary, apply_weights, resolve_classifier
-from .runtime import resolve_device
+from .runtime import events_per_call, resolve_device
 from .shipped import DIDI_DEFAULT, shipped_model
 
 DEFAULT_MODEL = shipped_model(DIDI_DEFAULT)
-# Events per ODE solve on CPU: small solves keep the activations in cache (docs/benchmarks.md;
-# benchmarks/bench_transform.py --solve-batch), with the same number of velocity evaluations.
-CPU_SOLVE_BATCH = 5_000
 HISTORY_RULES = {
     "projected": "each event drawn t t~, t W- or t~ W+ with probability Pi_f of POWHEG-BOX-RES "
     "(Jezo and Nason, arXiv:1509.09071), from its top virtualities; lhe_didi.kinematics.histories",
@@ -122,7 +119,7 @@ class DidiModel:
         self.function_evaluations = 0
         self.solves = 0
         # CPU: solves of a few thousand events keep the activations in cache; CUDA: one solve per chunk
-        self.solve_batch = CPU_SOLVE_BATCH if self.device.type == "cpu" else None
+        self.solve_batch = events_per_call(self.device)
 
     def flow(self, features: np.ndarray, solver: Solver | None = None) -> np.ndarray:
         """Integrate on-shell coordinates (N, D) from t = 1 to t = 0 with ``solver`` (default: :class:`Solver`());

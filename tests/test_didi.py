@@ -324,7 +324,7 @@ def test_shipped_default_model_transforms_the_bundled_example(tmp_path, example_
     problems = [p for e in pylhe.LHEFile.fromfile(out).events for p in check_event(e.particles)]
     assert problems == []
     header = LheReader(out).header.preamble
-    assert model.content_hash in header and '"method": "dopri5"' in header
+    assert model.content_hash in header and '"method": "rk4"' in header and '"steps": 6' in header
     assert LheReader(out).header.didi_mirror_seed == 0  # beam-symmetrised by default
     assert LheReader(out).header.didi_top_mass == 172.5  # the condition, from the example's qmass
     # the shipped classifier belongs to the shipped DiDi model, so its weight is attached by default
@@ -363,3 +363,37 @@ def test_training_records_the_physics_of_its_onshell_file(tiny_model, example_lo
     )
     shape = physics["onshell_line_shape"]
     assert shape["top_candidates"] == 2000 and 0 < shape["below"] < 0.05 and 0 < shape["above"] < 0.05
+
+
+def test_fixed_step_solver_converges_and_counts_its_evaluations(example_lo_path):
+    from lhe_didi.kinematics.recoil import to_zero_pt_frame
+    from lhe_didi.transform import Solver
+
+    model = DidiModel(DEFAULT_MODEL, "cpu")
+    model.top_mass = 172.5
+    features = model.representation.encode(to_zero_pt_frame(LheReader(example_lo_path).read_all().momenta)).features
+    reference = model.flow(features, Solver("dopri5", rtol=1e-7, atol=1e-7))
+    scale = np.std(reference, axis=0)
+    errors = {}
+    for steps in (2, 6, 12):
+        model.function_evaluations = model.solves = 0
+        errors[steps] = np.median(np.abs(model.flow(features, Solver("rk4", steps)) - reference) / scale)
+        assert model.function_evaluations == 4 * steps * model.solves
+    assert errors[12] < errors[6] < errors[2] and errors[6] < 1e-3  # a fourth-order method converging
+    for bad in (dict(method="euler"), dict(method="rk4", steps=0), dict(method="dopri5", rtol=0.0)):
+        with pytest.raises(LheDidiError):
+            Solver(**bad)
+
+
+def test_solver_options_are_recorded(tmp_path, example_lo_path):
+    for options, recorded in (
+        (["--solver", "dopri5", "--rtol", "1e-4"], {"method": "dopri5", "rtol": 1e-4}),
+        (["--steps", "8"], {"method": "rk4", "steps": 8, "velocity_evaluations": 32}),
+    ):
+        out = tmp_path / "out.lhe"
+        result = CliRunner().invoke(
+            main, ["transform", str(example_lo_path), "-o", str(out), "--device", "cpu", "--no-classifier", *options]
+        )
+        assert result.exit_code == 0, result.output
+        solver = LheReader(out).header.lhe_didi_provenance[-1]["solver"]
+        assert recorded.items() <= solver.items()

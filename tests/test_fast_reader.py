@@ -78,6 +78,8 @@ def nth_event_end(text, n):
     [
         # an XML comment, another sub-element and a <weights> block in some events: pylhe reads from there on
         ("comment.lhe", lambda t: t[: nth_event_end(t, 5)] + "<!-- a note -->\n" + t[nth_event_end(t, 5) :]),
+        # a comment line between particle lines (the fast parser's slower branch)
+        ("between.lhe", lambda t: t.replace("\n      21    -1", "\n# a note\n      21    -1", 50)),
         ("scales.lhe", lambda t: t.replace("</event>", "<scales muf='91.2'>\n</scales>\n</event>", 3)),
         ("mgrwt.lhe", lambda t: t[: nth_event_end(t, 400)] + "<mgrwt>\n</mgrwt>\n" + t[nth_event_end(t, 400) :]),
         # a Fortran-style exponent numpy cannot read, inside the second chunk

@@ -49,16 +49,15 @@ class ParsedChunk:
         when it raises :class:`Unusual`."""
         first_tag = body.find("<")
         text, elements = (body, "") if first_tag < 0 else (body[:first_tag], body[first_tag:])
-        lines = text.strip().split("\n")
-        comments, particles = [], []
-        for line in lines[1:]:
-            stripped = line.strip()
-            if not stripped:
-                raise Unusual("blank line inside an event")
-            if stripped[0] == "#":
-                comments.append(stripped)
-            else:
-                particles.append(line)
+        # comment lines usually follow the particle lines: cut them off in one piece
+        hash_at = text.find("#")
+        lines = (text if hash_at < 0 else text[:hash_at]).strip().split("\n")
+        particles = lines[1:]
+        comments = [] if hash_at < 0 else [line.strip() for line in text[hash_at:].strip().split("\n")]
+        if not all(line.startswith("#") for line in comments):  # comments between particle lines
+            every = text.strip().split("\n")[1:]
+            comments = [line.strip() for line in every if line.lstrip().startswith("#")]
+            particles = [line for line in every if not line.lstrip().startswith("#")]
         weights = {}
         if elements.strip():
             if "&" in elements or any(tag not in _ALLOWED_TAGS for tag in _TAG.findall(elements)):
@@ -86,8 +85,8 @@ def _numbers(lines: list[str], per_line: int) -> np.ndarray:
         values = np.loadtxt(lines, dtype=np.float64, ndmin=2, comments=None)
     except ValueError as exc:
         raise Unusual(str(exc)) from None
-    if values.shape[1] != per_line:
-        raise Unusual(f"lines with {values.shape[1]} numbers, expected {per_line}")
+    if values.shape != (len(lines), per_line):  # loadtxt skips blank lines, which pylhe would not
+        raise Unusual(f"{values.shape[0]} lines of {values.shape[1]} numbers, expected {len(lines)} of {per_line}")
     return values
 
 

@@ -221,6 +221,7 @@ class _BatchBuilder:
         self.radiation_comment: list[str] = []
         self.weights: list[dict[str, float]] = []
         self.tables: list[np.ndarray] = []  # particle rows from the fast parser, in _COLUMNS order
+        self.info_tables: list[np.ndarray] = []  # and their event lines
 
     def __len__(self):
         return len(self.index)
@@ -243,7 +244,7 @@ class _BatchBuilder:
         self.index.extend(range(first_index, first_index + len(chunk)))
         self.n_particles.extend(chunk.counts)
         self.tables.append(particles[:, _FROM_LINE])
-        self.info.extend(map(tuple, info.tolist()))
+        self.info_tables.append(info)
         for comments in chunk.optional:
             self.source_index.append(_source_index(comments))
             self.radiation_comment.append(_radiation_comment(comments))
@@ -264,7 +265,7 @@ class _BatchBuilder:
         pid = table[:, _ID].astype(np.int64)
         status = table[:, _STATUS].astype(np.int64)
         mother1 = table[:, _MOTHER1].astype(np.int64)
-        info = np.asarray(self.info, dtype=np.float64).reshape(n, 6)
+        info = np.concatenate([*self.info_tables, np.asarray(self.info, dtype=np.float64).reshape(-1, 6)])
         reasons = np.full(n, None, dtype=object)
 
         def fail(bad: np.ndarray, reason) -> None:
