@@ -10,8 +10,9 @@ Run with one thread (``OMP_NUM_THREADS=1``) for per-core figures. Reports median
   before), events/s and velocity evaluations per solve;
 - the classifier weights alone (observables + network) and the writer alone (.lhe.gz);
 - end to end: wall time of ``transform_file`` on a .lhe.gz file of exactly the benchmark size, reading, model
-  loading and writing included, with classifier weights: the defaults, and the earlier defaults (pylhe reader,
-  dopri5) in the same run;
+  loading and writing included, with classifier weights, and events per CPU second (all threads of the process):
+  the defaults (reading and writing in background threads), the defaults in one thread, and the earlier defaults
+  (pylhe reader, dopri5, one thread) in the same run;
 - ``--solve-batch 2000 5000 20000``: the flow for several numbers of events per ODE solve.
 """
 
@@ -38,12 +39,18 @@ HVQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "hvq" / "hvq_lo_
 
 
 def median_seconds(function, repeats: int) -> float:
-    times = []
+    return median_times(function, repeats)[0]
+
+
+def median_times(function, repeats: int) -> tuple[float, float]:
+    """Median wall and CPU (all threads of the process) seconds of ``repeats`` calls."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def read_all(path: Path, parser: str) -> None:
@@ -122,17 +129,21 @@ def main():
         common = dict(model_dir=args.model, device=args.device, batch_size=args.batch_size)
         use = dict(classifier_dir=args.classifier) if classifier else dict(use_classifier=False)
 
-        def end_to_end(solver: Solver, reader_choice: str) -> float:
+        def end_to_end(reader_choice: str, **settings) -> tuple[float, float]:
             os.environ["LHE_DIDI_READER"] = reader_choice
             try:
-                return n / median_seconds(
-                    lambda: transform_file(subset, out, TransformSettings(**common, **use, solver=solver)), args.repeats
+                wall, cpu = median_times(
+                    lambda: transform_file(subset, out, TransformSettings(**common, **use, **settings)), args.repeats
                 )
+                return n / wall, n / cpu
             finally:
                 del os.environ["LHE_DIDI_READER"]
 
-        e2e_now = end_to_end(Solver(), "fast")
-        e2e_before = end_to_end(Solver("dopri5"), "pylhe")
+        e2e = {
+            "defaults (read-ahead and writer threads)": end_to_end("fast"),
+            "defaults without overlap (one thread)": end_to_end("fast", overlap=False),
+            "before (pylhe reader, dopri5, one thread)": end_to_end("pylhe", solver=Solver("dopri5"), overlap=False),
+        }
 
     threads = torch.get_num_threads()
     print(f"model {args.model} ({model.config['architecture']}), device {model.device}, torch threads {threads}")
@@ -147,8 +158,8 @@ def main():
     if weights:
         print(f"classifier weights (observables + net)   {weights:9.0f} events/s")
     what = "with classifier weights" if classifier else "without classifier"
-    print(f"end to end, {what}, defaults:                     {e2e_now:9.0f} events/s")
-    print(f"end to end, {what}, before (pylhe reader, dopri5): {e2e_before:9.0f} events/s")
+    for name, (wall, cpu) in e2e.items():
+        print(f"end to end, {what}, {name:42s} {wall:6.0f} events/s ({cpu:.0f} per CPU second)")
 
 
 if __name__ == "__main__":

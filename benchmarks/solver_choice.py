@@ -11,6 +11,7 @@ The same input events go through every solver, so the differences are paired (no
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from lhe_didi.inspect import peak_position
 from lhe_didi.io.reader import LheReader
 from lhe_didi.kinematics.observables import system_masses
 
-POLE, WINDOW = 172.5, 10.0
+POLE, WINDOW = float(os.environ.get("POLE", 172.5)), 10.0
 
 
 def peak(path: str) -> tuple[float, float, float]:

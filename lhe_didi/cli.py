@@ -230,7 +230,7 @@ def _weight_options(command):
     help="ODE solver of the flow: fixed-step rk4 (--steps) or adaptive dopri5 (--rtol, --atol).",
 )
 @click.option(
-    "--steps", type=click.IntRange(min=1), default=6, show_default=True, help="rk4 steps (4 velocity evaluations each)."
+    "--steps", type=click.IntRange(min=1), default=8, show_default=True, help="rk4 steps (4 velocity evaluations each)."
 )
 @click.option("--rtol", type=float, default=1e-5, show_default=True, help="dopri5 relative tolerance.")
 @click.option("--atol", type=float, default=1e-5, show_default=True, help="dopri5 absolute tolerance.")
@@ -294,6 +294,12 @@ def _weight_options(command):
     help="Resonance history of each event: t t~, t W- or t~ W+ drawn as POWHEG-BOX-RES (bb4l) draws them, from the "
     "top virtualities, so that a shower keeps only the tops that are resonances; or t t~ for every event (as hvq).",
 )
+@click.option(
+    "--overlap/--no-overlap",
+    default=True,
+    show_default=True,
+    help="Read the next chunk and write the previous one in background threads while the networks work.",
+)
 @_threads_option
 def transform(
     input_file,
@@ -320,6 +326,7 @@ def transform(
     top_width,
     normalisation,
     histories,
+    overlap,
 ):
     """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
 
@@ -353,6 +360,7 @@ def transform(
         top_width=top_width,
         normalisation=normalisation,
         histories=histories,
+        overlap=overlap,
     )
     with _progress("transforming") as bar:
         report = transform_file(input_file, output, settings, progress=bar.update)

@@ -43,6 +43,7 @@ from .models.store import load_network
 from .models.velocity import VelocityField
 from .normalisation import offshell_factor, scaled_events, scaled_header
 from .normalisation import provenance as normalisation_provenance
+from .pipeline import BackgroundWriter, read_ahead
 from .reweight import WEIGHT_ID, WeightSettings, WeightSummary, apply_weights, resolve_classifier
 from .runtime import events_per_call, resolve_device
 from .shipped import DIDI_DEFAULT, shipped_model
@@ -67,7 +68,7 @@ class Solver:
     """
 
     method: str = "rk4"
-    steps: int = 6
+    steps: int = 8
     rtol: float = 1e-5
     atol: float = 1e-5
 
@@ -104,6 +105,9 @@ class DidiModel:
         self.directory = Path(directory)
         self.device = resolve_device(device)
         self.network, config = load_network(directory, "didi", VelocityField, self.device)
+        for module in self.network.modules():  # inference only (no autograd): activations overwrite their input
+            if isinstance(module, torch.nn.SiLU):
+                module.inplace = True
         self.config = config
         if posterior_draw is not None:
             if not config["architecture"]["bayesian"]:
@@ -227,6 +231,7 @@ class TransformSettings:
     top_width: float | None = None  # likewise its top width
     normalisation: str = "input"  # the cross section the output carries (lhe_didi.normalisation)
     histories: str = "projected"  # resonance histories: drawn with POWHEG-BOX-RES's projectors, or "ttbar" for all
+    overlap: bool = True  # read the next chunk and write the previous one while the networks work (lhe_didi.pipeline)
 
 
 def transform_file(
@@ -335,8 +340,9 @@ def transform_file(
     )
     if classifier is not None:
         report.weights = WeightSummary()
-    with LheWriter(output_path, header, provenance, descriptions) as writer:
-        for batch in _chain(first, batches):
+    with LheWriter(output_path, header, provenance, descriptions) as writer, BackgroundWriter(writer.write) as output:
+        write = output.submit if settings.overlap else writer.write
+        for batch in read_ahead(_chain(first, batches)) if settings.overlap else _chain(first, batches):
             if batch is not first:
                 line_shape.add(batch.momenta)
             mirrored = mirrored_events(batch.index, settings.seed) if settings.beam_symmetrise else None
@@ -352,7 +358,7 @@ def transform_file(
             if scale:
                 out = scaled_events(out, factor)
             if classifier is None:
-                writer.write(out)
+                write(out)
             else:
                 weights = classifier.weights(
                     out.momenta,
@@ -361,7 +367,7 @@ def transform_file(
                     model.top_mass,
                 )
                 report.weights.add(weights, settings.weights.clip)
-                writer.write(apply_weights(out, weights, settings.weights.multiply_nominal), {WEIGHT_ID: weights})
+                write(apply_weights(out, weights, settings.weights.multiply_nominal), {WEIGHT_ID: weights})
             report.events_in += len(batch)
             report.events_out += len(out)
             report.unphysical.extend(int(i) for i in rejected)

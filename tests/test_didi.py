@@ -324,7 +324,7 @@ def test_shipped_default_model_transforms_the_bundled_example(tmp_path, example_
     problems = [p for e in pylhe.LHEFile.fromfile(out).events for p in check_event(e.particles)]
     assert problems == []
     header = LheReader(out).header.preamble
-    assert model.content_hash in header and '"method": "rk4"' in header and '"steps": 6' in header
+    assert model.content_hash in header and '"method": "rk4"' in header and '"steps": 8' in header
     assert LheReader(out).header.didi_mirror_seed == 0  # beam-symmetrised by default
     assert LheReader(out).header.didi_top_mass == 172.5  # the condition, from the example's qmass
     # the shipped classifier belongs to the shipped DiDi model, so its weight is attached by default
@@ -388,7 +388,7 @@ def test_fixed_step_solver_converges_and_counts_its_evaluations(example_lo_path)
 def test_solver_options_are_recorded(tmp_path, example_lo_path):
     for options, recorded in (
         (["--solver", "dopri5", "--rtol", "1e-4"], {"method": "dopri5", "rtol": 1e-4}),
-        (["--steps", "8"], {"method": "rk4", "steps": 8, "velocity_evaluations": 32}),
+        (["--steps", "6"], {"method": "rk4", "steps": 6, "velocity_evaluations": 24}),
     ):
         out = tmp_path / "out.lhe"
         result = CliRunner().invoke(
@@ -397,3 +397,25 @@ def test_solver_options_are_recorded(tmp_path, example_lo_path):
         assert result.exit_code == 0, result.output
         solver = LheReader(out).header.lhe_didi_provenance[-1]["solver"]
         assert recorded.items() <= solver.items()
+
+
+def test_overlapped_reading_and_writing_give_the_serial_bytes(tmp_path, tiny_model, example_lo_path):
+    outputs = {}
+    for overlap in (True, False):
+        out = tmp_path / f"{overlap}.lhe.gz"
+        settings = TransformSettings(model_dir=tiny_model[0], device="cpu", batch_size=150, overlap=overlap)
+        report = transform_file(example_lo_path, out, settings)
+        outputs[overlap] = (out.read_bytes(), report.events_out, report.unphysical)
+    assert outputs[True] == outputs[False]
+
+
+def test_overlapped_transform_of_a_file_broken_late_leaves_no_output(tmp_path, tiny_model, example_lo_path):
+    import gzip
+
+    text = gzip.open(example_lo_path, "rt").read()
+    broken = tmp_path / "broken.lhe"
+    broken.write_text(text[: int(0.8 * len(text))])  # truncated in the 5th or 6th chunk of 150
+    out = tmp_path / "out.lhe"
+    with pytest.raises(LheDidiError, match="truncated"):
+        transform_file(broken, out, TransformSettings(model_dir=tiny_model[0], device="cpu", batch_size=150))
+    assert not out.exists() and not list(tmp_path.glob(".out.lhe.*"))
