@@ -545,7 +545,7 @@ def model_card(config: dict) -> str:
     return f"""# lhe-didi Direct Diffusion model
 
 - **Task**: map on-shell (POWHEG hvq-like) dileptonic t t~ events to full off-shell (bb4l-like) events;
-  velocity field integrated from t = 1 (on-shell) to t = 0 (off-shell) with dopri5.
+  velocity field integrated from t = 1 (on-shell) to t = 0 (off-shell) by `lhe-didi transform` (its `--solver`).
 - **Content hash**: `{{content_hash}}` (checked at load) — lhe-didi {__version__}
 - **Architecture**: {"Bayesian " if arch["bayesian"] else ""}MLP, {arch["depth"]} x {arch["width"]}, SiLU,
   time embedding {arch["embedding"]},
