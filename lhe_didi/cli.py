@@ -211,9 +211,14 @@ def _weight_options(command):
 
 
 @main.command()
-@click.argument("input_file", metavar="IN", type=click.Path(path_type=Path))
+@click.argument("inputs", metavar="IN [IN ...]", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output LHE file (.lhe or .lhe.gz)."
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output LHE file (.lhe or .lhe.gz); with several inputs or --scheduler a directory, one output per input "
+    "(same name).",
 )
 @click.option(
     "--model", type=click.Path(path_type=Path), help="Model directory (default: the shipped models/didi-default)."
@@ -295,6 +300,15 @@ def _weight_options(command):
     "top virtualities, so that a shower keeps only the tops that are resonances; or t t~ for every event (as hvq).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Transform the input files on a local Dask cluster of this many worker processes, one thread each "
+    "(the 'cluster' extra); 1: one file after the other in this process.",
+)
+@click.option("--scheduler", metavar="ADDRESS", help="Use a running Dask cluster (e.g. dask-jobqueue) instead.")
+@click.option(
     "--overlap/--no-overlap",
     default=True,
     show_default=True,
@@ -302,7 +316,7 @@ def _weight_options(command):
 )
 @_threads_option
 def transform(
-    input_file,
+    inputs,
     output,
     model,
     device,
@@ -327,16 +341,17 @@ def transform(
     normalisation,
     histories,
     overlap,
+    workers,
+    scheduler,
 ):
-    """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT.
+    """Map on-shell hvq events in IN to off-shell (bb4l-like) events in OUTPUT (several inputs: files of the same
+    names in the directory OUTPUT, one after the other or on a Dask cluster with --workers/--scheduler).
 
     Events keep their order; network outputs that are not physical are not
     written and are listed (count and input indices) on stderr and at the end
     of OUTPUT. With a classifier, each event carries the named weight
     'didi_classifier' = C/(1 - C) (see the header's <initrwgt>).
     """
-    from .kinematics.histories import history_line
-    from .normalisation import normalisation_line
     from .reweight import WeightSettings
     from .transform import Solver, TransformSettings, transform_file
 
@@ -362,8 +377,30 @@ def transform(
         histories=histories,
         overlap=overlap,
     )
+    if len(inputs) == 1 and scheduler is None:
+        if workers > 1:
+            click.echo(
+                "Note: one input runs in this process (splitting a file over workers is not implemented)", err=True
+            )
+        with _progress("transforming") as bar:
+            report = transform_file(inputs[0], output, settings, progress=bar.update)
+        _transform_summary(report, output, solver, histories)
+        return
+    from .cluster import transform_files
+
     with _progress("transforming") as bar:
-        report = transform_file(input_file, output, settings, progress=bar.update)
+        reports = transform_files(
+            list(inputs), output, settings, workers=workers, scheduler=scheduler, progress=bar.update
+        )
+    for source, report in zip(inputs, reports, strict=True):
+        click.echo(f"{source}:")
+        _transform_summary(report, output / source.name, solver, histories)
+
+
+def _transform_summary(report, output, solver: str, histories: str) -> None:
+    from .kinematics.histories import history_line
+    from .normalisation import normalisation_line
+
     rate = report.events_in / max(report.seconds, 1e-9)
     click.echo(
         f"wrote {report.events_out} of {report.events_in} events to {output} ({rate:.0f} events/s,"

@@ -15,6 +15,7 @@ EXTRAS = {
     "generate": ("pyamplicol",),
     "validate": ("matplotlib", "mplhep"),
     "train": ("scipy",),
+    "cluster": ("dask", "distributed"),
 }
 
 

@@ -240,19 +240,18 @@ def transform_file(
     settings: TransformSettings | None = None,
     *,
     progress=None,
+    models: LoadedModels | None = None,
 ) -> TransformReport:
     """Transform an hvq LHE file into a bb4l-like LHE file; see the module docstring.
 
-    ``progress``: called with the number of input events of each chunk when it is done.
+    ``progress``: called with the number of input events of each chunk when it is done; ``models``: reuse the
+    models loaded by earlier calls (:class:`LoadedModels`), else they are loaded for this call.
     """
     settings = settings or TransformSettings()
     torch.manual_seed(settings.seed)
-    model = DidiModel(settings.model_dir or DEFAULT_MODEL, settings.device, settings.posterior_draw)
-    classifier = (
-        resolve_classifier(settings.classifier_dir, model.content_hash, settings.device)
-        if settings.use_classifier
-        else None
-    )
+    model, classifier = (models or LoadedModels()).get(settings)
+    model.top_mass = None
+    counted = (model.function_evaluations, model.solves)
     if classifier is not None:
         classifier.check_applies(settings.beam_symmetrise)
     reader = LheReader(input_path, skip_invalid=settings.skip_invalid)
@@ -390,9 +389,36 @@ def transform_file(
             + (f"<!-- lhe-didi transform, whole input: {report.line_shape} -->\n")
         )
     report.seconds = time.perf_counter() - start
-    report.function_evaluations = model.function_evaluations
-    report.solves = model.solves
+    report.function_evaluations = model.function_evaluations - counted[0]
+    report.solves = model.solves - counted[1]
     return report
+
+
+class LoadedModels:
+    """The DiDi model and classifier of the last settings asked for, loaded and verified once and reused while the
+    settings name the same ones (one per worker process of a cluster run; not shared between threads)."""
+
+    def __init__(self):
+        self._key = None
+        self._models: tuple[DidiModel, object] | None = None
+
+    def get(self, settings: TransformSettings):
+        key = (
+            settings.model_dir,
+            settings.device,
+            settings.posterior_draw,
+            settings.use_classifier,
+            settings.classifier_dir,
+        )
+        if key != self._key:
+            model = DidiModel(settings.model_dir or DEFAULT_MODEL, settings.device, settings.posterior_draw)
+            classifier = (
+                resolve_classifier(settings.classifier_dir, model.content_hash, settings.device)
+                if settings.use_classifier
+                else None
+            )
+            self._key, self._models = key, (model, classifier)
+        return self._models
 
 
 def stated_parameters(stated: dict, top_mass: float | None, top_width_given: float | None) -> dict:

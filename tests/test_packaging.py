@@ -69,6 +69,7 @@ def test_transform_runs_without_the_extras(tmp_path, example_lo_path):
     [
         (["generate", "onshell", "-n", "10", "-o", "{tmp}/x.lhe"], "generate"),
         (["validate", "--onshell", "a", "--offshell", "b", "--generated", "c", "-o", "{tmp}/report"], "validate"),
+        (["transform", "a.lhe", "b.lhe", "-o", "{tmp}/out", "--workers", "2"], "cluster"),
     ],
 )
 def test_command_without_its_extra_names_the_install(tmp_path, monkeypatch, arguments, extra):

@@ -1,0 +1,102 @@
+"""Many input files: one after the other and on a local Dask cluster, with the serial run's bytes."""
+
+import gzip
+
+import pytest
+from click.testing import CliRunner
+
+from lhe_didi import transform as transform_module
+from lhe_didi.cli import main
+from lhe_didi.cluster import transform_files
+from lhe_didi.errors import LheDidiError
+from lhe_didi.transform import LoadedModels, TransformSettings, transform_file
+
+
+@pytest.fixture
+def inputs(tmp_path, example_lo_path, hvq_nnpdf_slice_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    paths = [folder / "a.lhe.gz", folder / "b.lhe.gz"]
+    paths[0].write_bytes(example_lo_path.read_bytes())
+    paths[1].write_bytes(hvq_nnpdf_slice_path.read_bytes())
+    return paths
+
+
+SETTINGS = TransformSettings(device="cpu", batch_size=400)
+
+
+def serial_outputs(inputs, folder):
+    folder.mkdir()
+    for source in inputs:
+        transform_file(source, folder / source.name, SETTINGS)
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_files_one_after_the_other_load_the_models_once(tmp_path, inputs, monkeypatch):
+    loads = []
+    real = transform_module.DidiModel
+    monkeypatch.setattr(transform_module, "DidiModel", lambda *a: loads.append(a) or real(*a))
+    reports = transform_files(inputs, tmp_path / "out", SETTINGS)
+    assert len(loads) == 1 and [r.events_in for r in reports] == [1000, 300]
+    monkeypatch.undo()
+    expected = serial_outputs(inputs, tmp_path / "serial")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == expected
+
+
+def test_two_dask_workers_write_the_serial_bytes(tmp_path, inputs):
+    pytest.importorskip("distributed")
+    result = CliRunner().invoke(
+        main,
+        [
+            "transform",
+            *map(str, inputs),
+            "-o",
+            str(tmp_path / "out"),
+            "--workers",
+            "2",
+            "--batch-size",
+            "400",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("wrote ") == 2
+    expected = serial_outputs(inputs, tmp_path / "serial")  # the test process runs with one torch thread too
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == expected
+
+
+def test_a_bad_input_fails_alone_with_one_line(tmp_path, inputs):
+    pytest.importorskip("distributed")
+    broken = inputs[0].parent / "c.lhe"
+    text = gzip.open(inputs[0], "rt").read()
+    broken.write_text(text[: len(text) // 2])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["transform", str(inputs[1]), str(broken), "-o", str(out), "--workers", "2", "--device", "cpu"]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("Error: ") and "c.lhe" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["b.lhe.gz"]  # the good file is written, the bad one is not
+
+
+def test_outputs_that_would_collide_are_refused(tmp_path, inputs):
+    other = tmp_path / "other"
+    other.mkdir()
+    twin = other / inputs[0].name
+    twin.write_bytes(inputs[0].read_bytes())
+    with pytest.raises(LheDidiError, match="share a file name"):
+        transform_files([inputs[0], twin], tmp_path / "out", SETTINGS)
+    target = tmp_path / "file"
+    target.write_text("")
+    with pytest.raises(LheDidiError, match="must be a directory"):
+        transform_files(inputs, target, SETTINGS)
+
+
+def test_loaded_models_follow_the_settings():
+    models = LoadedModels()
+    first = models.get(SETTINGS)
+    assert models.get(SETTINGS) is first
+    assert models.get(TransformSettings(device="cpu", use_classifier=False))[1] is None
