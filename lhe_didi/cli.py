@@ -235,7 +235,10 @@ def _weight_options(command):
     help="ODE solver of the flow: fixed-step rk4 (--steps) or adaptive dopri5 (--rtol, --atol).",
 )
 @click.option(
-    "--steps", type=click.IntRange(min=1), default=8, show_default=True, help="rk4 steps (4 velocity evaluations each)."
+    "--steps",
+    type=click.IntRange(min=1),
+    help="rk4 steps (4 velocity evaluations each) [default: the number the model was validated with; 8 for models"
+    " that state none].",
 )
 @click.option("--rtol", type=float, default=1e-5, show_default=True, help="dopri5 relative tolerance.")
 @click.option("--atol", type=float, default=1e-5, show_default=True, help="dopri5 absolute tolerance.")
@@ -475,8 +478,8 @@ def merge(inputs, output):
 
 @main.group(cls=_TrainGroup)
 def train():
-    """Train models: `train didi ON OFF` (the default when no sub-command is named) or
-    `train classifier TRUTH GENERATED`."""
+    """Train models: `train didi ON OFF` (the default when no sub-command is named),
+    `train classifier TRUTH GENERATED` or `train reflow TEACHER ON [ON ...]`."""
 
 
 def _pairs(files: tuple[Path, ...], first: str, second: str) -> tuple[list[Path], list[Path]]:
@@ -570,6 +573,44 @@ def train_didi_command(files, output, resume, condition_on_mass, **options):
         f" {last.get('train_loss') or float('nan'):.5f},"
         f" validation loss {result['history'][0]['validation_loss']:.5f} untrained"
         f" -> {last.get('validation_loss', float('nan')):.5f}"
+    )
+
+
+@train.command("reflow")
+@click.argument("teacher", type=click.Path(path_type=Path))
+@click.argument("onshell", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="ON [ON ...]")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model directory to create.")
+@click.option("--epochs", type=click.IntRange(min=1), default=40, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
+@click.option("--lr", type=float, default=2e-5, show_default=True, help="OneCycle starting learning rate.")
+@click.option("--max-lr", type=float, default=5e-4, show_default=True, help="OneCycle peak learning rate.")
+@click.option("--max-events", type=click.IntRange(min=10), help="Use at most this many events of each file.")
+@click.option("--validation-fraction", type=click.FloatRange(0.0, 0.5, min_open=True), default=0.1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option(
+    "--transform-steps",
+    type=click.IntRange(min=1),
+    help="rk4 steps `transform` uses for the student by default (check them with `validate` first) [default: 8].",
+)
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint/ of an interrupted run.")
+@_threads_option
+def train_reflow_command(teacher, onshell, output, resume, transform_steps, **options):
+    """Straighten the paths of the DiDi model TEACHER (reflow): a student started from its weights learns the
+    teacher's own map of the on-shell events ON, so that `transform --steps` can be smaller at the same precision.
+
+    A mass-conditional teacher needs an ON file at each of its trained masses (generate onshell --top-mass).
+    """
+    from .training.didi import DidiSettings
+    from .training.reflow import train_reflow
+
+    result = train_reflow(
+        teacher, list(onshell), output, DidiSettings(**options), resume=resume, transform_steps=transform_steps
+    )
+    first, last = result["history"][0], result["history"][-1]
+    click.echo(
+        f"wrote model {output} (content hash {result['content_hash'][:16]}): validation loss"
+        f" {first['validation_loss']:.5f} as the teacher -> {last['validation_loss']:.5f}"
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -176,12 +177,16 @@ def apply_weights(batch: EventBatch, weights: np.ndarray, multiply_nominal: bool
     )
 
 
-def resolve_classifier(classifier_dir: str | Path | None, didi_hash: str | None, device: str) -> ClassifierModel | None:
+def resolve_classifier(
+    classifier_dir: str | Path | None, didi_lineage: Sequence[str], device: str
+) -> ClassifierModel | None:
     """The classifier to use: an explicit directory, else the shipped default when it was trained against
-    the DiDi model ``didi_hash``; a mismatch is reported on stderr (explicit) or skips the default."""
+    the DiDi model of ``didi_lineage`` (its content hash, then those of the teachers it was reflowed from, which it
+    reproduces); a mismatch is reported on stderr (explicit) or skips the default."""
+    didi_hash = didi_lineage[0] if didi_lineage else None
     if classifier_dir is not None:
         classifier = ClassifierModel(classifier_dir, device)
-        if didi_hash and classifier.didi_model_hash and classifier.didi_model_hash != didi_hash:
+        if didi_hash and classifier.didi_model_hash and classifier.didi_model_hash not in didi_lineage:
             print(
                 f"warning: classifier {classifier_dir} was trained against DiDi model "
                 f"{classifier.didi_model_hash[:16]}, not {didi_hash[:16]}; its weights may not apply",
@@ -191,7 +196,7 @@ def resolve_classifier(classifier_dir: str | Path | None, didi_hash: str | None,
     if not (DEFAULT_CLASSIFIER / "config.json").is_file():
         return None
     classifier = ClassifierModel(DEFAULT_CLASSIFIER, device)
-    if didi_hash and classifier.didi_model_hash != didi_hash:
+    if didi_hash and classifier.didi_model_hash not in didi_lineage:
         print(
             f"note: the shipped classifier belongs to DiDi model {str(classifier.didi_model_hash)[:16]},"
             f" not {didi_hash[:16]}; no classifier weights attached (give --classifier to force one)",
@@ -213,7 +218,7 @@ def reweight_file(
     """Attach classifier weights to every event of an existing generated file (kinematics unchanged)."""
     settings = settings or WeightSettings()
     reader = LheReader(input_path)
-    classifier = resolve_classifier(classifier_dir, reader.header.didi_model_hash, device)
+    classifier = resolve_classifier(classifier_dir, reader.header.didi_model_lineage, device)
     if classifier is None:
         raise LheDidiError(
             "no classifier: give --classifier DIR (no shipped classifier belongs to the DiDi model that made this file)"

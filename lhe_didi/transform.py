@@ -63,25 +63,33 @@ class Solver:
 
     ``rk4``: fourth-order Runge-Kutta (torchdiffeq's, Kutta's 3/8 rule) with ``steps`` equal steps, 4 velocity
     evaluations each; ``dopri5``: adaptive
-    Dormand-Prince with tolerances ``rtol``, ``atol``. The default is the one the validation chose
-    (docs/benchmarks.md, solver choice).
+    Dormand-Prince with tolerances ``rtol``, ``atol``. ``steps`` None: the number the model's validation chose
+    (:meth:`for_model`: its config's ``transform.rk4_steps``, else :data:`DEFAULT_RK4_STEPS`; docs/benchmarks.md).
     """
 
     method: str = "rk4"
-    steps: int = 8
+    steps: int | None = None
     rtol: float = 1e-5
     atol: float = 1e-5
 
     def __post_init__(self):
         if self.method not in SOLVERS:
             raise LheDidiError(f"unknown ODE solver {self.method!r}; one of {', '.join(SOLVERS)}")
-        if self.method == "rk4" and self.steps < 1:
+        if self.method == "rk4" and self.steps is not None and self.steps < 1:
             raise LheDidiError(f"--steps must be at least 1, got {self.steps}")
         if self.method == "dopri5" and not (self.rtol > 0 and self.atol > 0):
             raise LheDidiError("dopri5 tolerances must be positive")
 
+    def for_model(self, config: dict) -> Solver:
+        """This solver with ``steps`` filled in from a DiDi model's config where it is None."""
+        if self.steps is not None:
+            return self
+        return replace(self, steps=int(config.get("transform", {}).get("rk4_steps", DEFAULT_RK4_STEPS)))
+
     def solve(self, velocity, z: torch.Tensor) -> torch.Tensor:
         """z(0) from z(1) = ``z`` along dz/dt = velocity(t, z)."""
+        if self.method == "rk4" and self.steps is None:
+            raise ValueError("rk4 steps not chosen: use Solver.for_model")
         if self.method == "dopri5":
             times = torch.tensor([1.0, 0.0], device=z.device)
             return odeint(velocity, z, times, method="dopri5", rtol=self.rtol, atol=self.atol)[-1]
@@ -96,6 +104,7 @@ class Solver:
 
 
 SOLVERS = ("rk4", "dopri5")
+DEFAULT_RK4_STEPS = 8  # validated for models trained by `train didi` (docs/benchmarks.md, solver choice)
 
 
 class DidiModel:
@@ -120,6 +129,8 @@ class DidiModel:
         self.low = np.asarray(config["feature_ranges"]["min"])
         self.high = np.asarray(config["feature_ranges"]["max"])
         self.content_hash = config["content_hash"]
+        # this model, then the teachers it was reflowed from (lhe_didi.training.reflow): it reproduces their map
+        self.lineage = (self.content_hash, *config.get("reflow", {}).get("lineage", ()))
         self.function_evaluations = 0
         self.solves = 0
         # CPU: solves of a few thousand events keep the activations in cache; CUDA: one solve per chunk
@@ -132,13 +143,14 @@ class DidiModel:
         The ODE is solved in sub-batches of :attr:`solve_batch` events (None: one solve);
         :attr:`function_evaluations` and :attr:`solves` count the work.
         """
-        solver = solver or Solver()
-        top = None
-        if self.condition is not None:
-            if self.top_mass is None:
-                raise LheDidiError(f"{self.directory}: a mass-conditional model needs the input's top mass")
-            top = (self.top_mass, top_width(self.top_mass))
+        top = self._top()
         z = torch.as_tensor(self.preprocessor.forward(features, top), dtype=torch.float32, device=self.device)
+        return self.preprocessor.inverse(self.flow_standardised(z, solver).double().cpu().numpy(), top)
+
+    def flow_standardised(self, z: torch.Tensor, solver: Solver | None = None) -> torch.Tensor:
+        """:meth:`flow` in the network's standardised coordinates (float32 tensor on :attr:`device`)."""
+        solver = (solver or Solver()).for_model(self.config)
+        top = self._top()
         # the condition is the same for every event: one row, broadcast by the network
         c = None if top is None else torch.as_tensor(self.condition.network_input(np.full(1, self.top_mass)))
         c = None if c is None else c.to(self.device)
@@ -150,8 +162,15 @@ class DidiModel:
         parts = torch.split(z, self.solve_batch or max(len(z), 1))
         self.solves += len(parts) if len(z) else 0
         with torch.no_grad():
-            z0 = torch.cat([solver.solve(velocity, part) for part in parts]) if len(z) else z
-        return self.preprocessor.inverse(z0.double().cpu().numpy(), top)
+            return torch.cat([solver.solve(velocity, part) for part in parts]) if len(z) else z
+
+    def _top(self) -> tuple[float, float] | None:
+        """(m_t, Gamma_t) of the input for a mass-conditional model, else None."""
+        if self.condition is None:
+            return None
+        if self.top_mass is None:
+            raise LheDidiError(f"{self.directory}: a mass-conditional model needs the input's top mass")
+        return self.top_mass, top_width(self.top_mass)
 
     def unphysical(self, features: np.ndarray) -> np.ndarray:
         """Mask of outputs that are non-finite, have pT <= 0 or leave the training range."""
@@ -295,6 +314,7 @@ def transform_file(
         "model": {
             "directory": str(model.directory),
             "content_hash": model.content_hash,
+            **({"reflowed_from": list(model.lineage[1:])} if len(model.lineage) > 1 else {}),
             "trained_on": {
                 k: [i["path"] for i in v] if isinstance(v, list) else v["path"] for k, v in model.config["data"].items()
             },
@@ -303,7 +323,7 @@ def transform_file(
         if model.condition is None
         else {"top_mass": model.top_mass, "top_width": top_width(model.top_mass)},
         "solver": {
-            **settings.solver.provenance(),
+            **settings.solver.for_model(model.config).provenance(),
             "library": "torchdiffeq",
             "from_t": 1.0,
             "to_t": 0.0,
@@ -413,7 +433,7 @@ class LoadedModels:
         if key != self._key:
             model = DidiModel(settings.model_dir or DEFAULT_MODEL, settings.device, settings.posterior_draw)
             classifier = (
-                resolve_classifier(settings.classifier_dir, model.content_hash, settings.device)
+                resolve_classifier(settings.classifier_dir, model.lineage, settings.device)
                 if settings.use_classifier
                 else None
             )

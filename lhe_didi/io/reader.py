@@ -103,6 +103,14 @@ class LheHeader:
         return latest["model"].get("content_hash") if latest else None
 
     @property
+    def didi_model_lineage(self) -> tuple[str, ...]:
+        """:attr:`didi_model_hash`, then the hashes of the teachers that model was reflowed from; () if none."""
+        latest = self._latest_transform
+        if not latest or "content_hash" not in latest["model"]:
+            return ()
+        return (latest["model"]["content_hash"], *latest["model"].get("reflowed_from", ()))
+
+    @property
     def didi_mirror_seed(self) -> int | None:
         """The ``--seed`` that chose the mirrored half when the latest ``transform`` ran with ``--beam-symmetrise``
         (:func:`lhe_didi.kinematics.symmetry.mirrored_events`), else None."""

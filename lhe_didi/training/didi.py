@@ -328,11 +328,24 @@ def train_didi(
 
 
 def fit_didi(
-    prepared: DidiTrainingData, output: str | Path, settings: DidiSettings, resume: bool = False, progress: bool = True
+    prepared: DidiTrainingData,
+    output: str | Path,
+    settings: DidiSettings,
+    resume: bool = False,
+    progress: bool = True,
+    initial_state: dict[str, torch.Tensor] | None = None,
+    extra_config: dict | None = None,
 ) -> dict:
-    """Train the velocity field on prepared data and write the model directory ``output``."""
+    """Train the velocity field on prepared data and write the model directory ``output``.
+
+    ``settings.coupling == "reflow"``: row i of ``prepared.offshell`` is the partner of row i of ``prepared.onshell``
+    (deterministic pairs, :mod:`.reflow`). ``initial_state``: weights to start from (e.g. a teacher's);
+    ``extra_config``: entries added to the model's config.
+    """
     device = resolve_device(settings.device)
-    check_coupling(settings.coupling)
+    paired = settings.coupling == "reflow"
+    if not paired:
+        check_coupling(settings.coupling)
     torch.manual_seed(settings.seed)
     output = Path(output)
     checkpoint = _Checkpoint(output.with_name(output.name + ".checkpoint"))
@@ -350,8 +363,10 @@ def fit_didi(
     on_train, on_val = split(prepared.onshell)
     off_train, off_val = split(prepared.offshell)
     condition = prepared.condition
+    if paired and len(prepared.onshell) != len(prepared.offshell):
+        raise LheDidiError("reflow pairs need as many on-shell as off-shell rows")
     if condition is not None:
-        if settings.coupling != "independent":
+        if settings.coupling not in ("independent", "reflow"):
             raise LheDidiError("a mass-conditional model pairs events within each mass: use --coupling independent")
         masses = torch.as_tensor(condition.trained_masses, dtype=torch.float64)
 
@@ -372,6 +387,8 @@ def fit_didi(
         prior_width=settings.prior_width,
         conditions=0 if condition is None else 1,
     ).to(device)
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
     batch_size = min(settings.batch_size, len(off_train))
     steps_per_epoch = max(1, len(off_train) // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -387,7 +404,10 @@ def fit_didi(
         start_epoch, history = checkpoint.load(model, optimizer, scheduler, generator, device)
     n_train = len(off_train)
 
-    if condition is None:
+    if paired:
+        validation_pairs = (off_val, on_val)
+        validation_conditions = None if condition is None else inputs[off_groups_val]
+    elif condition is None:
         n_val = min(len(off_val), len(on_val))
         validation_pairs = pair(off_val[:n_val], on_val[:n_val], settings.coupling, settings.ot_block)  # fixed
         validation_conditions = None
@@ -416,14 +436,18 @@ def fit_didi(
         model.train()
         started = time.perf_counter()
         off_order = torch.randperm(len(off_train), device=device, generator=generator)
-        if condition is None:
+        if paired:
+            on_order = off_order[: steps_per_epoch * batch_size]
+        elif condition is None:
             on_order = torch.randint(len(on_train), (steps_per_epoch * batch_size,), device=device, generator=generator)
         else:
             on_order = partners_train.draw(off_groups_train[off_order[: steps_per_epoch * batch_size]], generator)
         running = 0.0
         for step in range(steps_per_epoch):
             batch = slice(step * batch_size, (step + 1) * batch_size)
-            x0, x1 = pair(off_train[off_order[batch]], on_train[on_order[batch]], settings.coupling, settings.ot_block)
+            x0, x1 = off_train[off_order[batch]], on_train[on_order[batch]]
+            if not paired:
+                x0, x1 = pair(x0, x1, settings.coupling, settings.ot_block)
             c = None if condition is None else inputs[off_groups_train[off_order[batch]]]
             loss = cfm_loss(model, x0, x1, generator, settings.noise, c)
             total = loss + settings.kl_scale * model.kl() / n_train if settings.bayesian else loss
@@ -473,6 +497,7 @@ def fit_didi(
     }
     if condition is not None:
         config["conditions"] = condition.to_dict()
+    config.update(extra_config or {})
     content_hash = save_model_dir(output, model.state_dict(), config, model_card(config))
     shutil.rmtree(checkpoint.directory, ignore_errors=True)
     return {"content_hash": content_hash, "history": history, "output": str(output)}
@@ -527,6 +552,20 @@ sha256 `{on["sha256"][:16]}…`),
 """ + "\n".join(rows)
 
 
+def _reflow_lines(config: dict) -> str:
+    if "reflow" not in config:
+        return ""
+    reflow = config["reflow"]
+    events = sum(info["events_used"] for info in reflow["pairs"])
+    solver = ", ".join(f"{k} {v}" for k, v in reflow["teacher_solver"].items())
+    rk4_steps = config.get("transform", {}).get("rk4_steps")
+    steps = f"\n- **Transform default**: rk4 with {rk4_steps} steps." if rk4_steps else ""
+    return f"""
+- **Reflow** (rectified flow, arXiv:2209.03003): started from and trained on the pairs of the teacher
+  `{reflow["teacher_directory"]}` (`{reflow["teacher"][:16]}…`): {events} on-shell events from {len(reflow["pairs"])}
+  file(s) and their images under the teacher ({solver}); the training data above are the teacher's.{steps}"""
+
+
 def model_card(config: dict) -> str:
     """Markdown summary of a DiDi model directory."""
     arch, train = config["architecture"], config["training"]
@@ -537,10 +576,14 @@ def model_card(config: dict) -> str:
     final = last.get("validation_loss", float("nan"))
     inputs = _INPUTS[config["preprocessing"].get("representation", "particles")] + _scale_note(config["preprocessing"])
     bayes_note = f", prior width {arch['prior_width']}, c = {train['kl_scale']}" if arch["bayesian"] else ""
-    pairing_note = (
-        f" (exact optimal transport in blocks of {train['ot_block']})"
-        if train.get("coupling") == "ot"
-        else " (paper Eq. 8)"
+    pairing_note = {
+        "ot": f" (exact optimal transport in blocks of {train['ot_block']})",
+        "reflow": " (the teacher's deterministic pairs, below)",
+    }.get(train.get("coupling"), " (paper Eq. 8)")
+    loss_note = (
+        "pairs are deterministic, so a perfect student would reach zero"
+        if "reflow" in config
+        else "the unpaired CFM loss has a large irreducible part"
     )
     return f"""# lhe-didi Direct Diffusion model
 
@@ -553,10 +596,10 @@ def model_card(config: dict) -> str:
 - **Inputs**: {inputs}
   standardised; decay products taken in the frame where their system has zero pT.
 - **Training pairs**: {train.get("coupling", "independent")} coupling{pairing_note}.
-{_data_lines(config)}
+{_data_lines(config)}{_reflow_lines(config)}
 - **Training**: {train["epochs"]} epochs, batch {train["batch_size"]},
   AdamW + OneCycle ({train["lr"]} -> {train["max_lr"]}),
   noise {train["noise"]}, seed {train["seed"]}, device {train["device_used"]}, median {per_epoch:.1f} s/epoch.
 - **Loss**: validation {initial:.5f} untrained (zero field) -> {final:.5f} after training
-  (train {last.get("train_loss") or float("nan"):.5f}); the unpaired CFM loss has a large irreducible part.
+  (train {last.get("train_loss") or float("nan"):.5f}); {loss_note}.
 """
