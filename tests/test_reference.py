@@ -257,3 +257,23 @@ def test_offshell_events_carry_resonance_histories_drawn_from_their_tops(samples
     back = LheReader(write_sample(generator, events, tmp_path / "offshell.lhe")).read_all()
     np.testing.assert_array_equal(back.history, events.history)
     assert np.all(samples["doubly-resonant"][1].history == TTBAR)
+
+
+def test_matrix_elements_run_without_symbolica_in_many_processes_at_once(samples, tmp_path):
+    """Symbolica's licence admits one process per user; the runtime does not load it, so generate runs in parallel.
+    Three processes at once (one more than the licence could hold) each write a correct file."""
+    import subprocess
+    import sys
+
+    assert "symbolica" not in sys.modules  # this process evaluated matrix elements for `samples`
+    command = [sys.executable, "-m", "lhe_didi", "generate", "offshell", "-n", "150"]
+    runs = [
+        subprocess.Popen([*command, "--seed", str(seed), "-o", str(tmp_path / f"{seed}.lhe")], stderr=subprocess.PIPE)
+        for seed in (1, 2, 3)
+    ]
+    for seed, run in zip((1, 2, 3), runs, strict=True):
+        _, stderr = run.communicate(timeout=600)
+        assert run.returncode == 0, stderr.decode()[-2000:]
+        events = LheReader(tmp_path / f"{seed}.lhe").read_all()
+        assert len(events) == 150 and np.all(np.isfinite(events.momenta))
+        assert np.allclose(events.final_state_momentum[:, 1:3], 0.0, atol=1e-6)  # LO: no recoil

@@ -17,6 +17,7 @@ Artifacts are built once with the pyamplicol CLI (``model compile``, then
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
 import importlib.util
 import os
 import re
@@ -167,6 +168,31 @@ def build_all(leptons: tuple[str, str], cache: Path | None = None) -> dict[tuple
     return {(v, c): build_process(v, c, leptons, cache) for v in VARIANTS for c in CHANNELS}
 
 
+class _NoSymbolica(importlib.abc.MetaPathFinder):
+    """Makes ``import symbolica`` fail as if it were not installed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "symbolica" or name.startswith("symbolica."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def runtime_class():
+    """pyamplicol's ``Runtime``, imported without Symbolica (from then on, in this process) where pyamplicol is not
+    yet loaded.
+
+    Evaluating compiled artifacts runs in pyamplicol's native runtime (rusticol) and needs no Symbolica; pyamplicol
+    imports Symbolica only to register its licence key and carries on without it when it is missing. Symbolica's
+    licence admits one process per user, so without it any number of ``generate`` processes evaluate at once; only
+    building artifacts (:func:`build_all`, the pyamplicol CLI in a subprocess) needs Symbolica.
+    """
+    if "pyamplicol" not in sys.modules and not any(isinstance(f, _NoSymbolica) for f in sys.meta_path):
+        sys.meta_path.insert(0, _NoSymbolica())  # for good: pyamplicol may import lazily later
+    from pyamplicol import Runtime
+
+    return Runtime
+
+
 class MatrixElements:
     """Spin- and colour-averaged |M|^2 of the three partonic channels of one model variant."""
 
@@ -175,7 +201,7 @@ class MatrixElements:
             raise ValueError(f"variant must be one of {VARIANTS}")
         built = build_all(leptons, cache)
         artifacts = {channel: built[(variant, channel)] for channel in CHANNELS}
-        from pyamplicol import Runtime  # imported only after every build (see build_all)
+        Runtime = runtime_class()  # imported only after every build (see build_all)
 
         self.variant = variant
         self.leptons = leptons
