@@ -130,7 +130,21 @@ def inspect(file: Path, skip_invalid: bool):
     help="Top width [default: 1.453 GeV x Gamma_LO(m_t) / Gamma_LO(172.5), as POWHEG hvq samples at other "
     "masses are made].",
 )
-def generate(sample, n_events, seed, output, leptons, tail_bias, top_mass, top_width):
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Run the shards on a local Dask cluster of this many worker processes (the 'cluster' extra).",
+)
+@click.option("--scheduler", metavar="ADDRESS", help="Run the shards on a running Dask cluster instead.")
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    help="Split the run into this many independent runs with seeds derived from --seed, merged in order (the file"
+    " depends on the seed and the number of shards) [default: the number of workers].",
+)
+def generate(sample, n_events, seed, output, leptons, tail_bias, top_mass, top_width, workers, scheduler, shards):
     """Generate LO reference events: SAMPLE is onshell (as POWHEG hvq makes them), offshell (bb4l-like) or
     doubly-resonant (the exact t t~ diagrams inside hvq's window).
 
@@ -139,10 +153,10 @@ def generate(sample, n_events, seed, output, leptons, tail_bias, top_mass, top_w
     events are weighted: every distribution is the unbiased one when the weights are used.
     """
     require("generate", "lhe-didi generate")
-    from .reference.generator import ReferenceGenerator
-    from .reference.hvq import HvqGenerator
-    from .reference.output import write_sample
+    import numpy as np
+
     from .reference.parameters import TOP_MASS_RANGE
+    from .reference.run import GenerateSettings, generate_sharded
 
     if not leptons[0].endswith("+") or not leptons[1].endswith("-"):
         raise click.BadParameter("give the positive lepton first, e.g. --leptons e+ mu-", param_hint="--leptons")
@@ -154,23 +168,28 @@ def generate(sample, n_events, seed, output, leptons, tail_bias, top_mass, top_w
     low, high = TOP_MASS_RANGE
     if not low <= top_mass <= high:
         raise click.BadParameter(f"{top_mass:g} GeV is outside {low:g}-{high:g} GeV", param_hint="--top-mass")
-    click.echo(f"setting up {sample} generator (pyamplicol matrix elements, first use builds them)...", err=True)
-    if sample == "onshell":
-        generator = HvqGenerator(leptons=tuple(leptons), seed=seed, top_mass=top_mass, top_width=top_width)
-    else:
-        generator = ReferenceGenerator(
-            sample, leptons=tuple(leptons), seed=seed, tail_bias=tail_bias, top_mass=top_mass, top_width=top_width
-        )
-    generator.adapt()
+    shards = shards or workers
+    where = "" if shards == 1 else f" in {shards} shards on {scheduler or f'{workers} worker(s)'}"
+    click.echo(f"setting up {sample} generator{where} (pyamplicol matrix elements, first use builds them)...", err=True)
+    settings = GenerateSettings(sample, tuple(leptons), tail_bias, top_mass, top_width)
     with _progress(f"generating {sample}", n_events) as bar:
-        events = generator.generate(n_events, progress=bar.update)
-    write_sample(generator, events, output)
-    s = generator.stats
+        runs = generate_sharded(
+            settings, n_events, seed, output, shards=shards, workers=workers, scheduler=scheduler, progress=bar.update
+        )
+    events = sum(r.events for r in runs)
+    if len(runs) == 1:
+        r = runs[0]
+        sigma = f"sigma = {r.cross_section:.5g} +- {r.cross_section_error:.2g} pb"
+    else:
+        from .io.reader import LheReader
+
+        x, e, _ = LheReader(output).header.cross_sections[0]
+        sigma = f"sigma = {x:.5g} +- {e:.2g} pb (inverse-variance mean of {len(runs)} shards)"
     click.echo(
-        f"wrote {len(events)} events to {output}: sigma = {s.cross_section:.5g} +- {s.cross_section_error:.2g} pb, "
-        f"unweighting efficiency {100 * s.efficiency:.2f}%, {s.overweight_events} events above the maximum weight "
-        f"({100 * s.overweight_fraction:.2f}% of sigma, kept with weight w/w_max),"
-        f" {len(events) / s.seconds:.0f} events/s"
+        f"wrote {events} events to {output}: {sigma}, unweighting efficiency"
+        f" {100 * np.mean([r.efficiency for r in runs]):.2f}%, {sum(r.overweight_events for r in runs)} events above"
+        f" the maximum weight ({100 * np.mean([r.overweight_fraction for r in runs]):.2f}% of sigma, kept with weight"
+        f" w/w_max), {events / sum(r.seconds for r in runs):.0f} events/s per process"
     )
 
 

@@ -1,6 +1,7 @@
 """Many input files: one after the other and on a local Dask cluster, with the serial run's bytes."""
 
 import gzip
+import importlib.util
 
 import pytest
 from click.testing import CliRunner
@@ -100,3 +101,29 @@ def test_loaded_models_follow_the_settings():
     first = models.get(SETTINGS)
     assert models.get(SETTINGS) is first
     assert models.get(TransformSettings(device="cpu", use_classifier=False))[1] is None
+
+
+def test_sharded_generate_on_two_workers_writes_the_serial_file(tmp_path):
+    """Shards with seeds from (seed, shard), merged in order: the same bytes on one process or two workers; one
+    shard is the plain run. Needs the 'generate' extra (pyamplicol)."""
+    pytest.importorskip("distributed")
+    if importlib.util.find_spec("pyamplicol") is None:
+        pytest.skip("needs the 'generate' extra")
+    from lhe_didi.io.reader import LheReader
+    from lhe_didi.reference.run import shard_seed, shard_sizes
+
+    common = ["generate", "onshell", "-n", "301", "--seed", "4", "--shards", "2"]
+    serial = CliRunner().invoke(main, [*common, "-o", str(tmp_path / "serial.lhe.gz")])
+    assert serial.exit_code == 0, serial.output
+    parallel = CliRunner().invoke(main, [*common, "--workers", "2", "-o", str(tmp_path / "parallel.lhe.gz")])
+    assert parallel.exit_code == 0, parallel.output
+    assert (tmp_path / "serial.lhe.gz").read_bytes() == (tmp_path / "parallel.lhe.gz").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["parallel.lhe.gz", "serial.lhe.gz"]  # shards removed
+    header = LheReader(tmp_path / "serial.lhe.gz").header
+    merged = [b for b in header.lhe_didi_provenance if b.get("command") == "merge"][0]
+    runs = [b for b in header.lhe_didi_provenance if b.get("command") == "generate"]
+    assert len(LheReader(tmp_path / "serial.lhe.gz").read_all()) == 301 and shard_sizes(301, 2) == [151, 150]
+    assert len(merged["inputs"]) == 2 and runs[0]["seed"] == shard_seed(4, 0, 2) != shard_seed(4, 1, 2)
+    assert shard_seed(4, 0, 1) == 4
+    refused = CliRunner().invoke(main, ["generate", "onshell", "-n", "3", "--shards", "4", "-o", str(tmp_path / "x")])
+    assert refused.exit_code == 1 and "--shards must be between 1 and the number of events (3)" in refused.output

@@ -44,8 +44,11 @@ def combined_cross_sections(headers: list[LheHeader]) -> list[tuple[float, float
     return combined
 
 
-def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> MergeReport:
-    """Write the events of ``inputs`` (in order) to ``output``; see the module docstring."""
+def merge_files(
+    inputs: list[str | Path], output: str | Path, progress=None, labels: list[str] | None = None
+) -> MergeReport:
+    """Write the events of ``inputs`` (in order) to ``output``; see the module docstring. ``labels``: what the
+    header records for the inputs instead of their paths (e.g. the shards of one run)."""
     if len(inputs) < 2:
         raise LheDidiError("merge needs at least two input files")
     readers = [LheReader(path) for path in inputs]
@@ -69,7 +72,7 @@ def merge_files(inputs: list[str | Path], output: str | Path, progress=None) -> 
     header = reference.with_cross_sections(cross_sections, max_weights)  # the first file's <init>, combined
     provenance = {
         "command": "merge",
-        "inputs": [str(p) for p in inputs],
+        "inputs": labels or [str(p) for p in inputs],
         "cross_sections_pb": [[x, e, p] for x, e, p in cross_sections],
     }
     events, offset = [], 0
