@@ -1,7 +1,7 @@
 """Reflow: straighten a trained DiDi model's paths so that a fixed-step solver needs fewer steps.
 
 Rectified flow (Liu, Gong, Liu, arXiv:2209.03003, "reflow"): the teacher maps on-shell events z1 to
-z0 = Phi(z1) by an accurate ODE solve; the student, started from the teacher's weights, is trained by flow
+z0 = Phi(z1) with the solver transform uses for it; the student, started from the teacher's weights, is trained by flow
 matching on these deterministic pairs (x_t = (1 - t) z0 + t z1, target z1 - z0). The pairs have the teacher's
 output as their off-shell marginal, so the student maps onto the same distribution, while its paths no longer
 cross and become nearly straight. The student keeps the teacher's preprocessing, feature ranges, conditions and
@@ -25,19 +25,19 @@ from ..transform import DidiModel, Solver
 from .data import load_features, reading_progress
 from .didi import DidiSettings, DidiTrainingData, fit_didi
 
-TEACHER_SOLVER = Solver("dopri5", rtol=1e-5, atol=1e-5)
-
 
 def teacher_pairs(
     teacher: DidiModel,
     onshell_files: list[str | Path],
-    solver: Solver = TEACHER_SOLVER,
+    solver: Solver | None = None,
     max_events: int | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> DidiTrainingData:
     """Standardised on-shell coordinates of the files' events and the teacher's images of them, shuffled together.
+    ``solver`` None: the solver ``transform`` uses for the teacher (the student learns what transform makes).
     A mass-conditional teacher needs each file's top mass in its header (one mass per file)."""
+    solver = (solver or Solver()).for_model(teacher.config)
     ons, offs, masses, provenance = [], [], [], []
     for path in onshell_files:
         top = None
@@ -84,7 +84,7 @@ def train_reflow(
     settings: DidiSettings,
     resume: bool = False,
     progress: bool = True,
-    solver: Solver = TEACHER_SOLVER,
+    solver: Solver | None = None,
     transform_steps: int | None = None,
 ) -> dict:
     """Train a student of the teacher model on its own pairs and write it to ``output``; returns the summary.
