@@ -277,3 +277,28 @@ def test_matrix_elements_run_without_symbolica_in_many_processes_at_once(samples
         events = LheReader(tmp_path / f"{seed}.lhe").read_all()
         assert len(events) == 150 and np.all(np.isfinite(events.momenta))
         assert np.allclose(events.final_state_momentum[:, 1:3], 0.0, atol=1e-6)  # LO: no recoil
+
+
+@pytest.mark.parametrize("kind", ["onshell", "offshell"])
+def test_streamed_generation_writes_the_in_memory_file(tmp_path, kind):
+    """generate_to_file parks chunks on disk until the weights are known: the same bytes as generate + write_sample,
+    and its spool folder is gone afterwards."""
+    from lhe_didi.reference.hvq import HvqGenerator
+    from lhe_didi.reference.output import generate_to_file
+
+    def fresh():
+        generator = HvqGenerator(seed=3) if kind == "onshell" else ReferenceGenerator(kind, seed=3)
+        if kind == "onshell":
+            generator.adapt()
+        else:
+            generator.adapt(points_per_iteration=2_000, iterations=1, max_weight_points=20_000)
+        return generator
+
+    generator = fresh()
+    write_sample(generator, generator.generate(700), tmp_path / "memory.lhe")
+    generator = fresh()
+    generate_to_file(generator, 700, tmp_path / "streamed.lhe")
+    assert (tmp_path / "memory.lhe").read_bytes() == (tmp_path / "streamed.lhe").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["memory.lhe", "streamed.lhe"]
+    weights = LheReader(tmp_path / "streamed.lhe").read_all().weight
+    assert np.mean(weights) == pytest.approx(generator.stats.cross_section, rel=1e-10)  # XWGTUP: 11 digits

@@ -68,6 +68,7 @@ class GenerationStats:
     overweight_fraction: float = 0.0  # share of sigma (of the biased sum, with a tail bias) above max_weight
     alpha: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    mean_relative_weight: float = 1.0  # <w_rel> of the generated events, set when a run is over
 
     @property
     def efficiency(self) -> float:
@@ -191,7 +192,24 @@ class ReferenceGenerator:
         return self.stats.cross_section, self.stats.cross_section_error
 
     def generate(self, n_events: int, batch: int = 20_000, progress=None) -> EventBatch:
-        """``n_events`` events with unit weight except the counted overweight ones.
+        """``n_events`` events with unit weight except the counted overweight ones (:meth:`generate_chunks`, with
+        the weights of :meth:`event_weights`)."""
+        chunks, relative = [], []
+        for events, weights in self.generate_chunks(n_events, batch, progress):
+            chunks.append(events)
+            relative.append(weights)
+        events = concatenate(chunks)
+        events.weight[:] = self.event_weights(np.concatenate(relative))
+        return events
+
+    def event_weights(self, relative: np.ndarray) -> np.ndarray:
+        """XWGTUP of events of relative weights ``relative`` (of the whole run or part of it) once the run is done:
+        sigma x w_rel / <w_rel>, the mean over the whole run."""
+        return self.stats.cross_section * relative / self.stats.mean_relative_weight
+
+    def generate_chunks(self, n_events: int, batch: int = 20_000, progress=None):
+        """Yield (events, relative weights) in order until ``n_events`` are accepted; the events' XWGTUP is 0 until
+        the run is over, then :meth:`event_weights` gives it.
 
         XWGTUP = sigma for unit-weight events and sigma * w / w_max (renormalised so that
         the mean weight is sigma) for the rare events above the maximum weight; with a tail
@@ -201,7 +219,7 @@ class ReferenceGenerator:
         start = time.perf_counter()
         if self.stats.max_weight == 0.0:
             self.adapt()
-        chunks, relative, accepted, overweight, excess, total_weight = [], [], 0, 0, 0.0, 0.0
+        accepted, overweight, excess, total_weight, relative_sum = 0, 0, 0.0, 0.0, 0.0
         w_max = self.stats.max_weight
         while accepted < n_events:
             points, weights = self._sample(batch)
@@ -214,22 +232,25 @@ class ReferenceGenerator:
             # points tried: the whole batch, or up to the last event taken when the batch fills the sample
             self.stats.generation_points += batch if len(index) == len(hits) else int(index[-1]) + 1
             if len(index):
-                chunks.append(self._events(points, weights, index, accepted))
-                relative.append(np.maximum(total[index] / w_max, 1.0) / bias[index])
+                events = self._events(points, weights, index, accepted)
+                relative = np.maximum(total[index] / w_max, 1.0) / bias[index]
                 overweight += int((total[index] > w_max).sum())
                 accepted += len(index)
+                relative_sum += float(relative.sum())
+                if self.kind == "offshell":  # as bb4l: t t~, t W- or t~ W+ with POWHEG-BOX-RES's projectors
+                    events.history = assign_histories(
+                        events.momenta, self.top_mass, self.top_width, events.index, self.seed
+                    )
+                self.stats.seconds += time.perf_counter() - start
+                yield events, relative
+                start = time.perf_counter()
                 if progress is not None:
                     progress(len(index))
-        relative = np.concatenate(relative)
         self.stats.accepted += accepted
         self.stats.overweight_events += overweight
         self.stats.overweight_fraction = excess / max(total_weight, 1e-300)
+        self.stats.mean_relative_weight = relative_sum / accepted
         self.stats.seconds += time.perf_counter() - start
-        events = concatenate(chunks)
-        events.weight[:] = self.stats.cross_section * relative / relative.mean()
-        if self.kind == "offshell":  # as bb4l: t t~, t W- or t~ W+ with POWHEG-BOX-RES's projectors
-            events.history = assign_histories(events.momenta, self.top_mass, self.top_width, events.index, self.seed)
-        return events
 
     def _events(self, points: PhaseSpacePoints, weights: np.ndarray, index: np.ndarray, first: int) -> EventBatch:
         """Build an EventBatch for the accepted points, choosing initial state and colour flow."""

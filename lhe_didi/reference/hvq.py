@@ -382,11 +382,26 @@ class HvqGenerator:
 
     def generate(self, n_events: int, batch: int = 50_000, progress=None) -> EventBatch:
         """``n_events`` hvq LO events; unit weight sigma x BR^2 except the counted overweight ones."""
+        chunks, relative = [], []
+        for events, weights in self.generate_chunks(n_events, batch, progress):
+            chunks.append(events)
+            relative.append(weights)
+        events = concatenate(chunks)
+        events.weight[:] = self.event_weights(np.concatenate(relative))
+        return events
+
+    def event_weights(self, relative: np.ndarray) -> np.ndarray:
+        """XWGTUP once the run is over: sigma x w_rel / <w_rel> (mean over the whole run)."""
+        return self.stats.cross_section * relative / self.stats.mean_relative_weight
+
+    def generate_chunks(self, n_events: int, batch: int = 50_000, progress=None):
+        """Yield (events, relative weights) in order until ``n_events`` are accepted (XWGTUP: :meth:`event_weights`
+        once the run is over)."""
         start = time.perf_counter()
         if self.stats.max_weight == 0.0:
             self.adapt()
         w_max = self.stats.max_weight
-        chunks, relative, accepted, excess, total_weight = [], [], 0, 0.0, 0.0
+        accepted, excess, total_weight, relative_sum = 0, 0.0, 0.0, 0.0
         while accepted < n_events:
             x1, x2, direction, weights, borns = self._sample(batch)
             total = weights.sum(axis=1)
@@ -406,19 +421,20 @@ class HvqGenerator:
             )
             production = Production(x1[index], x2[index], state, direction[index], borns[index, state])
             incoming, final = self.decays.decay(production, self.rng)
-            chunks.append(self._events(production, incoming, final, accepted))
-            relative.append(np.maximum(total[index] / w_max, 1.0))
+            events = self._events(production, incoming, final, accepted)
+            relative = np.maximum(total[index] / w_max, 1.0)
             self.stats.overweight_events += int((total[index] > w_max).sum())
             accepted += len(index)
+            relative_sum += float(relative.sum())
+            self.stats.seconds += time.perf_counter() - start
+            yield events, relative
+            start = time.perf_counter()
             if progress is not None:
                 progress(len(index))
         self.stats.accepted += accepted
         self.stats.overweight_fraction = excess / max(total_weight, 1e-300)
+        self.stats.mean_relative_weight = relative_sum / accepted
         self.stats.seconds += time.perf_counter() - start
-        events = concatenate(chunks)
-        relative = np.concatenate(relative)
-        events.weight[:] = self.stats.cross_section * relative / relative.mean()
-        return events
 
     def _events(self, production: Production, incoming, final, first: int) -> EventBatch:
         return lo_events(self, INITIAL_PDG[production.state], incoming, final, first)

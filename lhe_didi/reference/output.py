@@ -13,6 +13,7 @@ from ..io.writer import LheWriter
 from . import parameters
 from .generator import ReferenceGenerator
 from .hvq import HVQ_W_LEPTONIC_BR, HvqGenerator
+from .spool import EventSpool
 
 DESCRIPTION = {
     "onshell": "on-shell as POWHEG hvq makes it at LO: on-shell t t~ Born at the pole mass, then hvq's decay "
@@ -26,17 +27,18 @@ DESCRIPTION = {
 }
 
 
-def sample_header(generator: ReferenceGenerator | HvqGenerator, events: EventBatch) -> LheHeader:
-    """Header and ``<init>`` block of a generated sample (cross section and error from the run)."""
+def sample_header(generator: ReferenceGenerator | HvqGenerator, weights: np.ndarray) -> LheHeader:
+    """Header and ``<init>`` block of a generated sample of event weights ``weights`` (cross section and error from
+    the run)."""
     stats = generator.stats
-    unit = bool(np.allclose(events.weight, events.weight[0])) if len(events) else True
+    unit = bool(np.allclose(weights, weights[0])) if len(weights) else True
     idwtup = 3 if unit else 4
     beam = generator.sqrt_s / 2.0
     init = (
         "<init>\n"
         f" 2212 2212 {beam:.6e} {beam:.6e} -1 -1 -1 -1 {idwtup} 1\n"
         f" {stats.cross_section:.8e} {stats.cross_section_error:.8e}"
-        f" {float(events.weight.max()) if len(events) else 0.0:.8e}"
+        f" {float(weights.max()) if len(weights) else 0.0:.8e}"
         f" {generator.process_id}\n"
         "</init>"
     )
@@ -132,6 +134,27 @@ def provenance(generator: ReferenceGenerator | HvqGenerator, n_events: int) -> d
 
 def write_sample(generator: ReferenceGenerator | HvqGenerator, events: EventBatch, path: str | Path) -> Path:
     """Write ``events`` (from ``generator.generate``) as an LHE file; atomic."""
-    with LheWriter(path, sample_header(generator, events), provenance(generator, len(events))) as writer:
+    with LheWriter(path, sample_header(generator, events.weight), provenance(generator, len(events))) as writer:
         writer.write(events)
+    return Path(path)
+
+
+def generate_to_file(
+    generator: ReferenceGenerator | HvqGenerator, n_events: int, path: str | Path, progress=None
+) -> Path:
+    """Generate ``n_events`` and write them to ``path`` (atomic) with memory independent of ``n_events``: the
+    events wait in an :class:`.spool.EventSpool` until the run's cross section fixes their weights. The file is
+    the one :func:`write_sample` writes for ``generator.generate(n_events)``."""
+    relative = []
+    with EventSpool(path) as spool:
+        for events, weights in generator.generate_chunks(n_events, progress=progress):
+            spool.append(events)
+            relative.append(weights)
+        weights = generator.event_weights(np.concatenate(relative))
+        with LheWriter(path, sample_header(generator, weights), provenance(generator, n_events)) as writer:
+            first = 0
+            for events in spool:
+                events.weight = weights[first : first + len(events)]
+                first += len(events)
+                writer.write(events)
     return Path(path)

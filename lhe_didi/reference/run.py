@@ -49,7 +49,7 @@ def generate_file(
     """Adapt, generate ``n_events`` and write them to ``output`` (atomic); ``progress`` gets accepted counts."""
     from .generator import ReferenceGenerator
     from .hvq import HvqGenerator
-    from .output import write_sample
+    from .output import generate_to_file
 
     if settings.sample == "onshell":
         generator = HvqGenerator(
@@ -65,11 +65,10 @@ def generate_file(
             top_width=settings.top_width,
         )
     generator.adapt()
-    events = generator.generate(n_events, progress=progress)
-    write_sample(generator, events, output)
+    generate_to_file(generator, n_events, output, progress)
     s = generator.stats
     return RunSummary(
-        len(events),
+        n_events,
         s.cross_section,
         s.cross_section_error,
         s.efficiency,
