@@ -612,9 +612,14 @@ def train_didi_command(files, output, resume, condition_on_mass, **options):
     type=click.IntRange(min=1),
     help="rk4 steps `transform` uses for the student by default (check them with `validate` first) [default: 8].",
 )
+@click.option(
+    "--start-from",
+    type=click.Path(path_type=Path),
+    help="Continue training a finished student of TEACHER (its weights instead of the teacher's).",
+)
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint/ of an interrupted run.")
 @_threads_option
-def train_reflow_command(teacher, onshell, output, resume, transform_steps, **options):
+def train_reflow_command(teacher, onshell, output, resume, transform_steps, start_from, **options):
     """Straighten the paths of the DiDi model TEACHER (reflow): a student started from its weights learns the
     teacher's own map of the on-shell events ON, so that `transform --steps` can be smaller at the same precision.
 
@@ -624,7 +629,13 @@ def train_reflow_command(teacher, onshell, output, resume, transform_steps, **op
     from .training.reflow import train_reflow
 
     result = train_reflow(
-        teacher, list(onshell), output, DidiSettings(**options), resume=resume, transform_steps=transform_steps
+        teacher,
+        list(onshell),
+        output,
+        DidiSettings(**options),
+        resume=resume,
+        transform_steps=transform_steps,
+        start_from=start_from,
     )
     first, last = result["history"][0], result["history"][-1]
     click.echo(

@@ -136,3 +136,18 @@ def test_shipped_classifier_follows_a_student_of_its_didi_model(capsys):
     assert "no classifier weights attached" not in capsys.readouterr().err
     assert resolve_classifier(None, ("0" * 64,), "cpu") is None
     assert "no classifier weights attached" in capsys.readouterr().err
+
+
+def test_training_continues_from_a_student_of_the_same_teacher_only(teacher_and_student, tmp_path, example_lo_path):
+    teacher_dir, student_dir, _ = teacher_and_student
+    args = ("--epochs", "1", "--batch-size", "256", "--device", "cpu")
+    out = tmp_path / "more"
+    result = run("train", "reflow", teacher_dir, example_lo_path, "-o", out, "--start-from", student_dir, *args)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    first = config["training"]["history"][0]["validation_loss"]
+    student = json.loads((student_dir / "config.json").read_text())
+    assert config["reflow"]["started_from"] == student["content_hash"]
+    assert first < 0.5 * student["training"]["history"][0]["validation_loss"]  # starts where the student ended
+    refused = run("train", "reflow", teacher_dir, example_lo_path, "-o", tmp_path / "x", "--start-from", teacher_dir)
+    assert refused.exit_code == 1 and "is not a reflow student of" in refused.output

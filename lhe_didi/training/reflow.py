@@ -86,10 +86,12 @@ def train_reflow(
     progress: bool = True,
     solver: Solver | None = None,
     transform_steps: int | None = None,
+    start_from: str | Path | None = None,
 ) -> dict:
     """Train a student of the teacher model on its own pairs and write it to ``output``; returns the summary.
     ``transform_steps``: the rk4 steps ``transform`` takes for the student unless told otherwise (config
-    ``transform.rk4_steps``; None: the general default)."""
+    ``transform.rk4_steps``; None: the general default). ``start_from``: a student of the same teacher to continue
+    training from (instead of the teacher's weights)."""
     settings = replace(settings, coupling="reflow")
     teacher = DidiModel(teacher_directory, settings.device)
     architecture = teacher.config["architecture"]
@@ -104,9 +106,11 @@ def train_reflow(
         representation=preprocessing["representation"],
         breit_wigner_scale=preprocessing.get("breit_wigner_scale", "width"),
     )
+    tensors, started = load_model_dir(start_from or teacher_directory, "didi")
+    if start_from is not None and started.get("reflow", {}).get("teacher") != teacher.content_hash:
+        raise LheDidiError(f"{start_from} is not a reflow student of {teacher_directory}")
     torch.manual_seed(settings.seed)
     pairs = teacher_pairs(teacher, onshell_files, solver, settings.max_events, settings.seed, progress)
-    tensors, _ = load_model_dir(teacher_directory, "didi")
     reflow = {
         "teacher": teacher.content_hash,
         "lineage": list(teacher.lineage),
@@ -114,6 +118,8 @@ def train_reflow(
         "teacher_solver": pairs.data["solver"],
         "pairs": pairs.data["onshell"],
     }
+    if start_from is not None:
+        reflow["started_from"] = started["content_hash"]
     pairs.data = teacher.config["data"]  # the student accepts what the teacher was trained for
     extra = {"reflow": reflow}
     if transform_steps is not None:
