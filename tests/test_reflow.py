@@ -151,3 +151,32 @@ def test_training_continues_from_a_student_of_the_same_teacher_only(teacher_and_
     assert first < 0.5 * student["training"]["history"][0]["validation_loss"]  # starts where the student ended
     refused = run("train", "reflow", teacher_dir, example_lo_path, "-o", tmp_path / "x", "--start-from", teacher_dir)
     assert refused.exit_code == 1 and "is not a reflow student of" in refused.output
+
+
+def test_shipped_reflow_student_reproduces_the_default_model_in_four_steps(tmp_path, example_lo_path):
+    """`--model didi-reflow`: the shipped student of the default model; 4 rk4 steps by its config, the default
+    classifier attached through its lineage, and per event the map of the teacher for nearly every top."""
+    from lhe_didi.io.reader import LheReader
+    from lhe_didi.kinematics.observables import system_masses
+    from lhe_didi.shipped import resolve_model
+    from lhe_didi.transform import DEFAULT_MODEL
+
+    student = resolve_model("didi-reflow")
+    config = json.loads((student / "config.json").read_text())
+    assert config["reflow"]["teacher"] == DidiModel(DEFAULT_MODEL, "cpu").content_hash
+    assert config["transform"] == {"rk4_steps": 4}
+    outputs = {}
+    for name in ("didi-default", "didi-reflow"):
+        out = tmp_path / f"{name}.lhe"
+        result = run("transform", example_lo_path, "-o", out, "--model", name, "--device", "cpu")
+        assert result.exit_code == 0, result.output
+        outputs[name] = LheReader(out).read_all()
+        block = [b for b in LheReader(out).header.lhe_didi_provenance if b.get("command") == "transform"][-1]
+        assert block["solver"]["steps"] == (4 if name == "didi-reflow" else 8)
+        assert "didi_classifier" in outputs[name].named_weights  # the default classifier follows the lineage
+    teacher, student_events = outputs["didi-default"], outputs["didi-reflow"]
+    common = np.intersect1d(teacher.source_index, student_events.source_index)
+    pick = {k: np.searchsorted(v.source_index, common) for k, v in outputs.items()}
+    masses = {k: system_masses(v.momenta[pick[k]]) for k, v in outputs.items()}
+    delta = np.abs(np.concatenate([masses["didi-reflow"][t] - masses["didi-default"][t] for t in ("t", "tbar")]))
+    assert len(common) >= 995 and np.median(delta) < 0.05 and np.mean(delta > 1.0) < 0.08
