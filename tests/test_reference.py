@@ -302,3 +302,39 @@ def test_streamed_generation_writes_the_in_memory_file(tmp_path, kind):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["memory.lhe", "streamed.lhe"]
     weights = LheReader(tmp_path / "streamed.lhe").read_all().weight
     assert np.mean(weights) == pytest.approx(generator.stats.cross_section, rel=1e-10)  # XWGTUP: 11 digits
+
+
+def test_verbatim_merge_of_generated_runs_equals_the_parsed_merge(tmp_path, example_lo_path):
+    """generate --shards merges its shards by copying the event text: the shards' records exactly (the parsing merge
+    rebuilds the resonances from the printed daughters, last digits apart), the header of the parsing merge."""
+    from lhe_didi.errors import LheDidiError
+    from lhe_didi.io.merge import merge_files
+
+    runs = []
+    for seed in (5, 6):
+        generator = ReferenceGenerator("doubly-resonant", seed=seed)
+        generator.adapt(points_per_iteration=2_000, iterations=1, max_weight_points=20_000)
+        runs.append(write_sample(generator, generator.generate(150, batch=5_000), tmp_path / f"{seed}.lhe.gz"))
+    parsed = merge_files(runs, tmp_path / "parsed.lhe.gz", labels=["a", "b"])
+    copied = merge_files(runs, tmp_path / "copied.lhe.gz", labels=["a", "b"], verbatim=True)
+    assert parsed.events == copied.events == [150, 150]
+    text = {name: gzip.open(tmp_path / f"{name}.lhe.gz", "rt").read() for name in ("parsed", "copied", "5", "6")}
+
+    def split(whole):
+        head, _, body = whole.partition("<event>")
+        return head, "<event>" + body.removesuffix("</LesHouchesEvents>\n")
+
+    assert split(text["copied"])[0] == split(text["parsed"])[0]
+    assert split(text["copied"])[1] == split(text["5"])[1] + split(text["6"])[1]
+    parsed, copied = (LheReader(tmp_path / f"{name}.lhe.gz").read_all() for name in ("parsed", "copied"))
+    np.testing.assert_allclose(copied.momenta, parsed.momenta, rtol=1e-10)
+    np.testing.assert_array_equal(copied.weight, parsed.weight)
+    transformed = tmp_path / "t.lhe"
+    from click.testing import CliRunner
+
+    from lhe_didi.cli import main
+
+    assert CliRunner().invoke(main, ["transform", str(example_lo_path), "-o", str(transformed)]).exit_code == 0
+    with pytest.raises(LheDidiError, match="source-event lines cannot be merged verbatim"):
+        merge_files([transformed, transformed], tmp_path / "x.lhe", verbatim=True)
+    assert not (tmp_path / "x.lhe").exists()

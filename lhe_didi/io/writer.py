@@ -306,6 +306,10 @@ class LheWriter:
                     ]
         return blocks.tolist()
 
+    def write_text(self, text: str) -> None:
+        """Append already formatted event blocks (:func:`lhe_didi.io.merge.merge_files` with ``verbatim``)."""
+        self._stream.write(text)
+
     def close(self) -> Path:
         """Finish the file and move it to its final name."""
         self._stream.write(self.footer + "</LesHouchesEvents>\n")

@@ -125,7 +125,7 @@ def generate_sharded(
                 summaries.append(generate_file(settings, size, shard_seed(seed, k, shards), path))
                 if progress is not None:
                     progress(size)
-            merge_files(paths, output, labels=labels)
+            merge_files(paths, output, labels=labels, verbatim=True)
             return summaries
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -162,7 +162,7 @@ def generate_sharded(
         if shards == 1:
             shutil.move(paths[0], output)
         else:
-            merge_files(paths, output, labels=labels)
+            merge_files(paths, output, labels=labels, verbatim=True)
         return summaries
     finally:
         if cluster is not None:
