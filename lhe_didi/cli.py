@@ -520,6 +520,29 @@ _condition_option = click.option(
 )
 
 
+def _didi_run_options(command):
+    """Options `train didi` and `train reflow` share: data use, seed, device, resuming, threads."""
+    for option in reversed(
+        (
+            click.option(
+                "--max-events", type=click.IntRange(min=10), help="Use at most this many events of each file."
+            ),
+            click.option(
+                "--validation-fraction",
+                type=click.FloatRange(0.0, 0.5, min_open=True),
+                default=0.1,
+                show_default=True,
+            ),
+            click.option("--seed", type=int, default=0, show_default=True),
+            click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+            click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint/ of an interrupted run."),
+            _threads_option,
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @train.command("didi")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="ON OFF [ON OFF ...]")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Model directory to create.")
@@ -567,12 +590,7 @@ _condition_option = click.option(
     show_default=True,
     help="Events per exact optimal-transport assignment (--coupling ot).",
 )
-@click.option("--max-events", type=click.IntRange(min=10), help="Use at most this many events of each file.")
-@click.option("--validation-fraction", type=click.FloatRange(0.0, 0.5, min_open=True), default=0.1, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint/ of an interrupted run.")
-@_threads_option
+@_didi_run_options
 def train_didi_command(files, output, resume, condition_on_mass, **options):
     """Train a Direct Diffusion model mapping on-shell (ON) events to off-shell (OFF) events.
 
@@ -607,10 +625,6 @@ def train_didi_command(files, output, resume, condition_on_mass, **options):
 @click.option("--batch-size", type=click.IntRange(min=1), default=4096, show_default=True)
 @click.option("--lr", type=float, default=2e-5, show_default=True, help="OneCycle starting learning rate.")
 @click.option("--max-lr", type=float, default=5e-4, show_default=True, help="OneCycle peak learning rate.")
-@click.option("--max-events", type=click.IntRange(min=10), help="Use at most this many events of each file.")
-@click.option("--validation-fraction", type=click.FloatRange(0.0, 0.5, min_open=True), default=0.1, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option(
     "--transform-steps",
     type=click.IntRange(min=1),
@@ -621,8 +635,7 @@ def train_didi_command(files, output, resume, condition_on_mass, **options):
     type=click.Path(path_type=Path),
     help="Continue training a finished student of TEACHER (its weights instead of the teacher's).",
 )
-@click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint/ of an interrupted run.")
-@_threads_option
+@_didi_run_options
 def train_reflow_command(teacher, onshell, output, resume, transform_steps, start_from, **options):
     """Straighten the paths of the DiDi model TEACHER (reflow): a student started from its weights learns the
     teacher's own map of the on-shell events ON, so that `transform --steps` can be smaller at the same precision.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -36,6 +37,25 @@ def output_paths(inputs: list[Path], output_dir: Path) -> list[Path]:
     if output_dir.exists() and not output_dir.is_dir():
         raise LheDidiError(f"{output_dir}: with several inputs -o must be a directory")
     return [output_dir / n for n in names]
+
+
+@contextmanager
+def dask_client(workers: int, scheduler: str | None):
+    """A ``distributed`` client of the cluster at ``scheduler``, else of a local cluster of ``workers`` processes with
+    one thread each, closed on exit."""
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        )
+    try:
+        with Client(scheduler or cluster) as client:
+            yield client
+    finally:
+        if cluster is not None:
+            cluster.close()
 
 
 def _keep_freed_memory() -> None:
@@ -88,33 +108,24 @@ def transform_files(
         for source, target in zip(inputs, targets, strict=True):
             reports.append(transform_file(source, target, settings, progress=progress, models=models))
         return reports
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-        )
-    with Client(scheduler or cluster) as client:
-        try:
-            futures = [
-                client.submit(_transform_on_worker, str(s), str(t), settings, threads, pure=False, retries=RETRIES)
-                for s, t in zip(inputs, targets, strict=True)
-            ]
-            order = {future.key: k for k, future in enumerate(futures)}
-            reports: list[TransformReport | None] = [None] * len(futures)
-            failures: dict[int, BaseException] = {}
-            for future in as_completed(futures):
-                k = order[future.key]
-                if future.status == "error":
-                    failures[k] = future.exception()
-                    continue
-                reports[k] = future.result()
-                if progress is not None:
-                    progress(reports[k].events_in)
-        finally:
-            if cluster is not None:
-                cluster.close()
+    with dask_client(workers, scheduler) as client:
+        futures = [
+            client.submit(_transform_on_worker, str(s), str(t), settings, threads, pure=False, retries=RETRIES)
+            for s, t in zip(inputs, targets, strict=True)
+        ]
+        order = {future.key: k for k, future in enumerate(futures)}
+        reports: list[TransformReport | None] = [None] * len(futures)
+        failures: dict[int, BaseException] = {}
+        for future in as_completed(futures):
+            k = order[future.key]
+            if future.status == "error":
+                failures[k] = future.exception()
+                continue
+            reports[k] = future.result()
+            if progress is not None:
+                progress(reports[k].events_in)
     if failures:
         raise failures[min(failures)]
     return reports

@@ -75,6 +75,23 @@ class GenerationStats:
         """Unweighting efficiency: accepted events per phase-space point tried while unweighting."""
         return self.accepted / max(self.generation_points, 1)
 
+    def event_weights(self, relative: np.ndarray) -> np.ndarray:
+        """XWGTUP of events of relative weights ``relative`` (of the whole run or part of it) once the run is done:
+        sigma x w_rel / <w_rel>, the mean over the whole run."""
+        return self.cross_section * relative / self.mean_relative_weight
+
+
+def collect_run(chunks, stats: GenerationStats) -> EventBatch:
+    """All events of a run's ``generate_chunks`` in one batch, with their weights
+    (:meth:`GenerationStats.event_weights`)."""
+    batches, relative = [], []
+    for events, weights in chunks:
+        batches.append(events)
+        relative.append(weights)
+    events = concatenate(batches)
+    events.weight[:] = stats.event_weights(np.concatenate(relative))
+    return events
+
 
 class ReferenceGenerator:
     """LO reference generator; ``kind`` is ``doubly-resonant`` (the exact t t~ diagrams' |M|^2 inside hvq's
@@ -192,24 +209,12 @@ class ReferenceGenerator:
         return self.stats.cross_section, self.stats.cross_section_error
 
     def generate(self, n_events: int, batch: int = 20_000, progress=None) -> EventBatch:
-        """``n_events`` events with unit weight except the counted overweight ones (:meth:`generate_chunks`, with
-        the weights of :meth:`event_weights`)."""
-        chunks, relative = [], []
-        for events, weights in self.generate_chunks(n_events, batch, progress):
-            chunks.append(events)
-            relative.append(weights)
-        events = concatenate(chunks)
-        events.weight[:] = self.event_weights(np.concatenate(relative))
-        return events
-
-    def event_weights(self, relative: np.ndarray) -> np.ndarray:
-        """XWGTUP of events of relative weights ``relative`` (of the whole run or part of it) once the run is done:
-        sigma x w_rel / <w_rel>, the mean over the whole run."""
-        return self.stats.cross_section * relative / self.stats.mean_relative_weight
+        """``n_events`` events with unit weight except the counted overweight ones (:meth:`generate_chunks`)."""
+        return collect_run(self.generate_chunks(n_events, batch, progress), self.stats)
 
     def generate_chunks(self, n_events: int, batch: int = 20_000, progress=None):
         """Yield (events, relative weights) in order until ``n_events`` are accepted; the events' XWGTUP is 0 until
-        the run is over, then :meth:`event_weights` gives it.
+        the run is over, then :meth:`GenerationStats.event_weights` gives it.
 
         XWGTUP = sigma for unit-weight events and sigma * w / w_max (renormalised so that
         the mean weight is sigma) for the rare events above the maximum weight; with a tail

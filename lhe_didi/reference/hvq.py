@@ -28,10 +28,9 @@ import numpy as np
 from ..constants import B_MASS
 from ..errors import LheDidiError
 from ..io.events import EventBatch
-from ..io.reader import concatenate
 from . import parameters
 from .generator import INITIAL_STATES as REFERENCE_INITIAL_STATES
-from .generator import GenerationStats, lo_events
+from .generator import GenerationStats, collect_run, lo_events
 from .matrix_elements import MatrixElements
 from .pdf import FixedScalePdf
 from .phase_space import TAU_DENSITY, minkowski_dot, rest_frame_momentum, two_body, uniform_directions
@@ -382,21 +381,11 @@ class HvqGenerator:
 
     def generate(self, n_events: int, batch: int = 50_000, progress=None) -> EventBatch:
         """``n_events`` hvq LO events; unit weight sigma x BR^2 except the counted overweight ones."""
-        chunks, relative = [], []
-        for events, weights in self.generate_chunks(n_events, batch, progress):
-            chunks.append(events)
-            relative.append(weights)
-        events = concatenate(chunks)
-        events.weight[:] = self.event_weights(np.concatenate(relative))
-        return events
-
-    def event_weights(self, relative: np.ndarray) -> np.ndarray:
-        """XWGTUP once the run is over: sigma x w_rel / <w_rel> (mean over the whole run)."""
-        return self.stats.cross_section * relative / self.stats.mean_relative_weight
+        return collect_run(self.generate_chunks(n_events, batch, progress), self.stats)
 
     def generate_chunks(self, n_events: int, batch: int = 50_000, progress=None):
-        """Yield (events, relative weights) in order until ``n_events`` are accepted (XWGTUP: :meth:`event_weights`
-        once the run is over)."""
+        """Yield (events, relative weights) in order until ``n_events`` are accepted (XWGTUP:
+        :meth:`.generator.GenerationStats.event_weights` once the run is over)."""
         start = time.perf_counter()
         if self.stats.max_weight == 0.0:
             self.adapt()

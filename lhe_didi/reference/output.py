@@ -150,7 +150,7 @@ def generate_to_file(
         for events, weights in generator.generate_chunks(n_events, progress=progress):
             spool.append(events)
             relative.append(weights)
-        weights = generator.event_weights(np.concatenate(relative))
+        weights = generator.stats.event_weights(np.concatenate(relative))
         with LheWriter(path, sample_header(generator, weights), provenance(generator, n_events)) as writer:
             first = 0
             for events in spool:

@@ -118,53 +118,43 @@ def generate_sharded(
     suffix = ".lhe.gz" if output.name.endswith(".gz") else ".lhe"
     paths = [folder / f"shard-{k:04d}{suffix}" for k in range(shards)]
     labels = [f"shard {k} of {shards} (seed {shard_seed(seed, k, shards)})" for k in range(shards)]
-    if serial:  # the shards one after the other in this process
-        try:
+    try:
+        if serial:  # the shards one after the other in this process
             summaries = []
             for k, (size, path) in enumerate(zip(sizes, paths, strict=True)):
                 summaries.append(generate_file(settings, size, shard_seed(seed, k, shards), path))
                 if progress is not None:
                     progress(size)
-            merge_files(paths, output, labels=labels, verbatim=True)
-            return summaries
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-    require("cluster", "lhe-didi generate --workers/--scheduler")
-    from distributed import Client, LocalCluster, as_completed
-
-    from ..cluster import RETRIES
-
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-        )
-    try:
-        with Client(scheduler or cluster) as client:
-            futures = [
-                client.submit(
-                    generate_file,
-                    settings,
-                    size,
-                    shard_seed(seed, k, shards),
-                    str(path),
-                    pure=False,
-                    retries=RETRIES,
-                )
-                for k, (size, path) in enumerate(zip(sizes, paths, strict=True))
-            ]
-            order = {future.key: k for k, future in enumerate(futures)}
-            summaries: list[RunSummary | None] = [None] * shards
-            for future in as_completed(futures):
-                summaries[order[future.key]] = future.result()  # the first failure ends the run
-                if progress is not None:
-                    progress(summaries[order[future.key]].events)
+        else:
+            summaries = _shards_on_dask(settings, sizes, seed, paths, workers, scheduler, progress)
         if shards == 1:
             shutil.move(paths[0], output)
         else:
             merge_files(paths, output, labels=labels, verbatim=True)
         return summaries
     finally:
-        if cluster is not None:
-            cluster.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _shards_on_dask(settings, sizes, seed, paths, workers, scheduler, progress) -> list[RunSummary]:
+    """Run the shards as Dask tasks (retried when lost); the first failure ends the run."""
+    require("cluster", "lhe-didi generate --workers/--scheduler")
+    from distributed import as_completed
+
+    from ..cluster import RETRIES, dask_client
+
+    with dask_client(workers, scheduler) as client:
+        futures = [
+            client.submit(
+                generate_file, settings, size, shard_seed(seed, k, len(sizes)), str(path), pure=False, retries=RETRIES
+            )
+            for k, (size, path) in enumerate(zip(sizes, paths, strict=True))
+        ]
+        order = {future.key: k for k, future in enumerate(futures)}
+        summaries: list[RunSummary | None] = [None] * len(futures)
+        for future in as_completed(futures):
+            k = order[future.key]
+            summaries[k] = future.result()
+            if progress is not None:
+                progress(summaries[k].events)
+    return summaries

@@ -48,13 +48,15 @@ class EventSpool:
         self.chunks = 0
         self.events = 0
         self._pending: list[EventBatch] = []
+        self._pending_events = 0
 
     def append(self, batch: EventBatch) -> None:
         if batch.named_weights or int(ak.sum(ak.num(batch.extras))) > 0:
             raise ValueError("the spool holds LO events without extra partons or named weights")
         self._pending.append(batch)
         self.events += len(batch)
-        if sum(len(b) for b in self._pending) >= self.events_per_file:
+        self._pending_events += len(batch)
+        if self._pending_events >= self.events_per_file:
             self._flush()
 
     def _flush(self) -> None:
@@ -65,7 +67,7 @@ class EventSpool:
         arrays["radiation_comment"] = np.asarray(comments, dtype=str)
         np.savez(self.directory / f"{self.chunks:06d}.npz", **arrays)
         self.chunks += 1
-        self._pending = []
+        self._pending, self._pending_events = [], 0
 
     def __iter__(self) -> Iterator[EventBatch]:
         self._flush()
