@@ -6,12 +6,14 @@
 Run with one thread (``OMP_NUM_THREADS=1``) for per-core figures. Reports medians of ``--repeats``:
 
 - reading the benchmark file: gzip decompression alone (the floor), the fast parser, pylhe;
-- the flow alone: the default solver (fixed-step rk4) and adaptive dopri5 (rtol = atol = 1e-5, the default
-  before), events/s and velocity evaluations per solve;
+- the flow alone: the default solver (fixed-step rk4, network in bfloat16 where the hardware has it), rk4 in
+  float32, and adaptive dopri5 (rtol = atol = 1e-5, float32: the default before), events/s and velocity evaluations
+  per solve;
 - the classifier weights alone (observables + network) and the writer alone (.lhe.gz);
 - end to end: wall time of ``transform_file`` on a .lhe.gz file of exactly the benchmark size, reading, model
   loading and writing included, with classifier weights, and events per CPU second (all threads of the process):
-  the defaults (reading and writing in background threads), the defaults in one thread, and the earlier defaults
+  the defaults (reading and writing in background threads), the defaults in one thread, the defaults with the
+  network in float32, and the earlier defaults
   (pylhe reader, dopri5, one thread) in the same run;
 - ``--solve-batch 2000 5000 20000``: the flow for several numbers of events per ODE solve.
 """
@@ -33,6 +35,7 @@ from lhe_didi.io.reader import LheReader, concatenate
 from lhe_didi.io.writer import LheWriter
 from lhe_didi.kinematics.recoil import to_zero_pt_frame
 from lhe_didi.reweight import DEFAULT_CLASSIFIER, ClassifierModel
+from lhe_didi.runtime import native_bfloat16
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel, Solver, TransformSettings, transform_file
 
 HVQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "hvq" / "hvq_lo_emu_100k.lhe.gz"
@@ -97,7 +100,12 @@ def main():
         seconds = median_seconds(run, args.repeats)
         return n / seconds, model.function_evaluations / max(model.solves, 1)
 
-    solvers = {"rk4 (default)": Solver(), "dopri5 1e-5 (before)": Solver("dopri5")}
+    default = Solver().on(model.device).precision
+    solvers = {
+        f"rk4, {default} (default)": Solver(),
+        "rk4, float32": Solver(precision="float32"),
+        "dopri5 1e-5, float32 (before)": Solver("dopri5", precision="float32"),
+    }
     flow_rates = {name: flow(solver) for name, solver in solvers.items()}
     solve_batches = {}
     for solve_batch in args.solve_batch or []:
@@ -142,14 +150,19 @@ def main():
         e2e = {
             "defaults (read-ahead and writer threads)": end_to_end("fast"),
             "defaults without overlap (one thread)": end_to_end("fast", overlap=False),
-            "before (pylhe reader, dopri5, one thread)": end_to_end("pylhe", solver=Solver("dopri5"), overlap=False),
+            "defaults in float32": end_to_end("fast", solver=Solver(precision="float32")),
+            "before (pylhe reader, dopri5, one thread)": end_to_end(
+                "pylhe", solver=Solver("dopri5", precision="float32"), overlap=False
+            ),
         }
 
     threads = torch.get_num_threads()
-    print(f"model {args.model} ({model.config['architecture']}), device {model.device}, torch threads {threads}")
+    native = "yes" if native_bfloat16(model.device) else "no"
+    print(f"model {args.model} ({model.config['architecture']}), device {model.device}, torch threads {threads},"
+          f" bfloat16 in hardware: {native}")  # fmt: skip
     print(f"{n} events of {args.input}, chunks of {args.batch_size}, medians of {args.repeats}")
     for name, (rate, nfe) in flow_rates.items():
-        print(f"flow, {name:22s} {rate:9.0f} events/s, {nfe:.0f} velocity evaluations per solve")
+        print(f"flow, {name:31s} {rate:9.0f} events/s, {nfe:.0f} velocity evaluations per solve")
     for solve_batch, (rate, _) in solve_batches.items():
         print(f"flow, rk4 in solves of {solve_batch:6d}  {rate:9.0f} events/s")
     for name, rate in reading.items():

@@ -2,11 +2,12 @@
 
     python benchmarks/solver_accuracy.py ONSHELL.lhe.gz REFERENCE_MODEL MODEL:SOLVER [MODEL:SOLVER ...]
 
-SOLVER is ``dopri5`` or ``rk4-N``; the reference is REFERENCE_MODEL solved by dopri5 at rtol = atol = 1e-7. The first
-20k events of ONSHELL (a mass-conditional model is given its header's top mass) go through every choice; per choice:
-|delta m(b l nu)| (t and t~) against the reference at the 50th and 99th percentile, the fraction of tops moved by more
-than 1 GeV, velocity evaluations per solve and flow-only events/s on this process's threads. For a reflowed student
-against its teacher this is the student's map error and its discretisation error together.
+SOLVER is ``dopri5`` or ``rk4-N``, with ``-bfloat16`` for bfloat16 velocity evaluations; the reference is
+REFERENCE_MODEL solved by dopri5 at rtol = atol = 1e-7 in float32. The first 20k events of ONSHELL (a mass-conditional
+model is given its header's top mass) go through every choice; per choice: |delta m(b l nu)| (t and t~) against the
+reference at the 50th and 99th percentile, the fraction of tops moved by more than 1 GeV, velocity evaluations per
+solve and flow-only events/s on this process's threads. For a reflowed student against its teacher this is the
+student's map error and its discretisation error together.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ EVENTS = 20_000
 
 
 def solver_from(text: str) -> Solver:
+    """``dopri5``, ``rk4-N``, either with ``-bfloat16`` appended for bfloat16 velocity evaluations (else float32)."""
+    text, bfloat16 = text.removesuffix("-bfloat16"), text.endswith("-bfloat16")
+    precision = "bfloat16" if bfloat16 else "float32"
     if text == "dopri5":
-        return Solver("dopri5")
+        return Solver("dopri5", precision=precision)
     method, steps = text.split("-")
-    return Solver(method, int(steps))
+    return Solver(method, int(steps), precision=precision)
 
 
 def top_masses(model: DidiModel, encoded, batch, features: np.ndarray) -> np.ndarray:
@@ -45,7 +49,8 @@ def main(path: str, reference_dir: str, choices: list[str]) -> None:
     reference = DidiModel(reference_dir, "cpu")
     reference.top_mass = top_mass
     encoded = reference.representation.encode(to_zero_pt_frame(batch.momenta))
-    exact = top_masses(reference, encoded, batch, reference.flow(encoded.features, Solver("dopri5", 0, 1e-7, 1e-7)))
+    exact_solver = Solver("dopri5", 0, 1e-7, 1e-7, "float32")
+    exact = top_masses(reference, encoded, batch, reference.flow(encoded.features, exact_solver))
     print(f"{len(batch)} events of {path} at m_t = {top_mass} GeV; {torch.get_num_threads()} thread(s)")
     print("| model | solver | evaluations | abs(dm_t) median (GeV) | 99th percentile | > 1 GeV | flow events/s |")
     print("|---|---|---|---|---|---|---|")

@@ -265,6 +265,15 @@ def _weight_options(command):
 )
 @click.option("--rtol", type=float, default=1e-5, show_default=True, help="dopri5 relative tolerance.")
 @click.option("--atol", type=float, default=1e-5, show_default=True, help="dopri5 absolute tolerance.")
+@click.option(
+    "--network-precision",
+    type=click.Choice(["auto", "float32", "bfloat16"]),
+    default="auto",
+    show_default=True,
+    help="Arithmetic of the velocity network (the ODE state stays float32). auto: bfloat16 where the device"
+    " multiplies it in hardware (CPUs with AMX or AVX512-BF16, GPUs from Ampere on), else float32. The header"
+    " records the choice; both are validated (docs/benchmarks.md).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--skip-invalid", is_flag=True, help="Skip input events without the dileptonic final state (counted).")
 @click.option(
@@ -351,6 +360,7 @@ def transform(
     steps,
     rtol,
     atol,
+    network_precision,
     seed,
     skip_invalid,
     posterior_draw,
@@ -387,7 +397,7 @@ def transform(
         model_dir=resolve_model(model),
         device=device,
         batch_size=batch_size,
-        solver=Solver(solver, steps, rtol, atol),
+        solver=Solver(solver, steps, rtol, atol, network_precision),
         seed=seed,
         skip_invalid=skip_invalid,
         posterior_draw=posterior_draw,

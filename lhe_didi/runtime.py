@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import torch
 
 from .errors import LheDidiError
@@ -24,3 +27,21 @@ CPU_CHUNK = 2_000
 def events_per_call(device: torch.device) -> int | None:
     """How many events a network evaluates at a time on ``device`` (None: all of a chunk at once)."""
     return CPU_CHUNK if device.type == "cpu" else None
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices in hardware: a CUDA GPU of compute capability 8.0 or later,
+    or a CPU with AMX or AVX512-BF16 (read from /proc/cpuinfo; False where it cannot be read)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+    return device.type == "cpu" and bool(_cpu_flags() & {"amx_bf16", "avx512_bf16"})
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    flags = next((line.split(":", 1)[1] for line in text.splitlines() if line.startswith("flags")), "")
+    return frozenset(flags.split())

@@ -40,12 +40,12 @@ from .kinematics.recoil import from_zero_pt_frame, to_zero_pt_frame
 from .kinematics.representation import Preprocessor
 from .kinematics.symmetry import beam_exchange, mirrored_events
 from .models.store import load_network
-from .models.velocity import VelocityField
+from .models.velocity import BFloat16Field, VelocityField
 from .normalisation import offshell_factor, scaled_events, scaled_header
 from .normalisation import provenance as normalisation_provenance
 from .pipeline import BackgroundWriter, read_ahead
 from .reweight import WEIGHT_ID, WeightSettings, WeightSummary, apply_weights, resolve_classifier
-from .runtime import events_per_call, resolve_device
+from .runtime import events_per_call, native_bfloat16, resolve_device
 from .shipped import DIDI_DEFAULT, shipped_model
 
 DEFAULT_MODEL = shipped_model(DIDI_DEFAULT)
@@ -65,12 +65,16 @@ class Solver:
     evaluations each; ``dopri5``: adaptive
     Dormand-Prince with tolerances ``rtol``, ``atol``. ``steps`` None: the number the model's validation chose
     (:meth:`for_model`: its config's ``transform.rk4_steps``, else :data:`DEFAULT_RK4_STEPS`; docs/benchmarks.md).
+    ``precision``: the arithmetic of the velocity evaluations, ``float32`` or ``bfloat16``
+    (:class:`lhe_didi.models.velocity.BFloat16Field`; the ODE state is float32 either way), ``auto``: bfloat16 where
+    the device multiplies it in hardware (:func:`lhe_didi.runtime.native_bfloat16`), else float32 (:meth:`on`).
     """
 
     method: str = "rk4"
     steps: int | None = None
     rtol: float = 1e-5
     atol: float = 1e-5
+    precision: str = "auto"
 
     def __post_init__(self):
         if self.method not in SOLVERS:
@@ -79,12 +83,20 @@ class Solver:
             raise LheDidiError(f"--steps must be at least 1, got {self.steps}")
         if self.method == "dopri5" and not (self.rtol > 0 and self.atol > 0):
             raise LheDidiError("dopri5 tolerances must be positive")
+        if self.precision not in PRECISIONS:
+            raise LheDidiError(f"unknown network precision {self.precision!r}; one of {', '.join(PRECISIONS)}")
 
     def for_model(self, config: dict) -> Solver:
         """This solver with ``steps`` filled in from a DiDi model's config where it is None."""
         if self.steps is not None:
             return self
         return replace(self, steps=int(config.get("transform", {}).get("rk4_steps", DEFAULT_RK4_STEPS)))
+
+    def on(self, device: torch.device) -> Solver:
+        """This solver with ``precision`` ``auto`` resolved for ``device``."""
+        if self.precision != "auto":
+            return self
+        return replace(self, precision="bfloat16" if native_bfloat16(device) else "float32")
 
     def solve(self, velocity, z: torch.Tensor) -> torch.Tensor:
         """z(0) from z(1) = ``z`` along dz/dt = velocity(t, z)."""
@@ -99,11 +111,14 @@ class Solver:
     def provenance(self) -> dict:
         """What the output header records about the solve."""
         if self.method == "dopri5":
-            return {"method": "dopri5", "rtol": self.rtol, "atol": self.atol}
-        return {"method": "rk4", "steps": self.steps, "velocity_evaluations": 4 * self.steps}
+            described = {"method": "dopri5", "rtol": self.rtol, "atol": self.atol}
+        else:
+            described = {"method": "rk4", "steps": self.steps, "velocity_evaluations": 4 * self.steps}
+        return described | {"network_precision": self.precision}
 
 
 SOLVERS = ("rk4", "dopri5")
+PRECISIONS = ("auto", "float32", "bfloat16")
 DEFAULT_RK4_STEPS = 8  # validated for models trained by `train didi` (docs/benchmarks.md, solver choice)
 
 
@@ -149,15 +164,17 @@ class DidiModel:
 
     def flow_standardised(self, z: torch.Tensor, solver: Solver | None = None) -> torch.Tensor:
         """:meth:`flow` in the network's standardised coordinates (float32 tensor on :attr:`device`)."""
-        solver = (solver or Solver()).for_model(self.config)
+        solver = (solver or Solver()).for_model(self.config).on(self.device)
         top = self._top()
         # the condition is the same for every event: one row, broadcast by the network
         c = None if top is None else torch.as_tensor(self.condition.network_input(np.full(1, self.top_mass)))
         c = None if c is None else c.to(self.device)
 
+        network = BFloat16Field(self.network) if solver.precision == "bfloat16" else self.network
+
         def velocity(t, x):
             self.function_evaluations += 1
-            return self.network(x, t, c)
+            return network(x, t, c)
 
         parts = torch.split(z, self.solve_batch or max(len(z), 1))
         self.solves += len(parts) if len(z) else 0
@@ -323,7 +340,7 @@ def transform_file(
         if model.condition is None
         else {"top_mass": model.top_mass, "top_width": top_width(model.top_mass)},
         "solver": {
-            **settings.solver.for_model(model.config).provenance(),
+            **settings.solver.for_model(model.config).on(model.device).provenance(),
             "library": "torchdiffeq",
             "from_t": 1.0,
             "to_t": 0.0,

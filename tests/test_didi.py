@@ -17,6 +17,7 @@ from lhe_didi.io.writer import LheWriter
 from lhe_didi.kinematics import event_map
 from lhe_didi.models.store import load_model_dir, save_model_dir
 from lhe_didi.models.velocity import VelocityField
+from lhe_didi.runtime import native_bfloat16
 from lhe_didi.training.data import load_features, unit_weight_copies
 from lhe_didi.training.didi import DidiSettings, cfm_loss, train_didi
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel, TransformSettings, transform_file
@@ -385,10 +386,50 @@ def test_fixed_step_solver_converges_and_counts_its_evaluations(example_lo_path)
             Solver(**bad)
 
 
+def test_bfloat16_velocity_is_close_to_float32_and_deterministic(example_lo_path):
+    from lhe_didi.kinematics.recoil import to_zero_pt_frame
+    from lhe_didi.models.velocity import BFloat16Field
+    from lhe_didi.transform import Solver
+
+    model = DidiModel(DEFAULT_MODEL, "cpu")
+    model.top_mass = 172.5
+    features = model.representation.encode(to_zero_pt_frame(LheReader(example_lo_path).read_all().momenta)).features
+    z = torch.as_tensor(model.preprocessor.forward(features, model._top()), dtype=torch.float32)
+    c = torch.as_tensor(model.condition.network_input(np.full(1, 172.5)), dtype=torch.float32)
+    fast = BFloat16Field(model.network)
+    with torch.no_grad():
+        for t in (1.0, 0.5, 0.0):
+            exact, approximate = model.network(z, torch.tensor(t), c), fast(z, torch.tensor(t), c)
+            assert approximate.dtype == torch.float32
+            relative = torch.linalg.norm(approximate - exact) / torch.linalg.norm(exact)
+            assert 0 < relative < 0.02  # bfloat16 keeps 8 bits of mantissa: ~0.5% per call
+    float32 = model.flow(features, Solver("rk4", 8))
+    bfloat16 = model.flow(features, Solver("rk4", 8, precision="bfloat16"))
+    scale = np.std(float32, axis=0)
+    assert np.median(np.abs(bfloat16 - float32) / scale) < 5e-3
+    assert np.array_equal(bfloat16, model.flow(features, Solver("rk4", 8, precision="bfloat16")))
+    with pytest.raises(LheDidiError, match="network precision"):
+        Solver(precision="float16")
+
+
+def test_bfloat16_needs_fixed_weights():
+    from lhe_didi.models.velocity import BFloat16Field
+
+    field = VelocityField(dim=4, width=8, depth=2, embedding=4, bayesian=True)
+    field.sample_weights(True)
+    with pytest.raises(ValueError, match="fixed weights"):
+        BFloat16Field(field)
+    field.sample_weights(False)
+    field.eval()
+    assert BFloat16Field(field)(torch.zeros(3, 4), torch.tensor(0.5)).shape == (3, 4)
+
+
 def test_solver_options_are_recorded(tmp_path, example_lo_path):
     for options, recorded in (
         (["--solver", "dopri5", "--rtol", "1e-4"], {"method": "dopri5", "rtol": 1e-4}),
-        (["--steps", "6"], {"method": "rk4", "steps": 6, "velocity_evaluations": 24}),
+        (["--steps", "6", "--network-precision", "float32"], {"steps": 6, "velocity_evaluations": 24}),
+        (["--network-precision", "bfloat16"], {"method": "rk4", "steps": 8, "network_precision": "bfloat16"}),
+        ([], {"network_precision": "bfloat16" if native_bfloat16(torch.device("cpu")) else "float32"}),
     ):
         out = tmp_path / "out.lhe"
         result = CliRunner().invoke(

@@ -35,9 +35,10 @@ def teacher_pairs(
     progress: bool = True,
 ) -> DidiTrainingData:
     """Standardised on-shell coordinates of the files' events and the teacher's images of them, shuffled together.
-    ``solver`` None: the solver ``transform`` uses for the teacher (the student learns what transform makes).
+    ``solver`` None: the solver ``transform`` uses for the teacher, in float32 (the student learns what transform
+    makes, without bfloat16 rounding).
     A mass-conditional teacher needs each file's top mass in its header (one mass per file)."""
-    solver = (solver or Solver()).for_model(teacher.config)
+    solver = (solver or Solver(precision="float32")).for_model(teacher.config)
     ons, offs, masses, provenance = [], [], [], []
     for path in onshell_files:
         top = None
