@@ -339,8 +339,9 @@ def _weight_options(command):
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Transform the input files on a local Dask cluster of this many worker processes, one thread each "
-    "(the 'cluster' extra); 1: one file after the other in this process.",
+    help="Transform on a local Dask cluster of this many worker processes, one thread each (the 'cluster' extra):"
+    " the input files, large ones cut into ranges of whole batches, with the same output as one process; 1: one"
+    " file after the other in this process.",
 )
 @click.option("--scheduler", metavar="ADDRESS", help="Use a running Dask cluster (e.g. dask-jobqueue) instead.")
 @click.option(
@@ -414,12 +415,13 @@ def transform(
         overlap=overlap,
     )
     if len(inputs) == 1 and scheduler is None:
-        if workers > 1:
-            click.echo(
-                "Note: one input runs in this process (splitting a file over workers is not implemented)", err=True
-            )
         with _progress("transforming") as bar:
-            report = transform_file(inputs[0], output, settings, progress=bar.update)
+            if workers == 1:
+                report = transform_file(inputs[0], output, settings, progress=bar.update)
+            else:  # the file in ranges over the workers, joined into OUTPUT
+                from .cluster import transform_to
+
+                report = transform_to(inputs, [output], settings, workers=workers, progress=bar.update)[0]
         _transform_summary(report, output, solver, histories)
         return
     from .cluster import transform_files

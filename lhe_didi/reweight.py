@@ -9,6 +9,7 @@ by it as well, and the ``<initrwgt>`` description says which convention a file u
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -139,20 +140,32 @@ class WeightSummary:
     """Running statistics of the attached weights."""
 
     count: int = 0
-    total: float = 0.0
     clipped: int = 0
     maximum: float = 0.0
     quantiles: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    _sums: list[float] = field(default_factory=list, repr=False)  # per batch, summed exactly: any order agrees
     _sample: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    @property
+    def total(self) -> float:
+        return math.fsum(self._sums)
 
     def add(self, weights: np.ndarray, clip: float | None) -> None:
         self.count += len(weights)
-        self.total += float(weights.sum())
+        self._sums.append(float(weights.sum()))
         self.maximum = max(self.maximum, float(weights.max(initial=0.0)))
         if clip is not None:
             self.clipped += int((weights >= clip).sum())
         self._sample.append(weights[:: max(1, len(weights) // 10_000)])
+
+    def extend(self, later: WeightSummary) -> None:
+        """Add the batches of ``later`` (the summary of the events that follow, e.g. the next range of a file)."""
+        self.count += later.count
+        self.clipped += later.clipped
+        self.maximum = max(self.maximum, later.maximum)
+        self._sums += later._sums
+        self._sample += later._sample
 
     def finish(self) -> None:
         sample = np.concatenate(self._sample) if self._sample else np.zeros(1)

@@ -33,6 +33,7 @@ from .constants import TOP_MASS, TOP_WIDTH
 from .errors import LheDidiError
 from .input_check import LineShape, check_parameters, header_parameters, model_physics, training_line_shape
 from .io.events import EventBatch, momentum_fractions
+from .io.merge import WrittenEvents
 from .io.reader import LheReader
 from .io.writer import LheWriter
 from .kinematics.histories import TTBAR, assign_histories
@@ -211,6 +212,46 @@ class TransformReport:
     normalisation: dict = field(default_factory=dict)  # lhe_didi.normalisation.provenance
     line_shape: str = ""  # the input's top line shape against the model's training on-shell sample
     histories: np.ndarray = field(default_factory=lambda: np.zeros(3, dtype=np.int64))  # events per history
+    line_shape_counts: LineShape | None = None  # what ``line_shape`` says, as counts
+    line_shape_training: dict | None = None  # the model's training line shape it is compared with
+    written: WrittenEvents | None = None  # the output and where its events lie
+
+    def extend(self, later: TransformReport) -> None:
+        """Add the report of the events that follow in the same input (the next range of a file)."""
+        self.events_in += later.events_in
+        self.events_out += later.events_out
+        self.unphysical += later.unphysical
+        self.skipped_input += later.skipped_input
+        self.seconds += later.seconds
+        self.function_evaluations += later.function_evaluations
+        self.solves += later.solves
+        self.histories = self.histories + later.histories
+        if self.weights is not None:
+            self.weights.extend(later.weights)
+            self.weights.finish()
+        counts = self.line_shape_counts
+        counts.below, counts.above, counts.total = (
+            counts.below + later.line_shape_counts.below,
+            counts.above + later.line_shape_counts.above,
+            counts.total + later.line_shape_counts.total,
+        )
+        self.line_shape, differs = counts.compare(self.line_shape_training)
+        self.warnings = [w for w in self.warnings if not w.startswith("line shape:")] + (
+            [self.line_shape] if differs else []
+        )
+
+    def footer(self) -> str:
+        """The closing comments of the output file: counts, rejected and skipped events, weights, line shape."""
+        return (
+            (
+                f"<!-- lhe-didi transform: {self.events_in} events read, {self.events_out} written,"
+                f" {len(self.unphysical)} unphysical network outputs not written (input event indices:"
+                f" {' '.join(map(str, self.unphysical)) or 'none'}), {len(self.skipped_input)} input events skipped"
+                f" without the dileptonic final state -->\n"
+            )
+            + (f"<!-- lhe-didi transform: {self.weights.line()} -->\n" if self.weights else "")
+            + (f"<!-- lhe-didi transform, whole input: {self.line_shape} -->\n")
+        )
 
 
 def transform_batch(
@@ -277,11 +318,14 @@ def transform_file(
     *,
     progress=None,
     models: LoadedModels | None = None,
+    events: tuple[int, int] | None = None,
 ) -> TransformReport:
     """Transform an hvq LHE file into a bb4l-like LHE file; see the module docstring.
 
     ``progress``: called with the number of input events of each chunk when it is done; ``models``: reuse the
-    models loaded by earlier calls (:class:`LoadedModels`), else they are loaded for this call.
+    models loaded by earlier calls (:class:`LoadedModels`), else they are loaded for this call. ``events``: only
+    the input events ``(first, count)``, ``first`` a multiple of the batch size: a range of the whole file's run,
+    whose header it writes and whose events it writes byte for byte (:func:`lhe_didi.cluster.join_ranges`).
     """
     settings = settings or TransformSettings()
     torch.manual_seed(settings.seed)
@@ -318,7 +362,10 @@ def transform_file(
     normalisation = report.normalisation = normalisation_provenance(settings.normalisation, factor)
     scale = settings.normalisation == "offshell"
     header = scaled_header(reader.header, factor) if scale else reader.header
-    batches = reader.batches(settings.batch_size)
+    first_event, count = events or (0, None)
+    if first_event % settings.batch_size:
+        raise ValueError(f"an event range starts at a multiple of the batch size, not at {first_event}")
+    batches = reader.batches(settings.batch_size, count, start=first_event)
     first = next(batches, None)  # read before the output is opened: bad input leaves no partial file
     training_shape = training_line_shape(physics, pole)
     first_shape = LineShape(pole)
@@ -410,21 +457,14 @@ def transform_file(
             if progress is not None:
                 progress(len(batch))
         report.skipped_input = list(reader.skipped)
+        report.line_shape_counts, report.line_shape_training = line_shape, training_shape
         report.line_shape, differs = line_shape.compare(training_shape)
         if differs:
             report.warnings.append(report.line_shape)
         if report.weights is not None:
             report.weights.finish()
-        writer.footer = (
-            (
-                f"<!-- lhe-didi transform: {report.events_in} events read, {report.events_out} written,"
-                f" {len(report.unphysical)} unphysical network outputs not written (input event indices:"
-                f" {' '.join(map(str, report.unphysical)) or 'none'}), {len(report.skipped_input)} input events skipped"
-                f" without the dileptonic final state -->\n"
-            )
-            + (f"<!-- lhe-didi transform: {report.weights.line()} -->\n" if report.weights else "")
-            + (f"<!-- lhe-didi transform, whole input: {report.line_shape} -->\n")
-        )
+        writer.footer = report.footer()
+    report.written = WrittenEvents(Path(output_path), writer.event_bytes, report.events_out)
     report.seconds = time.perf_counter() - start
     report.function_evaluations = model.function_evaluations - counted[0]
     report.solves = model.solves - counted[1]

@@ -132,3 +132,14 @@ def test_environment_chooses_the_parser(monkeypatch, example_lo_path):
     assert LheReader(example_lo_path).parser == "fast"
     with pytest.raises(ValueError):
         LheReader(example_lo_path, parser="other")
+
+
+@pytest.mark.parametrize("parser", ["fast", "pylhe"])
+def test_reading_from_an_event_keeps_the_whole_files_indices(example_lo_path, parser):
+    """A range of a file (``start``) is the same events as the whole read, with the whole file's indices."""
+    whole = LheReader(example_lo_path, parser=parser).read_all()
+    batches = list(LheReader(example_lo_path, parser=parser).batches(250, max_events=400, start=500))
+    assert [len(b) for b in batches] == [250, 150]
+    np.testing.assert_array_equal(np.concatenate([b.index for b in batches]), np.arange(500, 900))
+    np.testing.assert_array_equal(np.concatenate([b.momenta for b in batches]), whole.momenta[500:900])
+    assert list(LheReader(example_lo_path, parser=parser).batches(250, start=5000)) == []

@@ -305,20 +305,35 @@ def test_streamed_generation_writes_the_in_memory_file(tmp_path, kind):
 
 
 def test_verbatim_merge_of_generated_runs_equals_the_parsed_merge(tmp_path, example_lo_path):
-    """generate --shards merges its shards by copying the event text: the shards' records exactly (the parsing merge
-    rebuilds the resonances from the printed daughters, last digits apart), the header of the parsing merge."""
+    """generate --shards merges its shards by copying their events' gzip members: the shards' records exactly (the
+    parsing merge rebuilds the resonances from the printed daughters, last digits apart), the header of the parsing
+    merge; the same text as copying the event text line by line."""
     from lhe_didi.errors import LheDidiError
     from lhe_didi.io.merge import merge_files
+    from lhe_didi.reference.output import generate_to_file
 
-    runs = []
+    runs, written = [], []
     for seed in (5, 6):
         generator = ReferenceGenerator("doubly-resonant", seed=seed)
         generator.adapt(points_per_iteration=2_000, iterations=1, max_weight_points=20_000)
-        runs.append(write_sample(generator, generator.generate(150, batch=5_000), tmp_path / f"{seed}.lhe.gz"))
+        written.append(generate_to_file(generator, 150, tmp_path / f"{seed}.lhe.gz"))
+        runs.append(written[-1].path)
+    raw = [open(path, "rb").read() for path in runs]
+    for data, part in zip(raw, written, strict=True):  # header, events, end: three gzip members
+        first, end = part.event_bytes
+        events = gzip.decompress(data[first:end]).decode()
+        assert events.startswith("<event>\n") and events.endswith("</event>\n") and events.count("<event>") == 150
+        assert gzip.decompress(data[end:]).decode() == "</LesHouchesEvents>\n"
     parsed = merge_files(runs, tmp_path / "parsed.lhe.gz", labels=["a", "b"])
     copied = merge_files(runs, tmp_path / "copied.lhe.gz", labels=["a", "b"], verbatim=True)
-    assert parsed.events == copied.events == [150, 150]
+    members = merge_files(runs, tmp_path / "members.lhe.gz", labels=["a", "b"], written=written)
+    assert parsed.events == copied.events == members.events == [150, 150]
     text = {name: gzip.open(tmp_path / f"{name}.lhe.gz", "rt").read() for name in ("parsed", "copied", "5", "6")}
+    assert gzip.open(tmp_path / "members.lhe.gz", "rt").read() == text["copied"]
+    assert sum(1 for _ in pylhe.LHEFile.fromfile(str(tmp_path / "members.lhe.gz")).events) == 300  # pylhe: one stream
+    with pytest.raises(LheDidiError, match="compressed differently"):
+        merge_files(runs, tmp_path / "plain.lhe", written=written)
+    assert not (tmp_path / "plain.lhe").exists()
 
     def split(whole):
         head, _, body = whole.partition("<event>")

@@ -47,3 +47,18 @@ def staged_directory(final: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+_COPY_CHUNK = 1 << 24
+
+
+def copy_range(path: str | os.PathLike, begin: int, end: int, write) -> None:
+    """Pass bytes ``begin`` to ``end`` of the file ``path`` to ``write`` in chunks."""
+    with open(path, "rb") as source:
+        source.seek(begin)
+        while begin < end:
+            data = source.read(min(_COPY_CHUNK, end - begin))
+            if not data:
+                raise OSError(f"{path}: shorter than {end} bytes")
+            write(data)
+            begin += len(data)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LheDidiError
+from .files import copy_range
 from .reader import SOURCE_EVENT_TAG, LheHeader, LheReader, _open_text
 from .writer import LheWriter
 
@@ -44,22 +45,65 @@ def combined_cross_sections(headers: list[LheHeader]) -> list[tuple[float, float
     return combined
 
 
+@dataclass(frozen=True)
+class WrittenEvents:
+    """A file this package wrote, with where its events lie (:attr:`lhe_didi.io.writer.LheWriter.event_bytes`) and
+    how many there are: what :func:`merge_files` needs to copy them without decompressing."""
+
+    path: str | Path
+    event_bytes: tuple[int, int]
+    events: int
+
+
 def merge_files(
     inputs: list[str | Path],
     output: str | Path,
     progress=None,
     labels: list[str] | None = None,
     verbatim: bool = False,
+    written: list[WrittenEvents] | None = None,
 ) -> MergeReport:
     """Write the events of ``inputs`` (in order) to ``output``; see the module docstring. ``labels``: what the
     header records for the inputs instead of their paths (e.g. the shards of one run). ``verbatim``: copy the
     event blocks as text instead of parsing and rewriting them (inputs without source-event lines, e.g. the shards
     of ``generate``): each record exactly as its input wrote it, where rewriting rebuilds the resonances from the
-    printed daughters (last digits); several times faster."""
+    printed daughters (last digits); several times faster. ``written`` (one per input, the inputs' compression
+    that of ``output``): copy each input's events region byte for byte, gzip members as they are, without
+    decompressing (the shards of one run)."""
     if len(inputs) < 2:
         raise LheDidiError("merge needs at least two input files")
-    readers = [LheReader(path) for path in inputs]
-    headers = [reader.header for reader in readers]
+    header, provenance, cross_sections = _merged_header(inputs, labels)
+    events, offset = [], 0
+    with LheWriter(output, header, provenance) as writer:  # named weights: declared in the kept header
+        if written is not None:
+            for part in written:
+                _copy_event_bytes(part, writer)
+                events.append(part.events)
+                if progress is not None:
+                    progress(part.events)
+            return MergeReport(events=events, cross_sections=cross_sections)
+        if verbatim:
+            for path in inputs:
+                events.append(_copy_event_text(path, writer, progress))
+            return MergeReport(events=events, cross_sections=cross_sections)
+        for reader in (LheReader(path) for path in inputs):
+            n = 0
+            for batch in reader.batches(50_000):
+                batch.index = batch.index + offset
+                batch.source_index = np.full(len(batch), -1)
+                writer.write(batch)
+                n += len(batch)
+                if progress is not None:
+                    progress(len(batch))
+            events.append(n)
+            offset += n
+    return MergeReport(events=events, cross_sections=cross_sections)
+
+
+def _merged_header(inputs: list[str | Path], labels: list[str] | None) -> tuple[LheHeader, dict, list]:
+    """The first input's header with the combined ``<init>``, the ``merge`` provenance block and the combined cross
+    sections; refuses inputs that do not belong together."""
+    headers = [LheReader(path).header for path in inputs]
     reference = headers[0]
     for path, header in zip(inputs[1:], headers[1:], strict=False):
         if header.beam_energies != reference.beam_energies or header.beam_ids != reference.beam_ids:
@@ -82,24 +126,17 @@ def merge_files(
         "inputs": labels or [str(p) for p in inputs],
         "cross_sections_pb": [[x, e, p] for x, e, p in cross_sections],
     }
-    events, offset = [], 0
-    with LheWriter(output, header, provenance) as writer:  # named weights: declared in the kept header
-        if verbatim:
-            for path in inputs:
-                events.append(_copy_event_text(path, writer, progress))
-            return MergeReport(events=events, cross_sections=cross_sections)
-        for reader in readers:
-            n = 0
-            for batch in reader.batches(50_000):
-                batch.index = batch.index + offset
-                batch.source_index = np.full(len(batch), -1)
-                writer.write(batch)
-                n += len(batch)
-                if progress is not None:
-                    progress(len(batch))
-            events.append(n)
-            offset += n
-    return MergeReport(events=events, cross_sections=cross_sections)
+    return header, provenance, cross_sections
+
+
+def _copy_event_bytes(part: WrittenEvents, writer: LheWriter) -> None:
+    """Append ``part``'s events region to ``writer`` as it is (gzip members stay members)."""
+    if Path(part.path).suffix != writer.path.suffix:
+        raise LheDidiError(f"{part.path}: compressed differently from {writer.path}, its bytes cannot be copied")
+    try:
+        copy_range(part.path, *part.event_bytes, writer.write_event_member)
+    except OSError as exc:
+        raise LheDidiError(str(exc)) from exc
 
 
 def _copy_event_text(path: str | Path, writer: LheWriter, progress=None) -> int:

@@ -138,6 +138,22 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8", errors="replace")
 
 
+_EVENT_TAG = re.compile(rb"<event[ >]")
+
+
+def count_events(path: str | Path) -> int:
+    """Number of ``<event>`` blocks of an LHE file (.lhe or .lhe.gz), from its text without parsing."""
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+    count, tail = 0, b""
+    with gzip.open(path, "rb") if compressed else open(path, "rb") as stream:
+        while data := stream.read(1 << 22):
+            data = tail + data
+            count += len(_EVENT_TAG.findall(data))
+            tail = data[-6:]  # shorter than a tag: a tag across the boundary is found once, none twice
+    return count
+
+
 def _read_preamble(path: Path) -> tuple[str, str, str]:
     """Return (root tag, preamble, init block) read as raw text."""
     chunks: list[str] = []
@@ -466,13 +482,18 @@ class LheReader:
         """How many events were skipped for each reason."""
         return Counter(reason for _, reason in self.skipped)
 
-    def batches(self, batch_size: int = 10_000, max_events: int | None = None) -> Iterator[EventBatch]:
+    def batches(self, batch_size: int = 10_000, max_events: int | None = None, start: int = 0) -> Iterator[EventBatch]:
         """Yield the file's events in chunks of at most ``batch_size``; stop after reading ``max_events``
-        events (None: all). Chunks are shorter where invalid events were skipped."""
+        events (None: all). Chunks are shorter where invalid events were skipped. ``start``: begin after the first
+        ``start`` events, which are passed over unparsed (indices stay those of the whole file)."""
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         fast = self._fast_bodies() if self.parser == "fast" else None
-        events = None if fast is not None else iter(self._open_pylhe().events)
+        events = None if fast is not None else itertools.islice(iter(self._open_pylhe().events), start, None)
+        if fast is not None:
+            for _ in itertools.islice(fast, start):
+                pass
+        self.n_read = start
         remaining = math.inf if max_events is None else max_events
         while remaining > 0:
             builder = _BatchBuilder()

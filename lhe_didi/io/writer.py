@@ -15,7 +15,11 @@ first; the bb4l shower hooks read it): the input event's own, or
 
 The file is written to a temporary name in the output directory and renamed
 only when :meth:`LheWriter.close` succeeds, so a failure never leaves a
-partial output file.
+partial output file. A .lhe.gz file is a series of gzip members (any gzip
+reader reads them as one stream): header and ``<init>``, one per batch of
+events written, the end; so the events of several files, or of one input cut
+into ranges of whole batches, join byte for byte without decompressing
+(:attr:`LheWriter.event_bytes`, :func:`lhe_didi.io.merge.merge_files`).
 """
 
 from __future__ import annotations
@@ -180,6 +184,17 @@ class _RecordParts:
         return head + production + radiated + decays + leptons
 
 
+def member_bytes(text: str, compressed: bool) -> bytes:
+    """``text`` as :class:`LheWriter` writes a part of a file on its own: one gzip member, or plain UTF-8."""
+    data = text.encode("utf-8")
+    if not compressed:
+        return data
+    member = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", compresslevel=GZIP_LEVEL, mtime=0, fileobj=member) as stream:
+        stream.write(data)
+    return member.getvalue()
+
+
 class LheWriter:
     """Write events as LHEF 3.0, keeping the input's header and ``<init>`` block.
 
@@ -206,17 +221,32 @@ class LheWriter:
         handle, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
         os.close(handle)
         self._temporary = Path(temporary)
-        if self.path.suffix == ".gz":  # level 3: 2.4x faster than level 6, files 13% larger (docs/benchmarks.md)
-            # no time stamp or file name in the gzip header: the same events give the same bytes (and SHA-256)
-            self._raw = open(self._temporary, "wb")
-            self._stream = io.TextIOWrapper(
-                gzip.GzipFile(filename="", mode="wb", compresslevel=GZIP_LEVEL, mtime=0, fileobj=self._raw),
-                encoding="utf-8",
-            )
-        else:
-            self._raw = None
-            self._stream = open(self._temporary, "w", encoding="utf-8")
-        self._stream.write(self._preamble(provenance))
+        self._raw = open(self._temporary, "wb")
+        self._member: gzip.GzipFile | None = None
+        self._compressed = self.path.suffix == ".gz"
+        self.event_bytes: tuple[int, int] | None = None  # where the events member lies in the file, once closed
+        self._write_member(self._preamble(provenance))
+        self._events_start = self._raw.tell()
+
+    def _start_member(self) -> None:
+        # level 3: 2.4x faster than level 6, files 13% larger (docs/benchmarks.md); no time stamp or file name in
+        # the gzip header: the same events give the same bytes (and SHA-256)
+        self._member = gzip.GzipFile(filename="", mode="wb", compresslevel=GZIP_LEVEL, mtime=0, fileobj=self._raw)
+
+    def _end_member(self) -> None:
+        if self._member is not None:
+            self._member.close()  # a GzipFile given a file object leaves it open
+            self._member = None
+
+    def _write(self, text: str) -> None:
+        if self._compressed and self._member is None:
+            self._start_member()
+        (self._member or self._raw).write(text.encode("utf-8"))
+
+    def _write_member(self, text: str) -> None:
+        """``text`` as a gzip member of its own (plain text for .lhe)."""
+        self._end_member()
+        self._raw.write(member_bytes(text, self._compressed))
 
     def _preamble(self, provenance: dict) -> str:
         block = {"tool": "lhe-didi", "version": __version__, **provenance}
@@ -249,7 +279,8 @@ class LheWriter:
             named[wid] = np.asarray(values, dtype=np.float64)
         for first in range(0, len(batch), _WRITE_CHUNK):  # bounded memory for million-event batches
             part = slice(first, first + _WRITE_CHUNK)
-            self._stream.write("".join(self._event_blocks(batch.select(part), {k: v[part] for k, v in named.items()})))
+            self._write("".join(self._event_blocks(batch.select(part), {k: v[part] for k, v in named.items()})))
+        self._end_member()  # one gzip member per batch: files cut at batch boundaries join byte for byte
 
     def _event_blocks(self, batch: EventBatch, named: dict[str, np.ndarray]):
         momenta = batch.momenta
@@ -308,23 +339,28 @@ class LheWriter:
 
     def write_text(self, text: str) -> None:
         """Append already formatted event blocks (:func:`lhe_didi.io.merge.merge_files` with ``verbatim``)."""
-        self._stream.write(text)
+        self._write(text)
+
+    def write_event_member(self, data: bytes) -> None:
+        """Append the bytes of another file's events member (:attr:`event_bytes`) as they are: for .lhe.gz a
+        complete gzip member (:func:`lhe_didi.io.merge.concatenate_events`), for .lhe the event text."""
+        self._end_member()
+        self._raw.write(data)
 
     def close(self) -> Path:
         """Finish the file and move it to its final name."""
-        self._stream.write(self.footer + "</LesHouchesEvents>\n")
-        self._close_streams()
+        start = self._events_start
+        self._end_member()
+        self.event_bytes = (start, self._raw.tell())
+        self._write_member(self.footer + "</LesHouchesEvents>\n")
+        self._raw.close()
         return publish(self._temporary, self.path)
 
     def abort(self) -> None:
         """Discard the temporary file."""
-        self._close_streams()
+        self._end_member()
+        self._raw.close()
         self._temporary.unlink(missing_ok=True)
-
-    def _close_streams(self) -> None:
-        self._stream.close()
-        if self._raw is not None:  # a GzipFile given a file object leaves it open
-            self._raw.close()
 
     def __enter__(self) -> LheWriter:
         return self

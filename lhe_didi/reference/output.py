@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.events import EventBatch
+from ..io.merge import WrittenEvents
 from ..io.reader import LheHeader
 from ..io.writer import LheWriter
 from . import parameters
@@ -141,10 +142,10 @@ def write_sample(generator: ReferenceGenerator | HvqGenerator, events: EventBatc
 
 def generate_to_file(
     generator: ReferenceGenerator | HvqGenerator, n_events: int, path: str | Path, progress=None
-) -> Path:
+) -> WrittenEvents:
     """Generate ``n_events`` and write them to ``path`` (atomic) with memory independent of ``n_events``: the
     events wait in an :class:`.spool.EventSpool` until the run's cross section fixes their weights. The file is
-    the one :func:`write_sample` writes for ``generator.generate(n_events)``."""
+    the one :func:`write_sample` writes for ``generator.generate(n_events)``; returned with where its events lie."""
     relative = []
     with EventSpool(path) as spool:
         for events, weights in generator.generate_chunks(n_events, progress=progress):
@@ -157,4 +158,4 @@ def generate_to_file(
                 events.weight = weights[first : first + len(events)]
                 first += len(events)
                 writer.write(events)
-    return Path(path)
+    return WrittenEvents(Path(path), writer.event_bytes, n_events)

@@ -2,7 +2,8 @@
 
 A sharded run of N events in K shards is K independent runs (own adaptation, own cross-section estimate) of
 N // K or N // K + 1 events with seeds derived from (seed, shard), merged in shard order by the ``merge`` rules
-(:func:`lhe_didi.io.merge.merge_files`: the ``<init>`` cross section is their inverse-variance weighted mean). So the
+(:func:`lhe_didi.io.merge.merge_files`: the ``<init>`` cross section is their inverse-variance weighted mean); each
+shard's events are copied as written, gzip members and all, without decompressing. So the
 file depends on the seed and the number of shards, not on the number of workers or which worker ran which shard;
 one shard is the plain run with the seed itself. The matrix elements run without Symbolica
 (:func:`lhe_didi.reference.matrix_elements.runtime_class`), so any number of shards run at once.
@@ -19,6 +20,7 @@ import numpy as np
 
 from ..errors import LheDidiError
 from ..extras import require
+from ..io.merge import WrittenEvents
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class RunSummary:
     overweight_events: int
     overweight_fraction: float
     seconds: float
+    written: WrittenEvents  # the file and where its events lie (for merging shards byte for byte)
 
 
 def generate_file(
@@ -65,7 +68,7 @@ def generate_file(
             top_width=settings.top_width,
         )
     generator.adapt()
-    generate_to_file(generator, n_events, output, progress)
+    written = generate_to_file(generator, n_events, output, progress)
     s = generator.stats
     return RunSummary(
         n_events,
@@ -75,6 +78,7 @@ def generate_file(
         s.overweight_events,
         s.overweight_fraction,
         s.seconds,
+        written,
     )
 
 
@@ -130,7 +134,7 @@ def generate_sharded(
         if shards == 1:
             shutil.move(paths[0], output)
         else:
-            merge_files(paths, output, labels=labels, verbatim=True)
+            merge_files(paths, output, labels=labels, written=[s.written for s in summaries])
         return summaries
     finally:
         shutil.rmtree(folder, ignore_errors=True)
