@@ -84,6 +84,7 @@ def test_one_input_in_ranges_on_two_workers_is_the_serial_file(tmp_path, inputs,
     assert out.read_bytes() == serial.read_bytes()
     assert f"wrote {report.events_out} of 1000 events" in result.output
     assert report.weights.line() in result.output
+    assert "velocity evaluations per ODE solve" in result.output  # the summary line of a joined run
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in", out.name, serial.name])  # no parts left
 
 
