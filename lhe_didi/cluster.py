@@ -1,13 +1,15 @@
 """Transform files on a Dask cluster (the ``cluster`` extra): one task per input file or per range of a large one.
 
 ``lhe-didi transform IN [IN ...] -o OUTDIR --workers N`` starts a local ``dask.distributed`` cluster of N worker
-processes with one thread each; ``--scheduler ADDRESS`` uses a running cluster instead (dask-jobqueue on HTCondor
-or Slurm, see the README). The workers first count each input's events; inputs are then cut into ranges of whole
-batches, about two per worker in all (:func:`event_ranges`: a file of fewer events than that is one task). Every
-task is :func:`lhe_didi.transform.transform_file` on one file or range, and the ranges of a file are joined byte for
-byte (:func:`join_ranges`: each batch is a gzip member of its own), so each output is the file a serial run with the
-same settings and thread count writes, byte for byte, and it appears only when complete (a retried task rewrites
-its part from scratch). Each worker process loads and verifies the models once
+processes with one thread each (forked from this process on Linux: :func:`local_start_method`); ``--scheduler
+ADDRESS`` uses a running cluster instead (dask-jobqueue on HTCondor or Slurm, see the README). With at least two
+inputs per worker every input is one task. Otherwise each input is cut into ranges of one batch: the first is read
+from the input itself at once, while this process cuts out the later ones as plain-text pieces
+(:func:`lhe_didi.io.split.split_events`) and submits each as soon as it is complete, so no worker passes over the
+events before its range and nobody counts them first. Every task is :func:`lhe_didi.transform.transform_file`, and
+the ranges of a file are joined byte for byte (:func:`join_ranges`: each batch is a gzip member of its own), so each
+output is the file a serial run with the same settings and thread count writes, byte for byte, and it appears only
+when complete (a retried task rewrites its part from scratch). Each worker process loads and verifies the models once
 (:class:`lhe_didi.transform.LoadedModels`). A file that fails gets no output; the others are written, and the
 failure of the first failing input (in the order given) is raised at the end.
 """
@@ -15,9 +17,9 @@ failure of the first failing input (in the order given) is raised at the end.
 from __future__ import annotations
 
 import ctypes
-import math
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -31,7 +33,7 @@ from .errors import LheDidiError
 from .extras import require
 from .io.files import copy_range, publish
 from .io.merge import WrittenEvents
-from .io.reader import count_events
+from .io.split import split_events
 from .io.writer import member_bytes
 from .transform import LoadedModels, TransformReport, TransformSettings, transform_file
 
@@ -55,19 +57,29 @@ def output_paths(inputs: list[Path], output_dir: Path) -> list[Path]:
 def dask_client(workers: int, scheduler: str | None):
     """A ``distributed`` client of the cluster at ``scheduler``, else of a local cluster of ``workers`` processes with
     one thread each, closed on exit."""
+    import dask
     from distributed import Client, LocalCluster
 
-    cluster = None
-    if scheduler is None:
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with dask.config.set({"distributed.worker.multiprocessing-method": local_start_method()}):
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
         )
-    try:
-        with Client(scheduler or cluster) as client:
-            yield client
-    finally:
-        if cluster is not None:
+        try:
+            with Client(cluster) as client:
+                yield client
+        finally:
             cluster.close()
+
+
+def local_start_method() -> str:
+    """How a local cluster starts its worker processes: forked from this one on Linux, which has imported torch and
+    lhe-didi already (a spawned worker spends ~2.5 s importing them, docs/benchmarks.md); spawned elsewhere (macOS
+    cannot fork safely once system frameworks are loaded)."""
+    return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 def _keep_freed_memory() -> None:
@@ -82,9 +94,16 @@ def _keep_freed_memory() -> None:
 
 
 def _transform_on_worker(
-    source: str, target: str, settings: TransformSettings, threads: int, events: tuple[int, int | None] | None = None
+    source: str,
+    target: str,
+    settings: TransformSettings,
+    threads: int,
+    events: tuple[int, int | None] | None = None,
+    first_index: int = 0,
+    name: str | None = None,
 ) -> TransformReport:
-    """One task: the worker thread's cached models, ``threads`` torch threads; ``events``: one range of the input."""
+    """One task: the worker thread's cached models, ``threads`` torch threads; ``events``, ``first_index``, ``name``:
+    as for :func:`lhe_didi.transform.transform_file`."""
     if not getattr(_worker, "malloc_tuned", False):
         _keep_freed_memory()
         _worker.malloc_tuned = True
@@ -94,18 +113,9 @@ def _transform_on_worker(
     torch.set_flush_denormal(True)
     if not hasattr(_worker, "models"):
         _worker.models = LoadedModels()
-    return transform_file(source, target, settings, models=_worker.models, events=events)
-
-
-def event_ranges(counts: list[int], batch_size: int, workers: int) -> list[list[tuple[int, int | None]]]:
-    """Per input, its event ranges (first, count; the last one None: to the end): whole batches, about two per
-    worker over all inputs, so that one large file keeps every worker busy and many files are not cut up."""
-    per_range = max(batch_size, math.ceil(sum(counts) / (2 * workers) / batch_size) * batch_size)
-    ranges = []
-    for n in counts:
-        firsts = list(range(0, max(n, 1), per_range))
-        ranges.append([(first, per_range) for first in firsts[:-1]] + [(firsts[-1], None)])
-    return ranges
+    return transform_file(
+        source, target, settings, models=_worker.models, events=events, first_index=first_index, name=name
+    )
 
 
 def join_ranges(parts: list[TransformReport], output: Path) -> TransformReport:
@@ -176,51 +186,104 @@ def transform_to(
             reports.append(transform_file(source, target, settings, progress=progress, models=models))
         return reports
     require("cluster", "lhe-didi transform --workers/--scheduler")
-    from distributed import as_completed
-
     with dask_client(workers, scheduler) as client:
         size = workers if scheduler is None else max(len(client.scheduler_info()["workers"]), 1)
-        if len(inputs) >= 2 * size:  # enough files to keep every worker busy: no ranges, nothing to count
-            plan = [[(0, None)] for _ in inputs]
-        else:
-            counts = client.gather([client.submit(count_events, str(s), pure=False) for s in inputs])
-            plan = event_ranges(counts, settings.batch_size, size)
+        ranged = len(inputs) < 2 * size  # too few files to keep every worker busy: cut them into ranges
         staging = Path(tempfile.mkdtemp(prefix=".lhe-didi-ranges.", dir=targets[0].parent))
         try:
-            return _run_ranges(client, as_completed, inputs, targets, plan, staging, settings, threads, progress)
+            run = _ClusterRun(client, settings, threads, progress, staging, pending_limit=2 * size + 1)
+            return run.all(inputs, targets, ranged)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _run_ranges(client, as_completed, inputs, targets, plan, staging, settings, threads, progress):
-    """Submit every range, join each input's ranges when they are all done; the first failure (in input order) is
-    raised after the others finish, and its input gets no output."""
-    futures, where, submitted = [], {}, time.perf_counter()
-    for k, (source, target, ranges) in enumerate(zip(inputs, targets, plan, strict=True)):
-        for j, events in enumerate(ranges):
-            part = target if len(ranges) == 1 else staging / f"{k:05d}-{j:05d}-{target.name}"
-            future = client.submit(
-                _transform_on_worker, str(source), str(part), settings, threads, events if len(ranges) > 1 else None,
-                pure=False, retries=RETRIES,
-            )  # fmt: skip
-            futures.append(future)
-            where[future.key] = (k, j)
-    done: list[dict[int, TransformReport]] = [{} for _ in inputs]
-    reports: list[TransformReport | None] = [None] * len(inputs)
-    failures: dict[int, BaseException] = {}
-    for future in as_completed(futures):
-        k, j = where[future.key]
+class _ClusterRun:
+    """The tasks of one transform on a cluster: submitted as the inputs are cut, collected in any order, each
+    input's ranges joined when they are all done; at most ``pending_limit`` tasks are waiting, so that pieces of
+    large inputs do not pile up on disk."""
+
+    def __init__(self, client, settings, threads, progress, staging: Path, pending_limit: int):
+        from distributed import as_completed
+
+        self.client, self.settings, self.threads, self.progress = client, settings, threads, progress
+        self.staging, self.pending_limit = staging, pending_limit
+        self.running = as_completed()
+        self.pending = 0
+        self.where: dict[str, tuple[int, int, Path | None]] = {}
+
+    def all(self, inputs: list[Path], targets: list[Path], ranged: bool) -> list[TransformReport]:
+        """Transform every input into its target; the first failure (in input order) is raised after the others
+        finish, and its input gets no output."""
+        self.targets = targets
+        self.done: list[dict[int, TransformReport]] = [{} for _ in inputs]
+        self.expected: list[int | None] = [None] * len(inputs)
+        self.reports: list[TransformReport | None] = [None] * len(inputs)
+        self.failures: dict[int, BaseException] = {}
+        self.started = time.perf_counter()
+        for k, source in enumerate(inputs):
+            if not ranged:
+                self._submit(k, 0, source, targets[k])
+                self.expected[k] = 1
+                continue
+            self.expected[k] = self._submit_ranges(k, source)
+            self._finish(k)
+        for future in self.running:
+            self._collect(future)
+        if self.failures:
+            raise self.failures[min(self.failures)]
+        return self.reports
+
+    def _submit_ranges(self, k: int, source: Path) -> int:
+        """Submit the first batch of ``source`` as read from the file itself, then every later batch as soon as
+        :func:`split_events` has cut it out; the number of ranges."""
+        batch = self.settings.batch_size
+        self._submit(k, 0, source, self._part(k, 0), events=(0, batch))
+        pieces = self.staging / f"{k:05d}"
+        pieces.mkdir()
+        j = 1
+        try:
+            for piece in split_events(source, batch, pieces, keep_first=False):
+                while self.pending >= self.pending_limit:
+                    self._collect(next(self.running))
+                self._submit(k, j, piece.path, self._part(k, j), first_index=piece.first, name=str(source), piece=True)
+                j += 1
+        except LheDidiError as exc:
+            self.failures.setdefault(k, exc)
+        return j
+
+    def _part(self, k: int, j: int) -> Path:
+        return self.staging / f"{k:05d}-{j:05d}-{self.targets[k].name}"
+
+    def _submit(self, k, j, source, part, events=None, first_index=0, name=None, piece=False) -> None:
+        """One task; ``piece``: ``source`` is a piece of the input, removed when the task is over."""
+        future = self.client.submit(
+            _transform_on_worker, str(source), str(part), self.settings, self.threads, events, first_index, name,
+            pure=False, retries=RETRIES,
+        )  # fmt: skip
+        self.where[future.key] = (k, j, Path(source) if piece else None)
+        self.running.add(future)
+        self.pending += 1
+
+    def _collect(self, future) -> None:
+        self.pending -= 1
+        k, j, piece = self.where.pop(future.key)
+        if piece is not None:
+            piece.unlink(missing_ok=True)
         if future.status == "error":
-            failures.setdefault(k, future.exception())
-            continue
-        done[k][j] = future.result()
-        if progress is not None:
-            progress(done[k][j].events_in)
-        if len(done[k]) == len(plan[k]) and k not in failures:
-            parts = [done[k][j] for j in range(len(plan[k]))]
-            reports[k] = parts[0] if len(parts) == 1 else join_ranges(parts, targets[k])
-            if len(parts) > 1:  # the ranges ran side by side: the wall time from submission, not their sum
-                reports[k].seconds = time.perf_counter() - submitted
-    if failures:
-        raise failures[min(failures)]
-    return reports
+            self.failures.setdefault(k, future.exception())
+            return
+        self.done[k][j] = future.result()
+        if self.progress is not None:
+            self.progress(self.done[k][j].events_in)
+        self._finish(k)
+
+    def _finish(self, k: int) -> None:
+        """Join input ``k``'s ranges once they are all in."""
+        if k in self.failures or self.expected[k] is None or len(self.done[k]) < self.expected[k]:
+            return
+        parts = [self.done[k][j] for j in range(self.expected[k])]
+        if self.targets[k] == parts[0].written.path:  # a whole file, written in place
+            self.reports[k] = parts[0]
+            return
+        self.reports[k] = join_ranges(parts, self.targets[k])
+        self.reports[k].seconds = time.perf_counter() - self.started  # side by side: the wall time, not their sum

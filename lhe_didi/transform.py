@@ -319,6 +319,8 @@ def transform_file(
     progress=None,
     models: LoadedModels | None = None,
     events: tuple[int, int] | None = None,
+    first_index: int = 0,
+    name: str | None = None,
 ) -> TransformReport:
     """Transform an hvq LHE file into a bb4l-like LHE file; see the module docstring.
 
@@ -326,6 +328,8 @@ def transform_file(
     models loaded by earlier calls (:class:`LoadedModels`), else they are loaded for this call. ``events``: only
     the input events ``(first, count)``, ``first`` a multiple of the batch size: a range of the whole file's run,
     whose header it writes and whose events it writes byte for byte (:func:`lhe_didi.cluster.join_ranges`).
+    ``first_index``, ``name``: the input is a piece of the file ``name`` whose first event is that file's event
+    ``first_index`` (:mod:`lhe_didi.io.split`); events are numbered, and named in messages, as in that file.
     """
     settings = settings or TransformSettings()
     torch.manual_seed(settings.seed)
@@ -334,7 +338,8 @@ def transform_file(
     counted = (model.function_evaluations, model.solves)
     if classifier is not None:
         classifier.check_applies(settings.beam_symmetrise)
-    reader = LheReader(input_path, skip_invalid=settings.skip_invalid)
+    name = name or str(input_path)
+    reader = LheReader(input_path, skip_invalid=settings.skip_invalid, first_index=first_index, name=name)
     report = TransformReport()
     physics = model_physics(model.config)
     report.input_parameters = stated_parameters(header_parameters(reader.header), settings.top_mass, settings.top_width)
@@ -342,7 +347,7 @@ def transform_file(
     pole = physics.get("top_mass")
     if model.condition is not None:
         if "top_mass" not in report.input_parameters:
-            raise LheDidiError(f"{input_path}: the header states no top mass (qmass); give it with --top-mass")
+            raise LheDidiError(f"{name}: the header states no top mass (qmass); give it with --top-mass")
         pole = model.top_mass = report.input_parameters["top_mass"]
         report.warnings += model.condition.check(
             pole,
@@ -363,8 +368,8 @@ def transform_file(
     scale = settings.normalisation == "offshell"
     header = scaled_header(reader.header, factor) if scale else reader.header
     first_event, count = events or (0, None)
-    if first_event % settings.batch_size:
-        raise ValueError(f"an event range starts at a multiple of the batch size, not at {first_event}")
+    if (first_index + first_event) % settings.batch_size:
+        raise ValueError(f"an event range starts at a multiple of the batch size, not at {first_index + first_event}")
     batches = reader.batches(settings.batch_size, count, start=first_event)
     first = next(batches, None)  # read before the output is opened: bad input leaves no partial file
     training_shape = training_line_shape(physics, pole)
@@ -374,7 +379,7 @@ def transform_file(
     line_shape = replace(first_shape)  # the whole input: the first batch's counts, then every later batch
     provenance = {
         "command": "transform",
-        "input": str(input_path),
+        "input": name,
         "model": {
             "directory": str(model.directory),
             "content_hash": model.content_hash,

@@ -9,9 +9,8 @@ from click.testing import CliRunner
 
 from lhe_didi import transform as transform_module
 from lhe_didi.cli import main
-from lhe_didi.cluster import event_ranges, transform_files
+from lhe_didi.cluster import transform_files
 from lhe_didi.errors import LheDidiError
-from lhe_didi.io.reader import count_events
 from lhe_didi.transform import LoadedModels, TransformSettings, transform_file
 
 
@@ -86,21 +85,6 @@ def test_one_input_in_ranges_on_two_workers_is_the_serial_file(tmp_path, inputs,
     assert report.weights.line() in result.output
     assert "velocity evaluations per ODE solve" in result.output  # the summary line of a joined run
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in", out.name, serial.name])  # no parts left
-
-
-def test_event_ranges_are_whole_batches_about_two_per_worker():
-    assert event_ranges([1000, 300], 400, 2) == [[(0, 400), (400, 400), (800, None)], [(0, None)]]
-    assert event_ranges([100_000] * 8, 50_000, 2) == [[(0, None)]] * 8  # many files: one task each
-    assert event_ranges([0, 10], 50_000, 4) == [[(0, None)], [(0, None)]]
-    ranges = event_ranges([1_000_000], 50_000, 4)[0]
-    assert [first for first, _ in ranges] == list(range(0, 1_000_000, 150_000)) and ranges[-1] == (900_000, None)
-
-
-def test_events_are_counted_without_parsing(inputs, tmp_path):
-    assert [count_events(p) for p in inputs] == [1000, 300]
-    plain = tmp_path / "plain.lhe"
-    plain.write_text(gzip.open(inputs[1], "rt").read())
-    assert count_events(plain) == 300
 
 
 def test_a_bad_input_fails_alone_with_one_line(tmp_path, inputs):

@@ -138,22 +138,6 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8", errors="replace")
 
 
-_EVENT_TAG = re.compile(rb"<event[ >]")
-
-
-def count_events(path: str | Path) -> int:
-    """Number of ``<event>`` blocks of an LHE file (.lhe or .lhe.gz), from its text without parsing."""
-    with open(path, "rb") as raw:
-        compressed = raw.read(2) == b"\x1f\x8b"
-    count, tail = 0, b""
-    with gzip.open(path, "rb") if compressed else open(path, "rb") as stream:
-        while data := stream.read(1 << 22):
-            data = tail + data
-            count += len(_EVENT_TAG.findall(data))
-            tail = data[-6:]  # shorter than a tag: a tag across the boundary is found once, none twice
-    return count
-
-
 def _read_preamble(path: Path) -> tuple[str, str, str]:
     """Return (root tag, preamble, init block) read as raw text."""
     chunks: list[str] = []
@@ -432,13 +416,25 @@ class LheReader:
 
     ``skip_invalid=True`` skips events without the dileptonic final state or with
     non-finite momenta instead of failing; :attr:`skipped` then lists
-    ``(event index, reason)`` and :attr:`n_read` counts events read. ``parser``: ``"fast"``
+    ``(event index, reason)`` and :attr:`n_read` is the index of the next event. ``parser``: ``"fast"``
     (:mod:`.fast_events`, pylhe from the first event it does not handle) or ``"pylhe"`` for every event
     (default: ``$LHE_DIDI_READER``, else fast). The header and ``<init>`` are always read with pylhe.
+    ``first_index``: the index of the file's first event, for a piece cut from a larger file
+    (:mod:`lhe_didi.io.split`), whose name ``name`` then stands in messages.
     """
 
-    def __init__(self, path: str | os.PathLike, *, skip_invalid: bool = False, parser: str | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        skip_invalid: bool = False,
+        parser: str | None = None,
+        first_index: int = 0,
+        name: str | None = None,
+    ):
         self.path = Path(path)
+        self.name = name or str(self.path)
+        self.first_index = first_index
         self.parser = parser or os.environ.get("LHE_DIDI_READER", "fast")
         if self.parser not in ("fast", "pylhe"):
             raise ValueError(f"parser must be 'fast' or 'pylhe', not {self.parser!r}")
@@ -448,7 +444,7 @@ class LheReader:
             raise LheFormatError(f"{self.path}: not a regular file")
         self.skip_invalid = skip_invalid
         self.skipped: list[tuple[int, str]] = []
-        self.n_read = 0
+        self.n_read = first_index
         self._weight_keys: tuple[str, ...] | None = None  # named weights of the file's first valid event
         root_tag, preamble, init_block = _read_preamble(self.path)
         lhefile = self._open_pylhe()
@@ -493,7 +489,7 @@ class LheReader:
         if fast is not None:
             for _ in itertools.islice(fast, start):
                 pass
-        self.n_read = start
+        self.n_read = self.first_index + start
         remaining = math.inf if max_events is None else max_events
         while remaining > 0:
             builder = _BatchBuilder()
@@ -503,7 +499,7 @@ class LheReader:
                 finished, unusual = self._fill_fast(builder, fast, wanted)
                 if unusual:  # pylhe reads on from the first event the fast parser left
                     fast = None
-                    events = itertools.islice(iter(self._open_pylhe().events), self.n_read, None)
+                    events = itertools.islice(iter(self._open_pylhe().events), self.n_read - self.first_index, None)
                 elif finished:
                     remaining = len(builder)
             if events is not None:
@@ -517,15 +513,15 @@ class LheReader:
                             break
                         except RuntimeWarning as exc:
                             failure = LheFormatError(
-                                f"{self.path}: truncated or malformed after {self.n_read} events ({exc})"
+                                f"{self.name}: truncated or malformed after {self.n_read} events ({exc})"
                             )
                             break
                         except (ValueError, IndexError) as exc:
-                            failure = LheFormatError(f"{self.path}: event {self.n_read}: malformed record ({exc})")
+                            failure = LheFormatError(f"{self.name}: event {self.n_read}: malformed record ({exc})")
                             break
                         except _DECOMPRESSION_ERRORS as exc:
                             failure = LheFormatError(
-                                f"{self.path}: cannot decompress after {self.n_read} events ({exc})"
+                                f"{self.name}: cannot decompress after {self.n_read} events ({exc})"
                             )
                             break
                         builder.add(self.n_read, event)
