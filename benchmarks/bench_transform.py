@@ -35,7 +35,7 @@ from lhe_didi.io.reader import LheReader, concatenate
 from lhe_didi.io.writer import LheWriter
 from lhe_didi.kinematics.recoil import to_zero_pt_frame
 from lhe_didi.reweight import DEFAULT_CLASSIFIER, ClassifierModel
-from lhe_didi.runtime import native_bfloat16
+from lhe_didi.runtime import events_per_chunk, native_bfloat16
 from lhe_didi.transform import DEFAULT_MODEL, DidiModel, Solver, TransformSettings, transform_file
 
 HVQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "hvq" / "hvq_lo_emu_100k.lhe.gz"
@@ -73,13 +73,14 @@ def main():
     parser.add_argument("--classifier", type=Path, default=DEFAULT_CLASSIFIER)
     parser.add_argument("--input", type=Path, default=HVQ)
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--batch-size", type=int, default=50_000)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the transform's on this device")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--solve-batch", type=int, nargs="*", help="events per ODE solve to compare for the flow")
     args = parser.parse_args()
 
     model = DidiModel(args.model, args.device)
+    args.batch_size = args.batch_size or events_per_chunk(model.device)
     reader = LheReader(args.input)
     batch = concatenate(list(reader.batches(10_000, args.events)))
     n = len(batch)

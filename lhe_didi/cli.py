@@ -248,7 +248,10 @@ def _weight_options(command):
 )
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), default=50_000, show_default=True, help="Events per ODE solve."
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Events read, transformed and written at a time (one ODE solve on a GPU) [default: 10 000 on CPU, 50 000 on"
+    " a GPU].",
 )
 @click.option(
     "--solver",

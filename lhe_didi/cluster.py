@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -35,6 +36,7 @@ from .io.files import copy_range, publish
 from .io.merge import WrittenEvents
 from .io.split import split_events
 from .io.writer import member_bytes
+from .runtime import events_per_chunk, resolve_device
 from .transform import LoadedModels, TransformReport, TransformSettings, transform_file
 
 RETRIES = 2  # a task lost with its worker (killed, evicted) is run again elsewhere
@@ -178,7 +180,7 @@ def transform_to(
     progress: Callable[[int], None] | None = None,
 ) -> list[TransformReport]:
     """Transform each input into its target; on a cluster, large inputs in ranges of whole batches
-    (:func:`event_ranges`, joined by :func:`join_ranges`). Reports in input order."""
+    (:func:`lhe_didi.io.split.split_events`, joined by :func:`join_ranges`). Reports in input order."""
     serial = workers == 1 and scheduler is None
     if serial:
         models, reports = LoadedModels(), []
@@ -189,6 +191,8 @@ def transform_to(
     with dask_client(workers, scheduler) as client:
         size = workers if scheduler is None else max(len(client.scheduler_info()["workers"]), 1)
         ranged = len(inputs) < 2 * size  # too few files to keep every worker busy: cut them into ranges
+        if settings.batch_size is None:  # the ranges and every worker's chunks alike
+            settings = replace(settings, batch_size=events_per_chunk(resolve_device(settings.device)))
         staging = Path(tempfile.mkdtemp(prefix=".lhe-didi-ranges.", dir=targets[0].parent))
         try:
             run = _ClusterRun(client, settings, threads, progress, staging, pending_limit=2 * size + 1)

@@ -29,6 +29,17 @@ def events_per_call(device: torch.device) -> int | None:
     return CPU_CHUNK if device.type == "cpu" else None
 
 
+# Events read, transformed and written at a time. On CPU the networks work in calls of CPU_CHUNK anyway, and small
+# chunks start the overlap of reading and writing sooner and cut a file into more ranges for a cluster; on a GPU a
+# chunk is one ODE solve, which wants it large (docs/benchmarks.md).
+CPU_EVENTS_PER_CHUNK, GPU_EVENTS_PER_CHUNK = 10_000, 50_000
+
+
+def events_per_chunk(device: torch.device) -> int:
+    """Default events per chunk of a transform on ``device``."""
+    return CPU_EVENTS_PER_CHUNK if device.type == "cpu" else GPU_EVENTS_PER_CHUNK
+
+
 def native_bfloat16(device: torch.device) -> bool:
     """Whether ``device`` multiplies bfloat16 matrices in hardware: a CUDA GPU of compute capability 8.0 or later,
     or a CPU with AMX or AVX512-BF16 (read from /proc/cpuinfo; False where it cannot be read)."""

@@ -46,7 +46,7 @@ from .normalisation import offshell_factor, scaled_events, scaled_header
 from .normalisation import provenance as normalisation_provenance
 from .pipeline import BackgroundWriter, read_ahead
 from .reweight import WEIGHT_ID, WeightSettings, WeightSummary, apply_weights, resolve_classifier
-from .runtime import events_per_call, native_bfloat16, resolve_device
+from .runtime import events_per_call, events_per_chunk, native_bfloat16, resolve_device
 from .shipped import DIDI_DEFAULT, shipped_model
 
 DEFAULT_MODEL = shipped_model(DIDI_DEFAULT)
@@ -293,7 +293,7 @@ class TransformSettings:
 
     model_dir: str | Path | None = None  # None: the shipped didi-default
     device: str = "auto"
-    batch_size: int = 50_000  # events read, flowed and written per chunk
+    batch_size: int | None = None  # events read, flowed and written per chunk; None: runtime.events_per_chunk
     solver: Solver = field(default_factory=Solver)  # how the flow ODE is integrated
     seed: int = 0
     skip_invalid: bool = False  # skip (and count) input events without the dileptonic final state
@@ -368,9 +368,10 @@ def transform_file(
     scale = settings.normalisation == "offshell"
     header = scaled_header(reader.header, factor) if scale else reader.header
     first_event, count = events or (0, None)
-    if (first_index + first_event) % settings.batch_size:
+    batch_size = settings.batch_size or events_per_chunk(model.device)
+    if (first_index + first_event) % batch_size:
         raise ValueError(f"an event range starts at a multiple of the batch size, not at {first_index + first_event}")
-    batches = reader.batches(settings.batch_size, count, start=first_event)
+    batches = reader.batches(batch_size, count, start=first_event)
     first = next(batches, None)  # read before the output is opened: bad input leaves no partial file
     training_shape = training_line_shape(physics, pole)
     first_shape = LineShape(pole)
@@ -398,7 +399,7 @@ def transform_file(
             "to_t": 0.0,
             "device": str(model.device),
             "cpu_threads": torch.get_num_threads() if model.device.type == "cpu" else None,
-            "events_per_solve": model.solve_batch or settings.batch_size,
+            "events_per_solve": model.solve_batch or batch_size,
         },
         "seed": settings.seed,
         "posterior_draw": settings.posterior_draw,
