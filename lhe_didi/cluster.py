@@ -79,9 +79,10 @@ def dask_client(workers: int, scheduler: str | None):
 
 def local_start_method() -> str:
     """How a local cluster starts its worker processes: forked from this one on Linux, which has imported torch and
-    lhe-didi already (a spawned worker spends ~2.5 s importing them, docs/benchmarks.md); spawned elsewhere (macOS
-    cannot fork safely once system frameworks are loaded)."""
-    return "fork" if sys.platform.startswith("linux") else "spawn"
+    lhe-didi already (a spawned worker spends ~2.5 s importing them, docs/benchmarks.md); spawned where this process
+    has started CUDA (a forked child cannot use it) and off Linux (macOS cannot fork safely once system frameworks
+    are loaded)."""
+    return "fork" if sys.platform.startswith("linux") and not torch.cuda.is_initialized() else "spawn"
 
 
 def _keep_freed_memory() -> None:

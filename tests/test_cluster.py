@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
+from lhe_didi import cluster
 from lhe_didi import transform as transform_module
 from lhe_didi.cli import main
 from lhe_didi.cluster import transform_files
@@ -146,3 +147,14 @@ def test_sharded_generate_on_two_workers_writes_the_serial_file(tmp_path):
     assert shard_seed(4, 0, 1) == 4
     refused = CliRunner().invoke(main, ["generate", "onshell", "-n", "3", "--shards", "4", "-o", str(tmp_path / "x")])
     assert refused.exit_code == 1 and "--shards must be between 1 and the number of events (3)" in refused.output
+
+
+def test_local_workers_are_forked_unless_this_process_started_cuda(monkeypatch):
+    monkeypatch.setattr(cluster.sys, "platform", "linux")
+    monkeypatch.setattr(cluster.torch.cuda, "is_initialized", lambda: False)
+    assert cluster.local_start_method() == "fork"
+    monkeypatch.setattr(cluster.torch.cuda, "is_initialized", lambda: True)
+    assert cluster.local_start_method() == "spawn"
+    monkeypatch.setattr(cluster.torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(cluster.sys, "platform", "darwin")
+    assert cluster.local_start_method() == "spawn"
