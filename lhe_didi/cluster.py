@@ -30,10 +30,11 @@ from pathlib import Path
 
 import torch
 
-from .errors import LheDidiError
+from .errors import LheDidiError, LheFormatError
 from .extras import require
 from .io.files import copy_range, publish
 from .io.merge import WrittenEvents
+from .io.reader import check_input_file
 from .io.split import split_events
 from .io.writer import member_bytes
 from .runtime import events_per_chunk, resolve_device
@@ -116,9 +117,12 @@ def _transform_on_worker(
     torch.set_flush_denormal(True)
     if not hasattr(_worker, "models"):
         _worker.models = LoadedModels()
-    return transform_file(
-        source, target, settings, models=_worker.models, events=events, first_index=first_index, name=name
-    )
+    try:
+        return transform_file(
+            source, target, settings, models=_worker.models, events=events, first_index=first_index, name=name
+        )
+    except LheDidiError as exc:  # the input's fault: handed back as the result, not retried and not logged
+        return exc
 
 
 def join_ranges(parts: list[TransformReport], output: Path) -> TransformReport:
@@ -219,13 +223,18 @@ class _ClusterRun:
     def all(self, inputs: list[Path], targets: list[Path], ranged: bool) -> list[TransformReport]:
         """Transform every input into its target; the first failure (in input order) is raised after the others
         finish, and its input gets no output."""
-        self.targets = targets
+        self.inputs, self.targets = inputs, targets
         self.done: list[dict[int, TransformReport]] = [{} for _ in inputs]
         self.expected: list[int | None] = [None] * len(inputs)
         self.reports: list[TransformReport | None] = [None] * len(inputs)
         self.failures: dict[int, BaseException] = {}
         self.started = time.perf_counter()
         for k, source in enumerate(inputs):
+            try:
+                check_input_file(Path(source))
+            except LheFormatError as exc:
+                self.failures[k] = exc
+                continue
             if not ranged:
                 self._submit(k, 0, source, targets[k])
                 self.expected[k] = 1
@@ -254,6 +263,8 @@ class _ClusterRun:
                 j += 1
         except LheDidiError as exc:
             self.failures.setdefault(k, exc)
+        except OSError as exc:
+            self.failures.setdefault(k, LheFormatError(f"{source}: {exc.strerror or exc}"))
         return j
 
     def _part(self, k: int, j: int) -> Path:
@@ -274,10 +285,11 @@ class _ClusterRun:
         k, j, piece = self.where.pop(future.key)
         if piece is not None:
             piece.unlink(missing_ok=True)
-        if future.status == "error":
-            self.failures.setdefault(k, future.exception())
+        result = future.exception() if future.status == "error" else future.result()
+        if isinstance(result, BaseException):
+            self.failures.setdefault(k, _naming(result, self.inputs[k]))
             return
-        self.done[k][j] = future.result()
+        self.done[k][j] = result
         if self.progress is not None:
             self.progress(self.done[k][j].events_in)
         self._finish(k)
@@ -292,3 +304,10 @@ class _ClusterRun:
             return
         self.reports[k] = join_ranges(parts, self.targets[k])
         self.reports[k].seconds = time.perf_counter() - self.started  # side by side: the wall time, not their sum
+
+
+def _naming(error: BaseException, source: Path) -> BaseException:
+    """An input's error with the input's name in it (a run of several files says which one failed)."""
+    if not isinstance(error, LheDidiError) or str(source) in str(error):
+        return error
+    return LheDidiError(f"{source}: {error}")

@@ -16,3 +16,6 @@ class EventContentError(LheDidiError):
         self.event_index = event_index
         self.reason = reason
         super().__init__(f"event {event_index}: {reason}")
+
+    def __reduce__(self):  # sent back from a Dask worker: rebuilt from its own arguments
+        return type(self), (self.event_index, self.reason)

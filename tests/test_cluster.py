@@ -2,6 +2,7 @@
 
 import gzip
 import importlib.util
+import pickle
 from dataclasses import replace
 
 import pytest
@@ -11,7 +12,7 @@ from lhe_didi import cluster
 from lhe_didi import transform as transform_module
 from lhe_didi.cli import main
 from lhe_didi.cluster import transform_files
-from lhe_didi.errors import LheDidiError
+from lhe_didi.errors import EventContentError, LheDidiError
 from lhe_didi.transform import LoadedModels, TransformSettings, transform_file
 
 
@@ -101,6 +102,26 @@ def test_a_bad_input_fails_alone_with_one_line(tmp_path, inputs):
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].startswith("Error: ") and "c.lhe" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["b.lhe.gz"]  # the good file is written, the bad one is not
+
+
+def test_a_missing_input_fails_alone_before_any_task(tmp_path, inputs):
+    pytest.importorskip("distributed")
+    out = tmp_path / "out"
+    missing = tmp_path / "missing.lhe.gz"
+    result = CliRunner().invoke(
+        main, ["transform", str(missing), str(inputs[1]), "-o", str(out), "--workers", "2", "--device", "cpu"]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == f"Error: {missing}: no such file"
+    assert sorted(p.name for p in out.iterdir()) == ["b.lhe.gz"]
+
+
+def test_an_event_error_comes_back_from_a_worker_whole():
+    """A worker hands an input's error back pickled; the event's index and reason survive the trip."""
+    error = pickle.loads(pickle.dumps(EventContentError(17, "no charged lepton")))
+    assert (error.event_index, error.reason, str(error)) == (17, "no charged lepton", "event 17: no charged lepton")
+    named = cluster._naming(error, "in/a.lhe.gz")
+    assert str(named) == "in/a.lhe.gz: event 17: no charged lepton" and isinstance(named, LheDidiError)
 
 
 def test_outputs_that_would_collide_are_refused(tmp_path, inputs):

@@ -411,6 +411,14 @@ class _BatchBuilder:
         )
 
 
+def check_input_file(path: Path) -> None:
+    """Raise :class:`LheFormatError` unless ``path`` is a regular file."""
+    if not path.exists():
+        raise LheFormatError(f"{path}: no such file")
+    if not path.is_file():
+        raise LheFormatError(f"{path}: not a regular file")
+
+
 class LheReader:
     """Read a dileptonic top-pair LHE file (``.lhe`` or ``.lhe.gz``) in chunks.
 
@@ -438,10 +446,7 @@ class LheReader:
         self.parser = parser or os.environ.get("LHE_DIDI_READER", "fast")
         if self.parser not in ("fast", "pylhe"):
             raise ValueError(f"parser must be 'fast' or 'pylhe', not {self.parser!r}")
-        if not self.path.exists():
-            raise LheFormatError(f"{self.path}: no such file")
-        if not self.path.is_file():
-            raise LheFormatError(f"{self.path}: not a regular file")
+        check_input_file(self.path)
         self.skip_invalid = skip_invalid
         self.skipped: list[tuple[int, str]] = []
         self.n_read = first_index
