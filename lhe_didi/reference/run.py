@@ -150,7 +150,13 @@ def _shards_on_dask(settings, sizes, seed, paths, workers, scheduler, progress) 
     with dask_client(workers, scheduler) as client:
         futures = [
             client.submit(
-                generate_file, settings, size, shard_seed(seed, k, len(sizes)), str(path), pure=False, retries=RETRIES
+                _generate_on_worker,
+                settings,
+                size,
+                shard_seed(seed, k, len(sizes)),
+                str(path),
+                pure=False,
+                retries=RETRIES,
             )
             for k, (size, path) in enumerate(zip(sizes, paths, strict=True))
         ]
@@ -159,6 +165,16 @@ def _shards_on_dask(settings, sizes, seed, paths, workers, scheduler, progress) 
         for future in as_completed(futures):
             k = order[future.key]
             summaries[k] = future.result()
+            if isinstance(summaries[k], LheDidiError):
+                raise summaries[k]
             if progress is not None:
                 progress(summaries[k].events)
     return summaries
+
+
+def _generate_on_worker(settings, events: int, seed: int, path: str):
+    """One shard on a worker; an error of the user's making is handed back (not retried, not logged there)."""
+    try:
+        return generate_file(settings, events, seed, path)
+    except LheDidiError as exc:
+        return exc
