@@ -17,7 +17,7 @@ from lhe_didi.kinematics.event_map import wrap_phi
 from lhe_didi.kinematics.observables import classifier_observables
 from lhe_didi.kinematics.symmetry import beam_exchange
 from lhe_didi.models.classifier import logits_of, weights_from_logits
-from lhe_didi.reweight import DEFAULT_CLASSIFIER, WEIGHT_ID, ClassifierModel
+from lhe_didi.reweight import DEFAULT_CLASSIFIER, WEIGHT_ID, ClassifierModel, WeightSummary
 from lhe_didi.training.classifier import (
     TAIL_EMPHASIS_QUANTILE,
     ClassifierSettings,
@@ -735,3 +735,20 @@ def test_far_tails_command_line(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("Error: ") and far_tails_main([]) == 2
     capsys.readouterr()
     assert far_tails_main(["--help"]) == 0 and capsys.readouterr().out.rstrip().endswith("REPORT_DIR ...]")
+
+
+def test_weight_summary_is_the_same_for_any_chunking_and_its_quantiles_are_numpys():
+    weights = np.random.default_rng(3).lognormal(0.0, 0.08, 200_000)
+    whole = WeightSummary()
+    whole.add(weights, 15.0)
+    whole.finish()
+    chunked, later = WeightSummary(), WeightSummary()
+    for part in np.array_split(weights[:70_000], 7):
+        chunked.add(part, 15.0)
+    for part in np.array_split(weights[70_000:], 3):
+        later.add(part, 15.0)
+    chunked.extend(later)  # a second range of the file
+    chunked.finish()
+    assert chunked.line() == whole.line()
+    assert np.allclose(whole.quantiles, np.quantile(weights, [0.01, 0.5, 0.99]), rtol=2e-4)
+    assert whole._counts.shape == WeightSummary()._counts.shape  # memory independent of the number of events
