@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import html
+import io
 import itertools
 import json
 import math
@@ -130,12 +131,15 @@ class LheHeader:
         return self.didi_mirror_seed is not None
 
 
-def _open_text(path: Path):
+def open_decompressed(path: str | Path):
+    """The file's bytes, decompressed if it is gzip (told by its first bytes, not its name)."""
     with open(path, "rb") as raw:
         magic = raw.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+
+
+def _open_text(path: Path):
+    return io.TextIOWrapper(open_decompressed(path), encoding="utf-8", errors="replace")
 
 
 def _read_preamble(path: Path) -> tuple[str, str, str]:

@@ -8,14 +8,13 @@ its range, and nobody has to count the events first.
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LheFormatError
-from .reader import _DECOMPRESSION_ERRORS
+from .reader import _DECOMPRESSION_ERRORS, open_decompressed
 
 _EVENT_TAG = re.compile(rb"<event[ >]")
 _READ_SIZE = 1 << 22
@@ -41,11 +40,9 @@ def split_events(source: str | Path, events_per_piece: int, directory: Path, *, 
     no more events than that yields nothing then."""
     if events_per_piece < 1:
         raise ValueError("events_per_piece must be positive")
-    with open(source, "rb") as raw:
-        compressed = raw.read(2) == b"\x1f\x8b"
     count = 0
     try:
-        with gzip.open(source, "rb") if compressed else open(source, "rb") as stream:
+        with open_decompressed(source) as stream:
             buffer, header = b"", None
             while header is None:
                 data = stream.read(_READ_SIZE)
